@@ -1,0 +1,1 @@
+//! Criterion benchmarks for the Velaro call crates, measured against peer crates.

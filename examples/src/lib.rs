@@ -1,0 +1,1 @@
+//! Examples for the Velaro call crates; see the `[[example]]` targets.
