@@ -188,12 +188,14 @@ fn is_mdns_name(text: &str) -> bool {
     let suffix_ok = text
         .get(uuid.len()..)
         .is_some_and(|s| s.eq_ignore_ascii_case(".local"));
-    let groups: Vec<&str> = uuid.split('-').collect();
+    let mut groups = uuid.split('-');
     suffix_ok
-        && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups
-            .iter()
-            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && [8, 4, 4, 4, 12].iter().all(|len| {
+            groups
+                .next()
+                .is_some_and(|g| g.len() == *len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        && groups.next().is_none()
 }
 
 /// The IP family of an address.
