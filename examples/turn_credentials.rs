@@ -105,13 +105,9 @@ fn run() -> Result<(), String> {
     let config = RtcConfiguration::new(servers, options.policy).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
     println!("{json}");
-    let ttl = creds
-        .expires_at()
-        .duration_since(now)
-        .unwrap_or_default()
-        .as_secs();
+    let expiry = creds.username().split(':').next().unwrap_or_default();
     eprintln!(
-        "credentials for `{}` expire in {ttl} s; secret not shown",
+        "credentials for `{}` expire at unix time {expiry}; secret not shown",
         options.user
     );
     Ok(())

@@ -5,6 +5,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::host::{excerpt, is_dns_name};
 
 /// The longest candidate line we parse; browsers' are under 250 bytes.
@@ -689,6 +691,21 @@ impl fmt::Display for Candidate {
     }
 }
 
+/// Serializes as the `candidate:…` string of `RTCIceCandidateInit`.
+impl Serialize for Candidate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Deserializes from a candidate string, with the parser's error message.
+impl<'de> Deserialize<'de> for Candidate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// 1 to 10 decimal digits fitting in a `u32`.
 fn value_u32(text: &str) -> Option<u32> {
     (!text.is_empty() && text.len() <= 10 && text.bytes().all(|b| b.is_ascii_digit()))
@@ -905,6 +922,16 @@ mod tests {
                 max: MAX_EXTENSIONS
             })
         );
+    }
+
+    #[test]
+    fn serde_uses_the_candidate_string() {
+        let text = "candidate:1 1 udp 100 192.0.2.1 5000 typ host generation 0";
+        let c: Candidate = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+        assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{text}\""));
+        let err =
+            serde_json::from_str::<Candidate>("\"candidate:1 1 udp 0 h 1 typ host\"").unwrap_err();
+        assert!(err.to_string().contains("priority `0`"), "{err}");
     }
 
     #[test]

@@ -402,6 +402,17 @@ mod tests {
         );
         assert!(IceServer::new(turn(), Some("u".repeat(508)), Some(Credential::new("p"))).is_ok());
         assert_eq!(
+            IceServer::new(
+                turn(),
+                Some("u".into()),
+                Some(Credential::new("p".repeat(1025)))
+            ),
+            Err(ConfigError::CredentialTooLong {
+                len: 1025,
+                max: 1024
+            })
+        );
+        assert_eq!(
             IceServer::stun(vec![url("stun:s.example.com"); 17]),
             Err(ConfigError::TooManyUrls { count: 17, max: 16 })
         );
