@@ -233,17 +233,17 @@ impl EmbedPolicy {
                 None => return join_csp(&directives),
             },
         };
-        if let Some(connect) = directives.get_mut(index) {
-            if !connect.iter().skip(1).any(|s| s == "*") {
-                connect.retain(|s| !s.eq_ignore_ascii_case("'none'"));
-                for source in self.connect_src_sources() {
-                    if !connect
-                        .iter()
-                        .skip(1)
-                        .any(|s| s.eq_ignore_ascii_case(&source))
-                    {
-                        connect.push(source);
-                    }
+        if let Some(connect) = directives.get_mut(index)
+            && !connect.iter().skip(1).any(|s| s == "*")
+        {
+            connect.retain(|s| !s.eq_ignore_ascii_case("'none'"));
+            for source in self.connect_src_sources() {
+                if !connect
+                    .iter()
+                    .skip(1)
+                    .any(|s| s.eq_ignore_ascii_case(&source))
+                {
+                    connect.push(source);
                 }
             }
         }

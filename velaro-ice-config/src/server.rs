@@ -140,12 +140,12 @@ impl IceServer {
                 max: MAX_CREDENTIAL_LEN,
             });
         }
-        if username.is_none() || credential.is_none() {
-            if let Some(turn) = urls.iter().find(|url| url.scheme().is_turn()) {
-                return Err(ConfigError::MissingTurnCredentials {
-                    url: turn.to_string(),
-                });
-            }
+        if (username.is_none() || credential.is_none())
+            && let Some(turn) = urls.iter().find(|url| url.scheme().is_turn())
+        {
+            return Err(ConfigError::MissingTurnCredentials {
+                url: turn.to_string(),
+            });
         }
         Ok(IceServer {
             urls,

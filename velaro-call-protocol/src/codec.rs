@@ -1,0 +1,283 @@
+//! Frames to envelopes and back, with every limit checked and every failure typed.
+
+use bytes::{BufMut as _, BytesMut};
+use serde::Deserialize as _;
+
+use crate::envelope::{Envelope, Parsed};
+use crate::limits::{MAX_FRAME_LEN, MAX_M_SECTIONS, MAX_SDP_LEN, MAX_SEQ};
+use crate::message::Message;
+use crate::message::hangup::RejectCode;
+use crate::value::ValueError;
+
+/// Why a frame did not decode. Every variant names what was wrong; `field` is a path such as
+/// `body.candidates[2].candidate`. None of them is fatal to a call by itself: the relay answers
+/// with `call.rejected` and a peer drops the frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The frame is larger than [`MAX_FRAME_LEN`]; nothing else was looked at.
+    #[error("frame is {len} bytes, more than {max}")]
+    FrameTooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The frame is not UTF-8.
+    #[error("frame is not utf-8 (invalid byte at offset {offset})")]
+    InvalidUtf8 {
+        /// The offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The top level is not a JSON object.
+    #[error("frame is not a json object")]
+    NotAnObject,
+    /// The JSON is malformed or truncated.
+    #[error("malformed json at line {line} column {column}: {detail}")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected.
+        detail: String,
+    },
+    /// Something follows the JSON document.
+    #[error("trailing data after the json document at line {line} column {column}")]
+    TrailingData {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// A required field is missing.
+    #[error("missing field `{field}`")]
+    MissingField {
+        /// The field's path.
+        field: String,
+    },
+    /// A field appears twice in one object.
+    #[error("duplicate field `{field}`")]
+    DuplicateField {
+        /// The field's path.
+        field: String,
+    },
+    /// A field has the wrong JSON type (a string where a number belongs, say).
+    #[error("field `{field}` has the wrong type: {detail}")]
+    WrongType {
+        /// The field's path.
+        field: String,
+        /// What was found and what was expected.
+        detail: String,
+    },
+    /// A field's value does not parse as what it must be: a bad id, an unknown role, a
+    /// malformed candidate, an integer out of range.
+    #[error("field `{field}` is invalid: {detail}")]
+    BadValue {
+        /// The field's path.
+        field: String,
+        /// Why.
+        detail: String,
+    },
+    /// A field parses but breaks a limit or a rule of the protocol.
+    #[error("field `{field}`: {error}")]
+    Invalid {
+        /// The field's path.
+        field: String,
+        /// Which limit or rule.
+        error: ValueError,
+    },
+    /// The frame speaks another protocol version.
+    #[error("unsupported protocol version {version} (this peer speaks {supported})", supported = crate::VERSION)]
+    UnsupportedVersion {
+        /// The version the frame claims.
+        version: u64,
+    },
+}
+
+impl DecodeError {
+    /// The `call.rejected` code the relay answers this error with.
+    pub fn reject_code(&self) -> RejectCode {
+        match self {
+            DecodeError::FrameTooLarge { .. }
+            | DecodeError::Invalid {
+                error: ValueError::TooLong { .. },
+                ..
+            } => RejectCode::TooLarge,
+            DecodeError::UnsupportedVersion { .. } => RejectCode::UnsupportedVersion,
+            _ => RejectCode::Invalid,
+        }
+    }
+}
+
+/// Decodes one frame.
+///
+/// In order: the size limit, UTF-8, the JSON document (one object, nothing after it, no
+/// duplicate fields), the version, the ids and values, then every limit of the body. The SDP
+/// of a `call.description` is only size-checked here (32 KiB, 16 m-sections); run
+/// [`crate::sdp::check`] for the full check. Unknown fields are ignored and an unknown `type`
+/// decodes to [`Message::Unknown`].
+pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
+    if frame.len() > MAX_FRAME_LEN {
+        return Err(DecodeError::FrameTooLarge {
+            len: frame.len(),
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let text = std::str::from_utf8(frame).map_err(|e| DecodeError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') | None => {}
+        Some(_) => return Err(DecodeError::NotAnObject),
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    // The fast path does not track where it is; the error path reads again to say where.
+    let Ok(parsed) = Parsed::deserialize(&mut deserializer) else {
+        return Err(locate_error(text));
+    };
+    if let Err(error) = deserializer.end() {
+        return Err(DecodeError::TrailingData {
+            line: error.line(),
+            column: error.column(),
+        });
+    }
+    let Some(envelope) = parsed.envelope else {
+        return Err(DecodeError::UnsupportedVersion {
+            version: parsed.version,
+        });
+    };
+    check(&envelope)?;
+    Ok(envelope)
+}
+
+/// Re-reads a frame that failed, tracking the path, and turns serde's error into ours.
+fn locate_error(text: &str) -> DecodeError {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let Err(error) = serde_path_to_error::deserialize::<_, Parsed>(&mut deserializer) else {
+        let detail = "the frame failed once and decoded the second time".to_owned();
+        return DecodeError::Syntax {
+            line: 0,
+            column: 0,
+            detail,
+        };
+    };
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    let (line, column) = (inner.line(), inner.column());
+    let mut message = inner.to_string();
+    // serde_json appends the position; our variants carry it (or the path) instead.
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    if !inner.is_data() {
+        return DecodeError::Syntax {
+            line,
+            column,
+            detail: message,
+        };
+    }
+    let nested = |name: &str| {
+        if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if let Some(name) = quoted_after(&message, "missing field `") {
+        DecodeError::MissingField {
+            field: nested(name),
+        }
+    } else if let Some(name) = quoted_after(&message, "duplicate field `") {
+        DecodeError::DuplicateField {
+            field: nested(name),
+        }
+    } else if message.starts_with("invalid type: ") {
+        DecodeError::WrongType {
+            field: path,
+            detail: message,
+        }
+    } else {
+        DecodeError::BadValue {
+            field: path,
+            detail: message,
+        }
+    }
+}
+
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix)?.split('`').next()
+}
+
+/// The limits and rules serde cannot express.
+fn check(envelope: &Envelope) -> Result<(), DecodeError> {
+    let invalid = |field: &str, error| DecodeError::Invalid {
+        field: field.to_owned(),
+        error,
+    };
+    if envelope.seq == 0 || envelope.seq > MAX_SEQ {
+        let error = ValueError::OutOfRange {
+            what: "seq",
+            value: envelope.seq,
+            min: 1,
+            max: MAX_SEQ,
+        };
+        return Err(invalid("seq", error));
+    }
+    match &envelope.message {
+        Message::Invite(invite) => invite.check().map_err(|e| invalid("body", e)),
+        Message::Description(description) => {
+            let sdp = &description.description.sdp;
+            if sdp.len() > MAX_SDP_LEN {
+                let error = ValueError::TooLong {
+                    what: "sdp",
+                    len: sdp.len(),
+                    max: MAX_SDP_LEN,
+                };
+                return Err(invalid("body.description.sdp", error));
+            }
+            let sections = crate::sdp::count_m_sections(sdp);
+            if sections > MAX_M_SECTIONS {
+                let error = ValueError::OutOfRange {
+                    what: "number of m-sections",
+                    value: sections as u64,
+                    min: 1,
+                    max: MAX_M_SECTIONS as u64,
+                };
+                return Err(invalid("body.description.sdp", error));
+            }
+            Ok(())
+        }
+        Message::Candidates(candidates) => {
+            candidates.check().map_err(|(index, error)| match index {
+                Some(index) => invalid(&format!("body.candidates[{index}]"), error),
+                None => invalid("body.candidates", error),
+            })
+        }
+        Message::Media(media) => media.check().map_err(|e| invalid("body.streams", e)),
+        Message::Quality(quality) => quality.check().map_err(|e| invalid("body.loss_pct", e)),
+        Message::Rejected(rejected) => rejected.check().map_err(|e| invalid("body.detail", e)),
+        _ => Ok(()),
+    }
+}
+
+/// Encodes an envelope as one JSON frame, fields in a fixed order (`type` first).
+pub fn encode(envelope: &Envelope) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(256);
+    write(envelope, &mut frame);
+    frame
+}
+
+/// Encodes an envelope at the end of `buffer`, for transports that batch frames.
+pub fn encode_into(envelope: &Envelope, buffer: &mut BytesMut) {
+    let mut writer = buffer.writer();
+    write(envelope, &mut writer);
+}
+
+fn write(envelope: &Envelope, writer: impl std::io::Write) {
+    // Writing to memory cannot fail, and none of our types' `Serialize` returns an error (map
+    // keys are strings, numbers are integers or checked floats).
+    if let Err(error) = serde_json::to_writer(writer, envelope) {
+        unreachable!("encoding a call message to memory failed: {error}");
+    }
+}

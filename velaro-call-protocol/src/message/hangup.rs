@@ -1,0 +1,99 @@
+//! `call.hangup` ends the call (never the conversation); `call.rejected` is the relay's notice
+//! that it refused a frame.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::MAX_DETAIL_LEN;
+use crate::reason::Reason;
+use crate::value::{ValueError, check_text, open_enum};
+
+/// The body of `call.hangup`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HangupBody {
+    /// Why the call ended; `user_hangup` when absent.
+    #[serde(default)]
+    pub reason: Reason,
+}
+
+impl HangupBody {
+    /// A hangup for `reason`.
+    pub fn new(reason: Reason) -> Self {
+        HangupBody { reason }
+    }
+}
+
+open_enum! {
+    /// Why the relay refused a frame.
+    RejectCode, "reject code" {
+        /// The sender may not send this message (a visitor's invite, a third party).
+        Forbidden = "forbidden",
+        /// The account's plan does not include video calls.
+        FeatureDisabled = "feature_disabled",
+        /// The conversation already has a live call.
+        Busy = "busy",
+        /// The sender sends too fast.
+        RateLimited = "rate_limited",
+        /// The frame is over a size limit.
+        TooLarge = "too_large",
+        /// The frame does not decode or breaks a protocol rule.
+        Invalid = "invalid",
+        /// The call is not known (never started, or of another conversation).
+        UnknownCall = "unknown_call",
+        /// The invite's lifetime has passed or the call has ended.
+        Expired = "expired",
+        /// The protocol version is not supported.
+        UnsupportedVersion = "unsupported_version",
+        /// The message type is not known to the relay.
+        UnknownType = "unknown_type",
+    }
+}
+
+/// The body of `call.rejected`: sent by the relay to the sender of a refused frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RejectedBody {
+    /// Why, as a code a client can act on.
+    pub code: RejectCode,
+    /// Why, for a developer (at most 1024 bytes; never shown to end users as is).
+    #[serde(default)]
+    pub detail: String,
+    /// The `seq` of the refused frame, when the relay could read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_seq: Option<u64>,
+}
+
+impl RejectedBody {
+    /// A rejection notice; `detail` is cut to 1024 bytes on a character boundary.
+    pub fn new(code: RejectCode, detail: impl Into<String>, rejected_seq: Option<u64>) -> Self {
+        let mut detail: String = detail.into();
+        if detail.len() > MAX_DETAIL_LEN {
+            let mut end = MAX_DETAIL_LEN;
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            detail.truncate(end);
+        }
+        RejectedBody {
+            code,
+            detail,
+            rejected_seq,
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), ValueError> {
+        check_text("detail", &self.detail, MAX_DETAIL_LEN)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_is_cut_on_a_char_boundary() {
+        let body = RejectedBody::new(RejectCode::Invalid, "é".repeat(600), Some(3));
+        assert!(body.detail.len() <= MAX_DETAIL_LEN);
+        assert_eq!(body.check(), Ok(()));
+    }
+}

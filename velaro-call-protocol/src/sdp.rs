@@ -1,0 +1,282 @@
+//! The checks a `call.description` must pass before its SDP reaches a peer connection, and a
+//! small summary of it for the call state machine.
+
+use sdp_types::{Media, Session};
+
+use crate::limits::{MAX_M_SECTIONS, MAX_SDP_LEN};
+use crate::message::description::{SdpType, SessionDescription};
+use crate::value::open_enum;
+
+/// Why an SDP was refused. Fatal to the negotiation it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SdpError {
+    /// Larger than [`MAX_SDP_LEN`].
+    #[error("sdp is {len} bytes, more than {max}")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More than [`MAX_M_SECTIONS`] m-sections.
+    #[error("sdp has {count} m-sections, more than {max}")]
+    TooManyMSections {
+        /// How many.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The SDP grammar is broken.
+    #[error("sdp does not parse: {0}")]
+    Parse(String),
+    /// No audio or video m-section: nothing for a call.
+    #[error("sdp has no audio or video m-section")]
+    NoAudioOrVideo,
+    /// An m-section has no `a=ice-ufrag`, neither its own nor at session level.
+    #[error("m-section {index} has no ice-ufrag")]
+    MissingIceUfrag {
+        /// The m-section's index.
+        index: usize,
+    },
+    /// An `a=ice-ufrag` outside 4 to 256 ice-chars.
+    #[error("m-section {index} has an invalid ice-ufrag (4 to 256 of [A-Za-z0-9+/])")]
+    InvalidIceUfrag {
+        /// The m-section's index.
+        index: usize,
+    },
+    /// An m-section has no `a=ice-pwd`.
+    #[error("m-section {index} has no ice-pwd")]
+    MissingIcePwd {
+        /// The m-section's index.
+        index: usize,
+    },
+    /// An `a=ice-pwd` outside 22 to 256 ice-chars.
+    #[error("m-section {index} has an invalid ice-pwd (22 to 256 of [A-Za-z0-9+/])")]
+    InvalidIcePwd {
+        /// The m-section's index.
+        index: usize,
+    },
+    /// An m-section has no DTLS `a=fingerprint`, neither its own nor at session level.
+    #[error("m-section {index} has no dtls fingerprint")]
+    MissingFingerprint {
+        /// The m-section's index.
+        index: usize,
+    },
+    /// `a=group:BUNDLE` names a mid no m-section has.
+    #[error("bundle group names mid `{mid}`, which no m-section has")]
+    UnknownBundleMid {
+        /// The mid.
+        mid: String,
+    },
+    /// An answer whose m-section count differs from its offer's.
+    #[error("answer has {answer} m-sections, its offer {offer}")]
+    MSectionCountMismatch {
+        /// The offer's count.
+        offer: usize,
+        /// The answer's count.
+        answer: usize,
+    },
+}
+
+open_enum! {
+    /// The media type of an m-section.
+    MediaKind, "media kind" {
+        /// Audio.
+        Audio = "audio",
+        /// Video.
+        Video = "video",
+        /// A data channel.
+        Application = "application",
+    }
+}
+
+/// The direction of an m-section, from the sender's point of view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Sends and receives (the default).
+    #[default]
+    SendRecv,
+    /// Only sends.
+    SendOnly,
+    /// Only receives.
+    RecvOnly,
+    /// Neither.
+    Inactive,
+}
+
+impl Direction {
+    /// Whether the sender of the SDP sends media on this m-section.
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    /// Whether the sender of the SDP receives media on this m-section.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+}
+
+/// One m-section, summarized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSection {
+    /// Audio, video, application, …
+    pub kind: MediaKind,
+    /// The direction.
+    pub direction: Direction,
+    /// The `a=mid`, if any.
+    pub mid: Option<String>,
+    /// Port 0: the m-section is rejected or stopped.
+    pub rejected: bool,
+}
+
+/// What the call state machine needs to know about an SDP, without parsing it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdpSummary {
+    /// Offer or answer.
+    pub sdp_type: SdpType,
+    /// The m-sections in order.
+    pub media: Vec<MediaSection>,
+    /// The ICE username fragment of the first m-section: it changes on an ICE restart, and
+    /// candidates of an older one belong to an old generation.
+    pub ice_ufrag: String,
+    /// How many `a=candidate` lines the SDP carries (0 with pure trickle ICE).
+    pub candidate_count: usize,
+    /// The mids of the BUNDLE group, if any.
+    pub bundle: Vec<String>,
+}
+
+impl SdpSummary {
+    /// Whether any m-section of `kind` is not rejected and sends media.
+    pub fn sends(&self, kind: &MediaKind) -> bool {
+        self.media
+            .iter()
+            .any(|m| &m.kind == kind && !m.rejected && m.direction.sends())
+    }
+
+    /// Checks that this answer fits `offer`: same number of m-sections (JSEP §5.3.1).
+    pub fn check_answers(&self, offer: &SdpSummary) -> Result<(), SdpError> {
+        if self.media.len() == offer.media.len() {
+            Ok(())
+        } else {
+            Err(SdpError::MSectionCountMismatch {
+                offer: offer.media.len(),
+                answer: self.media.len(),
+            })
+        }
+    }
+}
+
+/// Counts `m=` lines without parsing: the cheap limit check of the codec.
+pub(crate) fn count_m_sections(sdp: &str) -> usize {
+    usize::from(sdp.starts_with("m=")) + sdp.matches("\nm=").count()
+}
+
+/// Checks an offer or answer and summarizes it.
+///
+/// The SDP must parse (CRLF or LF line endings), have at least one audio or video m-section,
+/// and give every m-section an ICE ufrag (4 to 256 chars), password (22 to 256) and DTLS
+/// fingerprint, at media or session level; a BUNDLE group may only name existing mids.
+pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
+    let sdp = &description.sdp;
+    if sdp.len() > MAX_SDP_LEN {
+        return Err(SdpError::TooLarge {
+            len: sdp.len(),
+            max: MAX_SDP_LEN,
+        });
+    }
+    let count = count_m_sections(sdp);
+    if count > MAX_M_SECTIONS {
+        return Err(SdpError::TooManyMSections {
+            count,
+            max: MAX_M_SECTIONS,
+        });
+    }
+    let session = Session::parse(sdp.as_bytes()).map_err(|e| SdpError::Parse(e.to_string()))?;
+    let session_attr = |name| session.get_first_attribute_value(name).flatten();
+    let mut media = Vec::with_capacity(session.medias.len());
+    let mut candidate_count = 0;
+    let mut first_ufrag = None;
+    for (index, section) in session.medias.iter().enumerate() {
+        let attr = |name| {
+            section
+                .get_first_attribute_value(name)
+                .flatten()
+                .or_else(|| session_attr(name))
+        };
+        let ufrag = attr("ice-ufrag").ok_or(SdpError::MissingIceUfrag { index })?;
+        if !is_ice_chars(ufrag, 4) {
+            return Err(SdpError::InvalidIceUfrag { index });
+        }
+        let pwd = attr("ice-pwd").ok_or(SdpError::MissingIcePwd { index })?;
+        if !is_ice_chars(pwd, 22) {
+            return Err(SdpError::InvalidIcePwd { index });
+        }
+        if attr("fingerprint").is_none() {
+            return Err(SdpError::MissingFingerprint { index });
+        }
+        first_ufrag.get_or_insert(ufrag);
+        candidate_count += section
+            .attributes
+            .iter()
+            .filter(|a| a.attribute == "candidate")
+            .count();
+        media.push(summarize(section));
+    }
+    if !media
+        .iter()
+        .any(|m| matches!(m.kind, MediaKind::Audio | MediaKind::Video))
+    {
+        return Err(SdpError::NoAudioOrVideo);
+    }
+    let bundle: Vec<String> = session
+        .get_attribute_values("group")
+        .flatten()
+        .filter_map(|group| group.strip_prefix("BUNDLE"))
+        .flat_map(str::split_ascii_whitespace)
+        .map(str::to_owned)
+        .collect();
+    if let Some(mid) = bundle
+        .iter()
+        .find(|mid| !media.iter().any(|m| m.mid.as_deref() == Some(mid.as_str())))
+    {
+        return Err(SdpError::UnknownBundleMid { mid: mid.clone() });
+    }
+    Ok(SdpSummary {
+        sdp_type: description.sdp_type,
+        media,
+        ice_ufrag: first_ufrag.unwrap_or_default().to_owned(),
+        candidate_count,
+        bundle,
+    })
+}
+
+fn summarize(section: &Media) -> MediaSection {
+    let direction = if section.has_attribute("sendonly") {
+        Direction::SendOnly
+    } else if section.has_attribute("recvonly") {
+        Direction::RecvOnly
+    } else if section.has_attribute("inactive") {
+        Direction::Inactive
+    } else {
+        Direction::SendRecv
+    };
+    MediaSection {
+        kind: MediaKind::parse(&section.media)
+            .unwrap_or_else(|_| MediaKind::Other(section.media.clone())),
+        direction,
+        mid: section
+            .get_first_attribute_value("mid")
+            .flatten()
+            .map(str::to_owned),
+        rejected: section.port == 0,
+    }
+}
+
+/// `min..=256` ice-chars.
+fn is_ice_chars(text: &str, min: usize) -> bool {
+    (min..=256).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}

@@ -1,0 +1,310 @@
+//! Validated scalar values of the protocol: ids, bounded text, and open string enums.
+
+use std::fmt;
+
+use crate::limits::MAX_ID_LEN;
+
+/// A value that failed validation on construction or on deserialize.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// The value is empty.
+    #[error("{what} is empty")]
+    Empty {
+        /// What kind of value.
+        what: &'static str,
+    },
+    /// The value is longer than allowed.
+    #[error("{what} is {len} bytes long, more than {max}")]
+    TooLong {
+        /// What kind of value.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The value holds a character its grammar does not allow.
+    #[error("{what} has the character {ch:?} at byte {at}, which is not allowed")]
+    InvalidChar {
+        /// What kind of value.
+        what: &'static str,
+        /// The character.
+        ch: char,
+        /// Its byte offset.
+        at: usize,
+    },
+    /// A number outside its range.
+    #[error("{what} is {value}, outside {min}..={max}")]
+    OutOfRange {
+        /// What kind of value.
+        what: &'static str,
+        /// The value.
+        value: u64,
+        /// The smallest allowed value.
+        min: u64,
+        /// The largest allowed value.
+        max: u64,
+    },
+}
+
+/// Checks `text` against a length range and a per-byte grammar (ASCII grammars only).
+pub(crate) fn check_token(
+    what: &'static str,
+    text: &str,
+    max: usize,
+    allowed: impl Fn(u8) -> bool,
+) -> Result<(), ValueError> {
+    if text.is_empty() {
+        return Err(ValueError::Empty { what });
+    }
+    if text.len() > max {
+        return Err(ValueError::TooLong {
+            what,
+            len: text.len(),
+            max,
+        });
+    }
+    match text
+        .char_indices()
+        .find(|(_, ch)| !ch.is_ascii() || !allowed(*ch as u8))
+    {
+        Some((at, ch)) => Err(ValueError::InvalidChar { what, ch, at }),
+        None => Ok(()),
+    }
+}
+
+/// Checks free text: at most `max` bytes, no control characters other than newline and tab.
+pub(crate) fn check_text(what: &'static str, text: &str, max: usize) -> Result<(), ValueError> {
+    if text.len() > max {
+        return Err(ValueError::TooLong {
+            what,
+            len: text.len(),
+            max,
+        });
+    }
+    match text
+        .char_indices()
+        .find(|(_, ch)| ch.is_control() && !matches!(ch, '\n' | '\t'))
+    {
+        Some((at, ch)) => Err(ValueError::InvalidChar { what, ch, at }),
+        None => Ok(()),
+    }
+}
+
+/// The id grammar: `[0-9A-Za-z._~-]` (the Matrix opaque-id grammar).
+fn is_id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-')
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        ///
+        /// 1 to 255 characters of `[0-9A-Za-z._~-]`, checked on construction and on deserialize.
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates and wraps an id.
+            pub fn new(id: impl Into<String>) -> Result<Self, ValueError> {
+                let id = id.into();
+                check_token($what, &id, MAX_ID_LEN, is_id_byte)?;
+                Ok($name(id))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ValueError;
+
+            fn from_str(id: &str) -> Result<Self, ValueError> {
+                $name::new(id)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let id = String::deserialize(deserializer)?;
+                $name::new(id).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// The chat conversation a call belongs to; the host application's own id.
+    ConversationId,
+    "conversation_id"
+);
+id_type!(
+    /// One call; chosen by the inviting agent's client, unique per call.
+    CallId,
+    "call_id"
+);
+id_type!(
+    /// One device or browser tab of a party; stamped by the relay.
+    PartyId,
+    "party_id"
+);
+id_type!(
+    /// One offer/answer exchange within a call; chosen by the offerer.
+    NegotiationId,
+    "negotiation_id"
+);
+
+/// Defines an open string enum: known values as variants, anything else kept in `Other`
+/// so it round-trips (a newer peer may send values this version does not know).
+macro_rules! open_enum {
+    (
+        $(#[$doc:meta])* $name:ident, $what:literal {
+            $($(#[$vdoc:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$doc])*
+        ///
+        /// Open: an unknown value (1 to 64 of `[0-9A-Za-z._-]`) is kept as `Other` and written back
+        /// unchanged.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+            /// A value this version does not know.
+            Other(String),
+        }
+
+        impl $name {
+            /// Every value this version knows, as written on the wire.
+            pub const KNOWN: &'static [&'static str] = &[$($text),+];
+
+            /// The value as written on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(text) => text,
+                }
+            }
+
+            /// Parses a wire value; unknown values become `Other` if they are well-formed.
+            pub fn parse(text: &str) -> Result<Self, $crate::value::ValueError> {
+                Ok(match text {
+                    $($text => $name::$variant,)+
+                    other => {
+                        $crate::value::check_token($what, other, $crate::limits::MAX_TOKEN_LEN, |b| {
+                            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+                        })?;
+                        $name::Other(other.to_owned())
+                    }
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use open_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_validate_their_grammar() {
+        assert_eq!(
+            CallId::new("call-1.a_b~C").unwrap().as_str(),
+            "call-1.a_b~C"
+        );
+        assert_eq!(CallId::new(""), Err(ValueError::Empty { what: "call_id" }));
+        assert_eq!(
+            PartyId::new("a b"),
+            Err(ValueError::InvalidChar {
+                what: "party_id",
+                ch: ' ',
+                at: 1
+            })
+        );
+        assert_eq!(
+            ConversationId::new("é"),
+            Err(ValueError::InvalidChar {
+                what: "conversation_id",
+                ch: 'é',
+                at: 0
+            })
+        );
+        assert_eq!(
+            NegotiationId::new("x".repeat(256)),
+            Err(ValueError::TooLong {
+                what: "negotiation_id",
+                len: 256,
+                max: 255
+            })
+        );
+        assert!(NegotiationId::new("x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn ids_validate_on_deserialize() {
+        let id: CallId = serde_json::from_str("\"c1\"").unwrap();
+        assert_eq!(id, CallId::new("c1").unwrap());
+        let err = serde_json::from_str::<CallId>("\"c/1\"").unwrap_err();
+        assert!(
+            err.to_string().contains("call_id has the character '/'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn text_allows_newlines_but_not_other_controls() {
+        assert_eq!(check_text("prompt", "a\nb\tc", 10), Ok(()));
+        assert_eq!(
+            check_text("prompt", "a\u{7}", 10),
+            Err(ValueError::InvalidChar {
+                what: "prompt",
+                ch: '\u{7}',
+                at: 1
+            })
+        );
+        assert_eq!(
+            check_text("prompt", "abc", 2),
+            Err(ValueError::TooLong {
+                what: "prompt",
+                len: 3,
+                max: 2
+            })
+        );
+    }
+}
