@@ -20,7 +20,10 @@ use webrtc_ice::candidate::Candidate as _;
 /// The `candidate` strings of a captured `event.candidate.toJSON()` array, skipping `null` (end
 /// of gathering) and Firefox's empty end-of-candidates strings.
 fn fixture_candidates(name: &str) -> Vec<String> {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/fixtures/browser/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     json.as_array()
@@ -33,7 +36,10 @@ fn fixture_candidates(name: &str) -> Vec<String> {
 }
 
 fn fixture_sdp(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/fixtures/browser/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     json["sdp"].as_str().unwrap().to_owned()
