@@ -1,12 +1,13 @@
-//! Call signaling codecs: JSON decode/encode of Matrix (`"version": "1"`) `m.call.invite` and
-//! `m.call.candidates` contents with ruma-events (the Matrix side of the comparison), plus SDP
-//! parsing of the offer inside the invite with sdp-types.
+//! Call signaling codecs side by side: our `decode`/`encode` against ruma-events' Matrix VoIP
+//! (`"version": "1"`) `m.call.invite` and `m.call.candidates` contents, and our SDP check
+//! against a bare `sdp_types::Session::parse`.
 //!
 //! `cargo bench -p velaro-benches --bench protocol_codec`; compare the medians within each group.
 //!
-//! The fixtures are compact wire JSON built from real Chromium output
-//! (`/work/shared/fixtures/browser/chromium-offer-av.json` and the first candidate of
-//! `chromium-candidates.json`), embedded at compile time so the bench needs no runtime paths.
+//! Both sides carry the same real Chromium data (`tests/fixtures/browser/`): the 5400-byte
+//! audio+video offer (Matrix puts it in the invite, we in `call.description`) and the first
+//! trickled candidate. Our decode validates every id and parses the candidate line; ruma keeps
+//! the candidate as a string. Fixtures are embedded at compile time.
 
 use std::hint::black_box;
 
@@ -15,11 +16,39 @@ use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterio
 use ruma_events::call::candidates::CallCandidatesEventContent;
 use ruma_events::call::invite::CallInviteEventContent;
 use serde_json::Value;
+use velaro_call_protocol::message::description::SessionDescription;
+use velaro_call_protocol::{Envelope, Message};
 
 /// `m.call.invite` content, version `"1"`, carrying Chromium's audio+video offer (5400-byte SDP).
 const INVITE_JSON: &[u8] = include_bytes!("fixtures/matrix-invite.json");
 /// `m.call.candidates` content, version `"1"`, carrying Chromium's first trickled candidate.
 const CANDIDATES_JSON: &[u8] = include_bytes!("fixtures/matrix-candidates.json");
+
+/// Our `call.description` carrying the same Chromium offer.
+const VELARO_OFFER: &[u8] = include_bytes!("../tests/fixtures/v1/description-offer-chromium.json");
+/// Our `call.candidates`, from which the bench keeps the first candidate.
+const VELARO_CANDIDATES: &[u8] = include_bytes!("../tests/fixtures/v1/candidates-chromium.json");
+
+fn velaro_frame(frame: &[u8]) -> Envelope {
+    velaro_call_protocol::decode(frame).unwrap_or_else(|e| panic!("velaro fixture: {e}"))
+}
+
+/// Our candidates frame with only the first candidate, like the Matrix fixture.
+fn velaro_candidates() -> Vec<u8> {
+    let mut envelope = velaro_frame(VELARO_CANDIDATES);
+    let Message::Candidates(body) = &mut envelope.message else {
+        panic!("not candidates")
+    };
+    body.candidates.truncate(1);
+    velaro_call_protocol::encode(&envelope)
+}
+
+fn offer_description() -> SessionDescription {
+    match velaro_frame(VELARO_OFFER).message {
+        Message::Description(body) => body.description,
+        other => panic!("not a description: {other}"),
+    }
+}
 
 /// Opens `name` and reports throughput in bytes of the fixture, so decoders and encoders of
 /// different formats stay comparable.
@@ -34,7 +63,9 @@ fn invite_decode(c: &mut Criterion) {
     group.bench_function("ruma", |b| {
         b.iter(|| serde_json::from_slice::<CallInviteEventContent>(black_box(INVITE_JSON)));
     });
-    // velaro: added with the protocol crate
+    group.bench_function("velaro", |b| {
+        b.iter(|| velaro_call_protocol::decode(black_box(VELARO_OFFER)))
+    });
     group.finish();
 }
 
@@ -42,7 +73,10 @@ fn invite_encode(c: &mut Criterion) {
     let mut group = group(c, "invite_encode", INVITE_JSON.len());
     let ruma: CallInviteEventContent = decode(INVITE_JSON);
     group.bench_function("ruma", |b| b.iter(|| serde_json::to_vec(black_box(&ruma))));
-    // velaro: added with the protocol crate
+    let velaro = velaro_frame(VELARO_OFFER);
+    group.bench_function("velaro", |b| {
+        b.iter(|| velaro_call_protocol::encode(black_box(&velaro)))
+    });
     group.finish();
 }
 
@@ -51,7 +85,10 @@ fn candidates_decode(c: &mut Criterion) {
     group.bench_function("ruma", |b| {
         b.iter(|| serde_json::from_slice::<CallCandidatesEventContent>(black_box(CANDIDATES_JSON)));
     });
-    // velaro: added with the protocol crate
+    let velaro = velaro_candidates();
+    group.bench_function("velaro", |b| {
+        b.iter(|| velaro_call_protocol::decode(black_box(&velaro)))
+    });
     group.finish();
 }
 
@@ -59,7 +96,10 @@ fn candidates_encode(c: &mut Criterion) {
     let mut group = group(c, "candidates_encode", CANDIDATES_JSON.len());
     let ruma: CallCandidatesEventContent = decode(CANDIDATES_JSON);
     group.bench_function("ruma", |b| b.iter(|| serde_json::to_vec(black_box(&ruma))));
-    // velaro: added with the protocol crate
+    let velaro = velaro_frame(&velaro_candidates());
+    group.bench_function("velaro", |b| {
+        b.iter(|| velaro_call_protocol::encode(black_box(&velaro)))
+    });
     group.finish();
 }
 
@@ -68,6 +108,10 @@ fn sdp_parse(c: &mut Criterion) {
     let mut group = group(c, "sdp_parse", sdp.len());
     group.bench_function("sdp_types_session_parse", |b| {
         b.iter(|| sdp_types::Session::parse(black_box(sdp.as_bytes())));
+    });
+    let description = offer_description();
+    group.bench_function("velaro_sdp_check", |b| {
+        b.iter(|| velaro_call_protocol::sdp::check(black_box(&description)));
     });
     group.finish();
 }
@@ -123,6 +167,31 @@ fn check_inputs() {
     if let Err(error) = sdp_types::Session::parse(sdp.as_bytes()) {
         panic!("offer SDP does not parse: {error:?}");
     }
+
+    // Our side carries the same data.
+    assert_eq!(offer_description().sdp, sdp);
+    assert!(velaro_call_protocol::sdp::check(&offer_description()).is_ok());
+    let candidates = velaro_frame(&velaro_candidates());
+    let Message::Candidates(body) = &candidates.message else {
+        panic!()
+    };
+    assert_eq!(body.candidates.len(), 1);
+    assert_eq!(
+        body.candidates[0]
+            .candidate
+            .as_ref()
+            .map(ToString::to_string),
+        decode::<Value>(CANDIDATES_JSON)["candidates"][0]["candidate"]
+            .as_str()
+            .map(str::to_owned)
+    );
+    eprintln!(
+        "frame sizes: ruma invite {} B, velaro description {} B; ruma candidates {} B, velaro candidates {} B",
+        INVITE_JSON.len(),
+        VELARO_OFFER.len(),
+        CANDIDATES_JSON.len(),
+        velaro_candidates().len()
+    );
 }
 
 fn benches(c: &mut Criterion) {

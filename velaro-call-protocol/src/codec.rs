@@ -1,10 +1,12 @@
 //! Frames to envelopes and back, with every limit checked and every failure typed.
 
 use bytes::{BufMut as _, BytesMut};
-use serde::Deserialize as _;
+use serde::de::DeserializeSeed as _;
+use serde::{Deserialize as _, Deserializer as _};
 
-use crate::envelope::{Envelope, Parsed};
+use crate::envelope::{Envelope, EnvelopeVisitor, Parsed};
 use crate::limits::{MAX_FRAME_LEN, MAX_M_SECTIONS, MAX_SDP_LEN, MAX_SEQ};
+use crate::message::BodySeed;
 use crate::message::Message;
 use crate::message::hangup::RejectCode;
 use crate::value::ValueError;
@@ -153,53 +155,90 @@ pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
 
 /// Re-reads a frame that failed, tracking the path, and turns serde's error into ours.
 fn locate_error(text: &str) -> DecodeError {
+    /// What the visitor needs to read the body in place, read leniently first.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "type", default)]
+        message_type: Option<String>,
+        #[serde(default)]
+        version: Option<u64>,
+        #[serde(default)]
+        body: Option<serde::de::IgnoredAny>,
+    }
+    let head = serde_json::from_str::<Head>(text).ok();
+    let (known_type, known_version) = head.as_ref().map_or((None, None), |head| {
+        (head.message_type.clone(), head.version)
+    });
+    // A frame without a body reads `{}` as its body: say so when that is what failed.
+    if let (Some(Head { body: None, .. }), Some(message_type), Some(crate::VERSION)) =
+        (&head, &known_type, known_version)
+    {
+        let mut empty = serde_json::Deserializer::from_str("{}");
+        let mut track = serde_path_to_error::Track::new();
+        let tracked = serde_path_to_error::Deserializer::new(&mut empty, &mut track);
+        if let Err(error) = BodySeed(message_type).deserialize(tracked) {
+            return classify("body", &track.path().to_string(), &error);
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let Err(error) = serde_path_to_error::deserialize::<_, Parsed>(&mut deserializer) else {
-        let detail = "the frame failed once and decoded the second time".to_owned();
-        return DecodeError::Syntax {
-            line: 0,
-            column: 0,
-            detail,
-        };
-    };
-    let path = error.path().to_string();
-    let inner = error.into_inner();
-    let (line, column) = (inner.line(), inner.column());
-    let mut message = inner.to_string();
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
+    match tracked.deserialize_map(EnvelopeVisitor {
+        known_type,
+        known_version,
+    }) {
+        Ok(_) => {
+            let detail = "the frame failed once and decoded the second time".to_owned();
+            DecodeError::Syntax {
+                line: 0,
+                column: 0,
+                detail,
+            }
+        }
+        Err(error) => classify("", &track.path().to_string(), &error),
+    }
+}
+
+/// Turns serde's error at `path` (below `prefix`) into a typed error.
+fn classify(prefix: &str, path: &str, error: &serde_json::Error) -> DecodeError {
+    let (line, column) = (error.line(), error.column());
+    let mut message = error.to_string();
     // serde_json appends the position; our variants carry it (or the path) instead.
     if let Some(at) = message.rfind(" at line ") {
         message.truncate(at);
     }
-    if !inner.is_data() {
+    if !error.is_data() {
         return DecodeError::Syntax {
             line,
             column,
             detail: message,
         };
     }
-    let nested = |name: &str| {
-        if path == "." {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        }
+    let join = |parts: &[&str]| {
+        parts
+            .iter()
+            .filter(|p| !p.is_empty() && **p != ".")
+            .copied()
+            .collect::<Vec<_>>()
+            .join(".")
     };
+    let field = join(&[prefix, path]);
     if let Some(name) = quoted_after(&message, "missing field `") {
         DecodeError::MissingField {
-            field: nested(name),
+            field: join(&[prefix, path, name]),
         }
     } else if let Some(name) = quoted_after(&message, "duplicate field `") {
         DecodeError::DuplicateField {
-            field: nested(name),
+            field: join(&[prefix, path, name]),
         }
     } else if message.starts_with("invalid type: ") {
         DecodeError::WrongType {
-            field: path,
+            field,
             detail: message,
         }
     } else {
         DecodeError::BadValue {
-            field: path,
+            field,
             detail: message,
         }
     }

@@ -178,11 +178,18 @@ impl<'de> Deserialize<'de> for Field {
 /// is kept raw and read once the type is known.
 impl<'de> Deserialize<'de> for Parsed {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(EnvelopeVisitor)
+        deserializer.deserialize_map(EnvelopeVisitor::default())
     }
 }
 
-struct EnvelopeVisitor;
+/// The envelope visitor, optionally told the `type` and `version` in advance: the codec's
+/// error path does so, so that the body is read in place (and its errors get a path) whatever
+/// the key order.
+#[derive(Default)]
+pub(crate) struct EnvelopeVisitor {
+    pub(crate) known_type: Option<String>,
+    pub(crate) known_version: Option<u64>,
+}
 
 fn set<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T) -> Result<(), E> {
     if slot.is_some() {
@@ -238,7 +245,8 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                     set(&mut seq, "seq", map.next_value::<u64>()?)?;
                 }
                 Field::Body => {
-                    let slot = match (&message_type, version) {
+                    let message_type = message_type.as_ref().or(self.known_type.as_ref());
+                    let slot = match (message_type, version.or(self.known_version)) {
                         (_, Some(v)) if v != crate::VERSION => {
                             map.next_value::<IgnoredAny>()?;
                             BodySlot::Skipped

@@ -81,7 +81,7 @@ macro_rules! messages {
 
             fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Message, D::Error> {
                 match self.0 {
-                    $($type => <$body>::deserialize(deserializer).map(Message::$variant),)+
+                    $($type => <$body>::deserialize(ObjectOnly(deserializer)).map(Message::$variant),)+
                     other => Ok(Message::Unknown(UnknownMessage {
                         message_type: other.to_owned(),
                         body: Box::<RawValue>::deserialize(deserializer)?,
@@ -90,6 +90,23 @@ macro_rules! messages {
             }
         }
     };
+}
+
+/// Makes a body struct accept only a JSON object: serde's derived structs would also take an
+/// array of the field values in order, which no writer of this protocol produces.
+struct ObjectOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 /// Deserializes the body of the message type it holds.
