@@ -1,12 +1,14 @@
 //! The envelope: the fields every message carries, around its body.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::limits::MAX_TOKEN_LEN;
 use crate::message::{BodySeed, Message};
 use crate::value::{CallId, ConversationId, PartyId};
 
@@ -199,6 +201,26 @@ fn set<T, E: de::Error>(slot: &mut Option<T>, name: &'static str, value: T) -> R
     Ok(())
 }
 
+/// The `type`: a known one borrowed from [`Message::TYPES`] (no allocation), another kept if it
+/// is a well-formed token.
+struct TypeName;
+
+impl<'de> DeserializeSeed<'de> for TypeName {
+    type Value = Cow<'static, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        crate::value::parse_str(deserializer, |text| {
+            if let Some(known) = Message::TYPES.iter().find(|known| **known == text) {
+                return Ok(Cow::Borrowed(*known));
+            }
+            crate::value::check_token("type", text, MAX_TOKEN_LEN, |b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+            })
+            .map(|()| Cow::Owned(text.to_owned()))
+        })
+    }
+}
+
 enum BodySlot {
     Parsed(Message),
     Raw(Box<RawValue>),
@@ -213,7 +235,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
-        let mut message_type: Option<String> = None;
+        let mut message_type: Option<Cow<'static, str>> = None;
         let mut version = None;
         let mut conversation_id = None;
         let mut call_id = None;
@@ -223,9 +245,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         let mut body = None;
         while let Some(field) = map.next_key::<Field>()? {
             match field {
-                Field::Type => {
-                    set(&mut message_type, "type", map.next_value()?)?;
-                }
+                Field::Type => set(&mut message_type, "type", map.next_value_seed(TypeName)?)?,
                 Field::Version => {
                     set(&mut version, "version", map.next_value::<u64>()?)?;
                 }
@@ -245,7 +265,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                     set(&mut seq, "seq", map.next_value::<u64>()?)?;
                 }
                 Field::Body => {
-                    let message_type = message_type.as_ref().or(self.known_type.as_ref());
+                    let message_type = message_type.as_deref().or(self.known_type.as_deref());
                     let slot = match (message_type, version.or(self.known_version)) {
                         (_, Some(v)) if v != crate::VERSION => {
                             map.next_value::<IgnoredAny>()?;

@@ -112,6 +112,7 @@ mod envelope;
 pub mod limits;
 pub mod message;
 mod reason;
+pub mod schema;
 pub mod sdp;
 mod value;
 

@@ -36,8 +36,11 @@ pub const MAX_CAPABILITIES: usize = 32;
 /// The most media streams a `call.media` may describe.
 pub const MAX_STREAMS: usize = 8;
 
-/// The longest `sdpMid`, `usernameFragment` or stream id.
+/// The longest `sdpMid` or `usernameFragment`.
 pub const MAX_SHORT_TOKEN_LEN: usize = 256;
+
+/// The longest media stream id (an msid-id of RFC 8830).
+pub const MAX_STREAM_ID_LEN: usize = 64;
 
 /// The largest `seq`: JavaScript numbers are exact up to 2^53 - 1.
 pub const MAX_SEQ: u64 = (1 << 53) - 1;

@@ -82,10 +82,17 @@ macro_rules! messages {
             fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Message, D::Error> {
                 match self.0 {
                     $($type => <$body>::deserialize(ObjectOnly(deserializer)).map(Message::$variant),)+
-                    other => Ok(Message::Unknown(UnknownMessage {
-                        message_type: other.to_owned(),
-                        body: Box::<RawValue>::deserialize(deserializer)?,
-                    })),
+                    other => {
+                        // Kept whole, but still an object like every body.
+                        let body = Box::<RawValue>::deserialize(deserializer)?;
+                        if !body.get().starts_with('{') {
+                            return Err(serde::de::Error::invalid_type(
+                                serde::de::Unexpected::Other(body.get().get(..1).unwrap_or_default()),
+                                &"a body object",
+                            ));
+                        }
+                        Ok(Message::Unknown(UnknownMessage { message_type: other.to_owned(), body }))
+                    }
                 }
             }
         }

@@ -92,6 +92,31 @@ pub(crate) fn check_text(what: &'static str, text: &str, max: usize) -> Result<(
     }
 }
 
+/// Deserializes a string through `parse` without allocating: serde's `Cow<str>` always
+/// allocates, while a visitor sees the borrowed (or unescaped scratch) text directly.
+pub(crate) fn parse_str<'de, D, T, E>(
+    deserializer: D,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    E: fmt::Display,
+{
+    struct StrVisitor<F>(F);
+    impl<T, E: fmt::Display, F: FnOnce(&str) -> Result<T, E>> serde::de::Visitor<'_> for StrVisitor<F> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<Err: serde::de::Error>(self, text: &str) -> Result<T, Err> {
+            (self.0)(text).map_err(Err::custom)
+        }
+    }
+    deserializer.deserialize_str(StrVisitor(parse))
+}
+
 /// The id grammar: `[0-9A-Za-z._~-]` (the Matrix opaque-id grammar).
 fn is_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-')
@@ -230,8 +255,7 @@ macro_rules! open_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                $name::parse(&text).map_err(serde::de::Error::custom)
+                $crate::value::parse_str(deserializer, $name::parse)
             }
         }
     };

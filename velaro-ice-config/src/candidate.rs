@@ -701,8 +701,7 @@ impl Serialize for Candidate {
 /// Deserializes from a candidate string, with the parser's error message.
 impl<'de> Deserialize<'de> for Candidate {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        crate::serde_str::deserialize_from_str(deserializer)
     }
 }
 

@@ -49,6 +49,7 @@ mod candidate;
 mod embed;
 mod host;
 mod policy;
+mod serde_str;
 mod server;
 mod turn;
 mod url;

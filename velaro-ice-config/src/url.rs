@@ -333,8 +333,7 @@ impl Serialize for IceUrl {
 
 impl<'de> Deserialize<'de> for IceUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        crate::serde_str::deserialize_from_str(deserializer)
     }
 }
 

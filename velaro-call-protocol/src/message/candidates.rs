@@ -118,11 +118,13 @@ fn candidate_or_empty<S: Serializer>(
 fn empty_or_candidate<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Candidate>, D::Error> {
-    let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse().map(Some).map_err(serde::de::Error::custom)
+    crate::value::parse_str(deserializer, |text| {
+        if text.is_empty() {
+            Ok(None)
+        } else {
+            text.parse().map(Some)
+        }
+    })
 }
 
 /// The body of `call.candidates`: at most 64 candidates, in the order they were gathered.

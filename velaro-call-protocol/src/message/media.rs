@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::limits::MAX_STREAMS;
+use crate::limits::{MAX_STREAM_ID_LEN, MAX_STREAMS};
 use crate::value::{ValueError, check_token, open_enum};
 
 /// A media stream id: the `MediaStream.id` (msid) the stream has in the SDP. 1 to 64
@@ -19,7 +19,7 @@ impl StreamId {
     /// Validates and wraps a stream id.
     pub fn new(id: impl Into<String>) -> Result<Self, ValueError> {
         let id = id.into();
-        check_token("stream id", &id, 64, is_token_char)?;
+        check_token("stream id", &id, MAX_STREAM_ID_LEN, is_token_char)?;
         Ok(StreamId(id))
     }
 
