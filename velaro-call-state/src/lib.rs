@@ -1,10 +1,43 @@
-//! Sans-IO state machines for Velaro calls.
+//! Sans-IO state machines for Velaro calls: [`Call`] (one party's machine, agent or visitor)
+//! and [`Referee`] (the relay's judge of one conversation).
 //!
-//! This crate will hold `Call` (one party's machine, agent or visitor) and `Referee` (the relay's
-//! per-conversation judge). It never touches a clock, a thread, a socket or an async runtime: time
-//! arrives as `now` arguments (see `ARCHITECTURE.md` at the workspace root). It is empty today
-//! apart from re-exporting the protocol crate it builds on.
+//! Nothing here reads a clock, starts a thread, opens a socket or needs an async runtime: time
+//! comes in as `now`, and every output is queued for the caller to drain. The run loop:
+//!
+//! ```
+//! use std::time::Instant;
+//! use velaro_call_protocol::{CallId, ConversationId, PartyId};
+//! use velaro_call_state::{Call, CallConfig, Output};
+//!
+//! # #[allow(clippy::disallowed_methods)]
+//! let now = Instant::now(); // the IO edge owns the clock
+//! let config = CallConfig::new(ConversationId::new("conv-1")?, PartyId::new("agent-tab")?);
+//! let mut call = Call::agent(config, CallId::new("call-1")?, now);
+//! // call.handle_message(now, envelope)?;  call.handle_action(now, action)?;
+//! // call.handle_media(now, media_event)?; call.handle_timeout(now);
+//! while let Some(output) = call.poll_output() {
+//!     match output {
+//!         Output::Send(envelope) => { /* transport.send(velaro_call_protocol::encode(&envelope)) */ }
+//!         Output::Media(command) => { /* the WebRTC layer: getUserMedia, createOffer, … */ }
+//!         Output::Event(event) => { /* the UI: prompt, opened, ended with a summary, … */ }
+//!     }
+//! }
+//! let _next_wakeup = call.poll_timeout();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod call;
+mod help;
+mod input;
+mod output;
+mod summary;
+mod timer;
+
+pub use call::{Call, CallConfig, CallError, Phase, Timings};
+pub use help::{Browser, permission_help};
+pub use input::{Action, IceState, MediaEvent};
+pub use output::{Event, MediaCommand, Output, PromptEnd, QualityAdvice, TrackKind};
+pub use summary::{CallSummary, Outcome};
 pub use velaro_call_protocol;

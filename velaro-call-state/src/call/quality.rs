@@ -1,0 +1,112 @@
+//! Audio-only advice from quality samples, with hysteresis so the advice does not flap.
+
+use velaro_call_protocol::message::media::QualityLevel;
+
+use crate::output::QualityAdvice;
+
+/// Loss above this (percent) or RTT above this (ms) is poor for video.
+const POOR_LOSS_PCT: f64 = 5.0;
+const POOR_RTT_MS: u32 = 400;
+/// Loss below this and RTT below this is good again (a gap between the thresholds keeps a
+/// borderline link from toggling).
+const GOOD_LOSS_PCT: f64 = 2.0;
+const GOOD_RTT_MS: u32 = 250;
+/// Consecutive samples needed to change the advice (samples come about once a second).
+const SUSTAIN: u8 = 3;
+
+/// The level of one sample.
+pub(crate) fn level(rtt_ms: u32, loss_pct: f64) -> QualityLevel {
+    if loss_pct >= 20.0 {
+        QualityLevel::Lost
+    } else if loss_pct > POOR_LOSS_PCT || rtt_ms > POOR_RTT_MS {
+        QualityLevel::Poor
+    } else if loss_pct < GOOD_LOSS_PCT && rtt_ms < GOOD_RTT_MS {
+        QualityLevel::Excellent
+    } else {
+        QualityLevel::Good
+    }
+}
+
+/// The advice state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QualityMonitor {
+    advising: bool,
+    streak: u8,
+}
+
+impl QualityMonitor {
+    /// Feeds one sample's level; returns a new advice when it changes.
+    pub(crate) fn sample(&mut self, level: &QualityLevel) -> Option<QualityAdvice> {
+        let bad = matches!(level, QualityLevel::Poor | QualityLevel::Lost);
+        let good = matches!(level, QualityLevel::Excellent);
+        let toward_change = if self.advising { good } else { bad };
+        if !toward_change {
+            self.streak = 0;
+            return None;
+        }
+        self.streak = self.streak.saturating_add(1);
+        if self.streak < SUSTAIN {
+            return None;
+        }
+        self.streak = 0;
+        self.advising = !self.advising;
+        Some(if self.advising {
+            QualityAdvice::SwitchToAudioOnly
+        } else {
+            QualityAdvice::Recovered
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_from_samples() {
+        assert_eq!(level(50, 0.1), QualityLevel::Excellent);
+        assert_eq!(level(300, 3.0), QualityLevel::Good);
+        assert_eq!(level(500, 0.0), QualityLevel::Poor);
+        assert_eq!(level(50, 8.0), QualityLevel::Poor);
+        assert_eq!(level(50, 30.0), QualityLevel::Lost);
+    }
+
+    #[test]
+    fn sustained_poor_advises_once_and_good_recovers() {
+        let mut monitor = QualityMonitor::default();
+        let poor = QualityLevel::Poor;
+        assert_eq!(monitor.sample(&poor), None);
+        assert_eq!(monitor.sample(&poor), None);
+        assert_eq!(
+            monitor.sample(&poor),
+            Some(QualityAdvice::SwitchToAudioOnly)
+        );
+        assert_eq!(monitor.sample(&poor), None, "no repeat");
+        assert_eq!(monitor.sample(&QualityLevel::Excellent), None);
+        assert_eq!(
+            monitor.sample(&QualityLevel::Good),
+            None,
+            "middling resets the streak"
+        );
+        for _ in 0..2 {
+            assert_eq!(monitor.sample(&QualityLevel::Excellent), None);
+        }
+        assert_eq!(
+            monitor.sample(&QualityLevel::Excellent),
+            Some(QualityAdvice::Recovered)
+        );
+    }
+
+    #[test]
+    fn alternating_samples_never_flap() {
+        let mut monitor = QualityMonitor::default();
+        for i in 0..100 {
+            let level = if i % 2 == 0 {
+                QualityLevel::Poor
+            } else {
+                QualityLevel::Excellent
+            };
+            assert_eq!(monitor.sample(&level), None);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The call summary the host writes into the chat transcript.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use velaro_call_protocol::{CallId, Device, Reason, Role};
+
+/// How a call turned out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Media connected.
+    Answered,
+    /// Nobody answered in time.
+    Missed,
+    /// The visitor declined (or could not accept: permission denied, busy).
+    Declined,
+    /// The agent withdrew the invite, or another tab answered.
+    Cancelled,
+    /// Accepted, but the call failed (ICE, signaling, protocol).
+    Failed,
+}
+
+impl Outcome {
+    /// The outcome for a call that ends for `reason`, given whether it was answered and
+    /// connected.
+    pub(crate) fn of(reason: &Reason, accepted: bool, connected: bool) -> Outcome {
+        match reason {
+            _ if connected && !reason.is_failure() => Outcome::Answered,
+            Reason::InviteTimeout => Outcome::Missed,
+            Reason::Declined | Reason::Busy | Reason::MediaPermissionDenied { .. } if !accepted => {
+                Outcome::Declined
+            }
+            Reason::Cancelled | Reason::AnsweredElsewhere | Reason::Replaced if !accepted => {
+                Outcome::Cancelled
+            }
+            _ if connected => Outcome::Failed,
+            _ if accepted => Outcome::Failed,
+            Reason::UserHangup => Outcome::Cancelled,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// What happened in one call, for the transcript, analytics and billing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSummary {
+    /// The call.
+    pub call_id: CallId,
+    /// How it turned out.
+    pub outcome: Outcome,
+    /// Who ended it, when a party did (not for timeouts).
+    pub ended_by: Option<Role>,
+    /// Why it ended.
+    pub reason: Reason,
+    /// From the invite to the answer (or the end, when unanswered).
+    pub ring_time: Duration,
+    /// From media connecting to the end.
+    pub talk_time: Duration,
+}
+
+impl CallSummary {
+    /// One line for the chat transcript, e.g. `Video call ended (4 min 12 s)`.
+    pub fn transcript_line(&self) -> String {
+        match self.outcome {
+            Outcome::Answered => format!("Video call ended ({})", human(self.talk_time)),
+            Outcome::Missed => "Missed video call".to_owned(),
+            Outcome::Declined => match &self.reason {
+                Reason::MediaPermissionDenied { device, .. } => {
+                    format!(
+                        "Video call declined: {} permission denied",
+                        device_name(device)
+                    )
+                }
+                Reason::Busy => "Video call declined: busy".to_owned(),
+                _ => "Video call declined".to_owned(),
+            },
+            Outcome::Cancelled => "Video call cancelled".to_owned(),
+            Outcome::Failed => format!(
+                "Video call failed ({})",
+                self.reason.code().replace('_', " ")
+            ),
+        }
+    }
+}
+
+fn device_name(device: &Device) -> &str {
+    match device {
+        Device::Camera => "camera",
+        Device::Microphone => "microphone",
+        Device::Screen => "screen sharing",
+        other => other.as_str(),
+    }
+}
+
+/// `4 min 12 s`, `1 h 2 min`, `9 s`.
+fn human(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut text = String::new();
+    if h > 0 {
+        let _ = write!(text, "{h} h {m} min");
+    } else if m > 0 {
+        let _ = write!(text, "{m} min {s} s");
+    } else {
+        let _ = write!(text, "{s} s");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use velaro_call_protocol::MediaError;
+
+    use super::*;
+
+    fn summary(outcome: Outcome, reason: Reason, talk: u64) -> CallSummary {
+        CallSummary {
+            call_id: CallId::new("c").unwrap(),
+            outcome,
+            ended_by: None,
+            reason,
+            ring_time: Duration::from_secs(3),
+            talk_time: Duration::from_secs(talk),
+        }
+    }
+
+    #[test]
+    fn transcript_lines() {
+        assert_eq!(
+            summary(Outcome::Answered, Reason::UserHangup, 252).transcript_line(),
+            "Video call ended (4 min 12 s)"
+        );
+        assert_eq!(
+            summary(Outcome::Answered, Reason::UserHangup, 3720).transcript_line(),
+            "Video call ended (1 h 2 min)"
+        );
+        assert_eq!(
+            summary(Outcome::Missed, Reason::InviteTimeout, 0).transcript_line(),
+            "Missed video call"
+        );
+        let denied = Reason::MediaPermissionDenied {
+            device: Device::Camera,
+            error: MediaError::NotAllowed,
+        };
+        assert_eq!(
+            summary(Outcome::Declined, denied, 0).transcript_line(),
+            "Video call declined: camera permission denied"
+        );
+        assert_eq!(
+            summary(Outcome::Failed, Reason::IceFailed, 0).transcript_line(),
+            "Video call failed (ice failed)"
+        );
+    }
+
+    #[test]
+    fn outcomes() {
+        assert_eq!(
+            Outcome::of(&Reason::UserHangup, true, true),
+            Outcome::Answered
+        );
+        assert_eq!(
+            Outcome::of(&Reason::IceTimeout, true, true),
+            Outcome::Failed
+        );
+        assert_eq!(
+            Outcome::of(&Reason::InviteTimeout, false, false),
+            Outcome::Missed
+        );
+        assert_eq!(
+            Outcome::of(&Reason::Declined, false, false),
+            Outcome::Declined
+        );
+        assert_eq!(
+            Outcome::of(&Reason::Cancelled, false, false),
+            Outcome::Cancelled
+        );
+        assert_eq!(
+            Outcome::of(&Reason::AnsweredElsewhere, false, false),
+            Outcome::Cancelled
+        );
+        assert_eq!(
+            Outcome::of(&Reason::IceFailed, true, false),
+            Outcome::Failed
+        );
+        assert_eq!(
+            Outcome::of(&Reason::UserHangup, true, false),
+            Outcome::Failed
+        );
+    }
+}
