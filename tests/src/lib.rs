@@ -1,1 +1,4 @@
-//! Cross-crate integration tests for the Velaro call crates.
+//! Cross-crate integration tests for the Velaro call crates, and the deterministic call
+//! harness they share.
+
+pub mod call_pair;

@@ -263,6 +263,7 @@ pub struct Call {
     screen_requested: bool,
     quality: QualityMonitor,
     last_level: Option<QualityLevel>,
+    remote_level: Option<QualityLevel>,
     invite_sent: bool,
     started_at: Instant,
     accepted_at: Option<Instant>,
@@ -295,6 +296,7 @@ impl Call {
             screen_requested: false,
             quality: QualityMonitor::default(),
             last_level: None,
+            remote_level: None,
             invite_sent: false,
             started_at: now,
             accepted_at: None,
@@ -464,9 +466,8 @@ impl Call {
                 Ok(())
             }
             (_, Message::Quality(quality)) => {
-                if self.role == Role::Agent {
-                    self.feed_quality(&quality.level);
-                }
+                // Reports come on change; the level holds until the next one.
+                self.remote_level = Some(quality.level);
                 Ok(())
             }
             (_, Message::Hangup(hangup)) => {
@@ -613,6 +614,11 @@ impl Call {
             }
             MediaEvent::LocalCandidate(candidate) => self.on_local_candidate(now, candidate),
             MediaEvent::GatheringComplete => self.on_gathering_complete(),
+            MediaEvent::NegotiationNeeded => {
+                self.expect(self.in_call(), "negotiation needed")?;
+                self.renegotiate(false);
+                Ok(())
+            }
             MediaEvent::Ice(state) => {
                 self.on_ice(now, state);
                 Ok(())
@@ -637,7 +643,14 @@ impl Call {
                     );
                 }
                 if self.role == Role::Agent {
-                    self.feed_quality(&level);
+                    // The agent decides on audio only: from the worse of both ends' views.
+                    let worse = match &self.remote_level {
+                        Some(remote) if quality::rank(remote) > quality::rank(&level) => {
+                            remote.clone()
+                        }
+                        _ => level,
+                    };
+                    self.feed_quality(&worse);
                 }
                 Ok(())
             }
@@ -1123,12 +1136,10 @@ impl Call {
         if media_started {
             self.media_command(MediaCommand::Close);
         }
-        let accepted = self.accepted_at.is_some();
-        let connected = self.connected_at.is_some();
         let outcome = if self.role == Role::Agent && !self.invite_sent {
             Outcome::Cancelled
         } else {
-            Outcome::of(&reason, accepted, connected)
+            Outcome::of(&reason, self.connected_at.is_some())
         };
         let ring_end = self.accepted_at.unwrap_or(now);
         let summary = CallSummary {

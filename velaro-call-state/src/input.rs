@@ -89,6 +89,9 @@ pub enum MediaEvent {
     LocalCandidate(IceCandidate),
     /// Gathering finished for the current ICE generation (Chromium's `null` candidate).
     GatheringComplete,
+    /// The peer connection needs a new offer (`negotiationneeded`: a track was added or
+    /// removed outside the call's own actions).
+    NegotiationNeeded,
     /// The ICE connection state changed.
     Ice(IceState),
     /// A quality sample of the connection (from `getStats()`).

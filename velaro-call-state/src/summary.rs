@@ -23,20 +23,16 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome for a call that ends for `reason`, given whether it was answered and
     /// connected.
-    pub(crate) fn of(reason: &Reason, accepted: bool, connected: bool) -> Outcome {
+    pub(crate) fn of(reason: &Reason, connected: bool) -> Outcome {
         match reason {
-            _ if connected && !reason.is_failure() => Outcome::Answered,
+            // The visitor could not say yes: declined, with the reason in the transcript.
+            Reason::MediaPermissionDenied { .. } if !connected => Outcome::Declined,
+            _ if reason.is_failure() => Outcome::Failed,
+            _ if connected => Outcome::Answered,
             Reason::InviteTimeout => Outcome::Missed,
-            Reason::Declined | Reason::Busy | Reason::MediaPermissionDenied { .. } if !accepted => {
-                Outcome::Declined
-            }
-            Reason::Cancelled | Reason::AnsweredElsewhere | Reason::Replaced if !accepted => {
-                Outcome::Cancelled
-            }
-            _ if connected => Outcome::Failed,
-            _ if accepted => Outcome::Failed,
-            Reason::UserHangup => Outcome::Cancelled,
-            _ => Outcome::Failed,
+            Reason::Declined | Reason::Busy => Outcome::Declined,
+            // Withdrawn, answered on another device, or hung up before media connected.
+            _ => Outcome::Cancelled,
         }
     }
 }
@@ -154,37 +150,21 @@ mod tests {
 
     #[test]
     fn outcomes() {
+        assert_eq!(Outcome::of(&Reason::UserHangup, true), Outcome::Answered);
+        assert_eq!(Outcome::of(&Reason::IceTimeout, true), Outcome::Failed);
+        assert_eq!(Outcome::of(&Reason::InviteTimeout, false), Outcome::Missed);
+        assert_eq!(Outcome::of(&Reason::Declined, false), Outcome::Declined);
+        assert_eq!(Outcome::of(&Reason::Cancelled, false), Outcome::Cancelled);
         assert_eq!(
-            Outcome::of(&Reason::UserHangup, true, true),
-            Outcome::Answered
-        );
-        assert_eq!(
-            Outcome::of(&Reason::IceTimeout, true, true),
-            Outcome::Failed
-        );
-        assert_eq!(
-            Outcome::of(&Reason::InviteTimeout, false, false),
-            Outcome::Missed
-        );
-        assert_eq!(
-            Outcome::of(&Reason::Declined, false, false),
-            Outcome::Declined
-        );
-        assert_eq!(
-            Outcome::of(&Reason::Cancelled, false, false),
+            Outcome::of(&Reason::AnsweredElsewhere, false),
             Outcome::Cancelled
         );
-        assert_eq!(
-            Outcome::of(&Reason::AnsweredElsewhere, false, false),
-            Outcome::Cancelled
-        );
-        assert_eq!(
-            Outcome::of(&Reason::IceFailed, true, false),
-            Outcome::Failed
-        );
-        assert_eq!(
-            Outcome::of(&Reason::UserHangup, true, false),
-            Outcome::Failed
-        );
+        assert_eq!(Outcome::of(&Reason::IceFailed, false), Outcome::Failed);
+        assert_eq!(Outcome::of(&Reason::UserHangup, false), Outcome::Cancelled);
+        let denied = Reason::MediaPermissionDenied {
+            device: Device::Camera,
+            error: MediaError::NotAllowed,
+        };
+        assert_eq!(Outcome::of(&denied, false), Outcome::Declined);
     }
 }

@@ -27,6 +27,17 @@ pub(crate) fn level(rtt_ms: u32, loss_pct: f64) -> QualityLevel {
     }
 }
 
+/// How bad a level is, for taking the worse of two: 0 (excellent) to 3 (lost); unknown
+/// levels count as good.
+pub(crate) fn rank(level: &QualityLevel) -> u8 {
+    match level {
+        QualityLevel::Excellent => 0,
+        QualityLevel::Poor => 2,
+        QualityLevel::Lost => 3,
+        _ => 1,
+    }
+}
+
 /// The advice state.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct QualityMonitor {
