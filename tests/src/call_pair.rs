@@ -75,6 +75,9 @@ pub struct Faults {
     pub drop_pct: u8,
     /// Percent of frames delivered twice.
     pub duplicate_pct: u8,
+    /// Let a later frame overtake an earlier one between the same two parties. The relay
+    /// delivers each session's frames in order, so this is a stress beyond the real link.
+    pub reorder: bool,
 }
 
 /// How a party's fake browser answers permission requests.
@@ -99,6 +102,9 @@ pub struct FakeMedia {
     remote_candidates: u32,
     connected: bool,
     closed: bool,
+    remote_ufrag: Option<String>,
+    /// The other side closed its peer connection: ICE never comes back.
+    peer_closed: bool,
     gathering_started_for: Option<u32>,
     /// Every command received, in order.
     pub commands: Vec<MediaCommand>,
@@ -179,8 +185,11 @@ impl FakeMedia {
             }
             MediaCommand::CreateOffer { ice_restart } => {
                 if *ice_restart {
+                    // A new generation needs the peer's new description and candidates.
                     self.generation += 1;
                     self.connected = false;
+                    self.remote_description = false;
+                    self.remote_candidates = 0;
                 }
                 self.local_description = true;
                 events.push((
@@ -195,7 +204,23 @@ impl FakeMedia {
                     MediaEvent::LocalDescription(self.description(SdpType::Answer)),
                 ));
             }
-            MediaCommand::ApplyRemoteDescription(_) => self.remote_description = true,
+            MediaCommand::ApplyRemoteDescription(description) => {
+                let ufrag = description
+                    .sdp
+                    .split("a=ice-ufrag:")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_owned);
+                let restart = self.remote_ufrag.is_some() && self.remote_ufrag != ufrag;
+                if restart && description.sdp_type == SdpType::Offer {
+                    // The peer restarted ICE: answer with new credentials and gather again.
+                    self.generation += 1;
+                    self.connected = false;
+                    self.remote_candidates = 0;
+                }
+                self.remote_ufrag = ufrag;
+                self.remote_description = true;
+            }
             MediaCommand::AddRemoteCandidate(candidate) if !candidate.is_end_of_candidates() => {
                 self.remote_candidates += 1;
             }
@@ -323,8 +348,12 @@ pub struct CallPair {
     rng: Rng,
     pending: VecDeque<(Instant, u64, Pending)>,
     order: u64,
+    /// When the last frame between two parties lands, to keep each direction in order.
+    last_arrival: std::collections::HashMap<(usize, usize), Instant>,
     /// Frames the link lost.
     pub dropped: u32,
+    /// The visitor tab the agent selected, once it did.
+    selected: Option<usize>,
 }
 
 impl CallPair {
@@ -350,7 +379,9 @@ impl CallPair {
             rng: Rng::new(seed),
             pending: VecDeque::new(),
             order: 0,
+            last_arrival: std::collections::HashMap::new(),
             dropped: 0,
+            selected: None,
         }
     }
 
@@ -447,8 +478,10 @@ impl CallPair {
             vec![0]
         };
         for other in others {
-            if self.parties[other].media.connected && !self.parties[other].media.closed {
-                self.parties[other].media.connected = false;
+            let media = &mut self.parties[other].media;
+            media.peer_closed = true;
+            if media.connected && !media.closed {
+                media.connected = false;
                 self.schedule(
                     1000,
                     Pending::Media {
@@ -460,12 +493,26 @@ impl CallPair {
         }
     }
 
+    /// Routes like the relay: before an answer is selected, agent frames reach every tab; after
+    /// `call.select_answer`, only the selected tab hears the agent (the select itself reaches
+    /// all) and only its frames reach the agent.
     fn transmit(&mut self, from: usize, envelope: &Envelope) {
         let bytes = encode(envelope);
-        let targets: Vec<usize> = if from == 0 {
-            (1..self.parties.len()).collect()
-        } else {
-            vec![0]
+        if let Message::SelectAnswer(select) = &envelope.message {
+            self.selected = self
+                .parties
+                .iter()
+                .position(|p| p.id == select.selected_party_id);
+        }
+        let broadcast = matches!(
+            envelope.message,
+            Message::SelectAnswer(_) | Message::Cancel(_)
+        );
+        let targets: Vec<usize> = match (from, self.selected) {
+            (0, Some(tab)) if !broadcast => vec![tab],
+            (0, _) => (1..self.parties.len()).collect(),
+            (tab, Some(selected)) if tab != selected => vec![],
+            _ => vec![0],
         };
         for to in targets {
             if self.rng.chance(self.faults.drop_pct) {
@@ -479,13 +526,18 @@ impl CallPair {
             };
             for _ in 0..copies {
                 let delay = 1 + self.rng.below(self.faults.max_delay_ms + 1);
-                self.schedule(
-                    delay,
-                    Pending::Frame {
-                        to,
-                        bytes: bytes.clone(),
-                    },
-                );
+                let mut at = self.now + Duration::from_millis(delay);
+                if !self.faults.reorder {
+                    let last = self.last_arrival.entry((from, to)).or_insert(at);
+                    at = at.max(*last);
+                    *last = at;
+                }
+                self.order += 1;
+                let frame = Pending::Frame {
+                    to,
+                    bytes: bytes.clone(),
+                };
+                self.pending.push_back((at, self.order, frame));
             }
         }
     }

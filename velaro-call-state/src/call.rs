@@ -38,7 +38,8 @@ use quality::QualityMonitor;
 pub struct Timings {
     /// How long the first local candidates are held to go out as one batch.
     pub candidate_batch: Duration,
-    /// How long ICE may take to connect after the answer before the call ends `ice_failed`.
+    /// How long media may take to connect after the visitor's accept before the call ends
+    /// `ice_failed` (this also ends a call whose offer or answer never came).
     pub ice_connect: Duration,
     /// How long ICE may stay `disconnected` before the agent restarts it.
     pub ice_restart_after: Duration,
@@ -384,6 +385,26 @@ impl Call {
         self.summary.as_ref()
     }
 
+    /// An estimate of the memory this call holds, in bytes: its own size plus what its buffers
+    /// and strings hold on the heap (capacity, not length). For capacity planning; the
+    /// buffers are bounded, so this is too.
+    pub fn memory_estimate(&self) -> usize {
+        let heap = self.outputs.capacity() * size_of::<Output>()
+            + self.remote_candidates.heap_estimate()
+            + self.local_candidates.heap_estimate()
+            + self.local_ufrag.as_ref().map_or(0, String::capacity)
+            + self
+                .last_offer
+                .as_ref()
+                .map_or(0, |o| o.media.capacity() * 64 + o.ice_ufrag.capacity())
+            + self
+                .held_offer
+                .as_ref()
+                .map_or(0, |o| o.description.sdp.capacity())
+            + self.dedupe.heap_estimate();
+        size_of::<Call>() + heap
+    }
+
     /// Whether the call is over.
     pub fn is_ended(&self) -> bool {
         self.state == State::Ended
@@ -435,6 +456,8 @@ impl Call {
             }
             (Role::Agent, Message::Decline(decline)) => {
                 if matches!(self.state, State::Ringing) {
+                    // The visitor said no on one device: its other tabs stop prompting too.
+                    self.send(CancelBody::new(decline.reason.clone()));
                     self.end(now, decline.reason, Some(Role::Visitor), false);
                 }
                 Ok(())
@@ -609,9 +632,7 @@ impl Call {
                 }
                 Ok(())
             }
-            MediaEvent::LocalDescription(description) => {
-                self.on_local_description(now, description)
-            }
+            MediaEvent::LocalDescription(description) => self.on_local_description(description),
             MediaEvent::LocalCandidate(candidate) => self.on_local_candidate(now, candidate),
             MediaEvent::GatheringComplete => self.on_gathering_complete(),
             MediaEvent::NegotiationNeeded => {
@@ -620,6 +641,8 @@ impl Call {
                 Ok(())
             }
             MediaEvent::Ice(state) => {
+                // ICE exists once a local description does.
+                self.expect(self.local_ufrag.is_some(), "ice state")?;
                 self.on_ice(now, state);
                 Ok(())
             }
@@ -758,6 +781,7 @@ impl Call {
         self.timers.stop(Timer::InviteExpiry);
         self.state = State::Connecting;
         self.send(SelectAnswerBody::new(party));
+        self.arm_ice_connect(now);
         self.event(Event::Accepted);
         self.renegotiate(false);
     }
@@ -786,6 +810,7 @@ impl Call {
                 self.accepted_at = Some(now);
                 self.timers.stop(Timer::InviteExpiry);
                 self.state = State::Connecting;
+                self.arm_ice_connect(now);
                 self.send(AcceptBody::new(media));
                 if let Some(offer) = self.held_offer.take() {
                     self.on_remote_description(now, offer);
@@ -834,11 +859,7 @@ impl Call {
         }
     }
 
-    fn on_local_description(
-        &mut self,
-        now: Instant,
-        description: SessionDescription,
-    ) -> Result<(), CallError> {
+    fn on_local_description(&mut self, description: SessionDescription) -> Result<(), CallError> {
         let summary = sdp::check(&description).map_err(CallError::InvalidLocalDescription)?;
         let id = match (&self.signaling, description.sdp_type) {
             (Signaling::CreatingOffer { id }, SdpType::Offer)
@@ -861,7 +882,6 @@ impl Call {
             self.last_offer = Some(summary);
             self.signaling = Signaling::AwaitingAnswer { id };
         } else {
-            self.arm_ice_connect(now);
             self.settled();
         }
         Ok(())
@@ -924,7 +944,6 @@ impl Call {
                 }
                 self.media_command(MediaCommand::ApplyRemoteDescription(body.description));
                 self.apply_held_candidates(&summary.ice_ufrag);
-                self.arm_ice_connect(now);
                 self.settled();
             }
         }
@@ -1076,6 +1095,9 @@ impl Call {
     }
 
     fn on_remote_media(&mut self, media: MediaBody) {
+        if !self.in_call() {
+            return; // nothing to show (or to change) before the call is under way
+        }
         // The agent chose audio only for the call: the visitor stops its video too.
         if self.role == Role::Visitor
             && let Some(audio_only) = &media.audio_only
@@ -1139,7 +1161,7 @@ impl Call {
         let outcome = if self.role == Role::Agent && !self.invite_sent {
             Outcome::Cancelled
         } else {
-            Outcome::of(&reason, self.connected_at.is_some())
+            Outcome::of(&reason, self.accepted_at.is_some())
         };
         let ring_end = self.accepted_at.unwrap_or(now);
         let summary = CallSummary {

@@ -8,7 +8,7 @@ use velaro_call_protocol::{CallId, Device, Reason, Role};
 /// How a call turned out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
-    /// Media connected.
+    /// The visitor accepted, and the call ended by someone's choice.
     Answered,
     /// Nobody answered in time.
     Missed,
@@ -16,22 +16,25 @@ pub enum Outcome {
     Declined,
     /// The agent withdrew the invite, or another tab answered.
     Cancelled,
-    /// Accepted, but the call failed (ICE, signaling, protocol).
+    /// The call failed (ICE, signaling, protocol).
     Failed,
 }
 
 impl Outcome {
-    /// The outcome for a call that ends for `reason`, given whether it was answered and
-    /// connected.
-    pub(crate) fn of(reason: &Reason, connected: bool) -> Outcome {
+    /// The outcome for a call that ends for `reason`, given whether the visitor's accept had
+    /// happened (sent by the visitor, received by the agent). Accepting, not ICE connecting,
+    /// makes a call answered: both parties and the relay see it, so all three agree.
+    pub(crate) fn of(reason: &Reason, accepted: bool) -> Outcome {
         match reason {
             // The visitor could not say yes: declined, with the reason in the transcript.
-            Reason::MediaPermissionDenied { .. } if !connected => Outcome::Declined,
+            Reason::MediaPermissionDenied { .. } if !accepted => Outcome::Declined,
             _ if reason.is_failure() => Outcome::Failed,
-            _ if connected => Outcome::Answered,
             Reason::InviteTimeout => Outcome::Missed,
             Reason::Declined | Reason::Busy => Outcome::Declined,
-            // Withdrawn, answered on another device, or hung up before media connected.
+            // Reasons that only happen before the agent took an answer, whatever was in flight.
+            Reason::Cancelled | Reason::AnsweredElsewhere | Reason::Replaced => Outcome::Cancelled,
+            _ if accepted => Outcome::Answered,
+            // Hung up before an answer.
             _ => Outcome::Cancelled,
         }
     }
@@ -50,7 +53,7 @@ pub struct CallSummary {
     pub reason: Reason,
     /// From the invite to the answer (or the end, when unanswered).
     pub ring_time: Duration,
-    /// From media connecting to the end.
+    /// From media connecting to the end (zero if it never connected).
     pub talk_time: Duration,
 }
 
@@ -161,6 +164,11 @@ mod tests {
         );
         assert_eq!(Outcome::of(&Reason::IceFailed, false), Outcome::Failed);
         assert_eq!(Outcome::of(&Reason::UserHangup, false), Outcome::Cancelled);
+        assert_eq!(
+            Outcome::of(&Reason::Cancelled, true),
+            Outcome::Cancelled,
+            "the accept was in flight"
+        );
         let denied = Reason::MediaPermissionDenied {
             device: Device::Camera,
             error: MediaError::NotAllowed,

@@ -55,6 +55,11 @@ impl LocalCandidates {
     pub(crate) fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
+
+    pub(crate) fn heap_estimate(&self) -> usize {
+        self.pending.capacity() * size_of::<IceCandidate>()
+            + self.pending.iter().map(candidate_heap).sum::<usize>()
+    }
 }
 
 /// Remote candidates and the ICE generation (ufrag) of the applied remote description.
@@ -107,10 +112,29 @@ impl RemoteCandidates {
         ready
     }
 
+    pub(crate) fn heap_estimate(&self) -> usize {
+        self.ufrag.as_ref().map_or(0, String::capacity)
+            + self.held.capacity() * size_of::<IceCandidate>()
+            + self.held.iter().map(candidate_heap).sum::<usize>()
+    }
+
     #[cfg(test)]
     pub(crate) fn held(&self) -> usize {
         self.held.len()
     }
+}
+
+/// The heap a candidate holds: its strings, roughly (the candidate line's length bounds them).
+fn candidate_heap(candidate: &IceCandidate) -> usize {
+    candidate
+        .candidate
+        .as_ref()
+        .map_or(0, |c| c.to_string().len())
+        + candidate.sdp_mid.as_ref().map_or(0, String::capacity)
+        + candidate
+            .username_fragment
+            .as_ref()
+            .map_or(0, String::capacity)
 }
 
 #[cfg(test)]

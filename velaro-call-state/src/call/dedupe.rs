@@ -25,6 +25,15 @@ pub(crate) struct Dedupe {
 const MAX_PARTIES: usize = 8;
 
 impl Dedupe {
+    pub(crate) fn heap_estimate(&self) -> usize {
+        self.windows.capacity() * size_of::<Window>()
+            + self
+                .windows
+                .iter()
+                .map(|w| w.party.as_str().len())
+                .sum::<usize>()
+    }
+
     /// Records `seq` from `party`; `false` if it was seen before (or is too old to tell).
     pub(crate) fn first_time(&mut self, party: &PartyId, seq: u64) -> bool {
         let Some(window) = self.windows.iter_mut().find(|w| &w.party == party) else {
