@@ -32,6 +32,7 @@ mod call;
 mod help;
 mod input;
 mod output;
+mod referee;
 mod summary;
 mod timer;
 
@@ -39,5 +40,6 @@ pub use call::{Call, CallConfig, CallError, Phase, Timings};
 pub use help::{Browser, permission_help};
 pub use input::{Action, IceState, MediaEvent};
 pub use output::{Event, MediaCommand, Output, PromptEnd, QualityAdvice, TrackKind};
+pub use referee::{Delivery, Fact, Notice, Referee, Verdict};
 pub use summary::{CallSummary, Outcome};
 pub use velaro_call_protocol;
