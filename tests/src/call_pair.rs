@@ -240,11 +240,8 @@ impl FakeMedia {
             }
             events.push((400, MediaEvent::GatheringComplete));
         }
-        if self.local_description
-            && self.remote_description
-            && self.remote_candidates > 0
-            && !self.connected
-        {
+        let ready = self.local_description && self.remote_description && self.remote_candidates > 0;
+        if ready && !self.connected && !self.peer_closed {
             self.connected = true;
             events.push((30, MediaEvent::Ice(IceState::Connected)));
         }

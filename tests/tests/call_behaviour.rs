@@ -1225,3 +1225,17 @@ fn a_peer_sending_a_broken_sdp_ends_the_call_as_a_protocol_error() {
     visitor.handle_message(now, broken).unwrap();
     assert_eq!(visitor.summary().unwrap().reason, Reason::ProtocolError);
 }
+
+// --- memory ---
+
+#[test]
+fn an_idle_live_call_holds_under_2_kib() {
+    let mut pair = connected_pair();
+    pair.run_for(secs(60));
+    for index in [0, 1] {
+        let call = pair.parties[index].call.as_ref().unwrap();
+        assert_eq!(call.phase(), Phase::Active);
+        let bytes = call.memory_estimate();
+        assert!(bytes <= 2048, "{}: {bytes} bytes (size_of {})", pair.parties[index].id, size_of::<Call>());
+    }
+}

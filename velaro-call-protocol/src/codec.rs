@@ -304,15 +304,29 @@ fn check(envelope: &Envelope) -> Result<(), DecodeError> {
 
 /// Encodes an envelope as one JSON frame, fields in a fixed order (`type` first).
 pub fn encode(envelope: &Envelope) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(256);
+    let mut frame = Vec::with_capacity(size_hint(envelope));
     write(envelope, &mut frame);
     frame
 }
 
 /// Encodes an envelope at the end of `buffer`, for transports that batch frames.
 pub fn encode_into(envelope: &Envelope, buffer: &mut BytesMut) {
+    buffer.reserve(size_hint(envelope));
     let mut writer = buffer.writer();
     write(envelope, &mut writer);
+}
+
+/// About how long the frame will be, so that a description's buffer is allocated once instead
+/// of doubling its way up to the SDP's size.
+fn size_hint(envelope: &Envelope) -> usize {
+    const ENVELOPE: usize = 256;
+    ENVELOPE
+        + match &envelope.message {
+            // Every line ending becomes `\r\n` (four bytes for two).
+            Message::Description(body) => body.description.sdp.len() * 21 / 20,
+            Message::Candidates(body) => body.candidates.len() * 200,
+            _ => 0,
+        }
 }
 
 fn write(envelope: &Envelope, writer: impl std::io::Write) {

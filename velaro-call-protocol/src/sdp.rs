@@ -1,7 +1,7 @@
 //! The checks a `call.description` must pass before its SDP reaches a peer connection, and a
 //! small summary of it for the call state machine.
 
-use sdp_types::{Media, Session};
+use sdp_types::Session;
 
 use crate::limits::{MAX_M_SECTIONS, MAX_SDP_LEN};
 use crate::message::description::{SdpType, SessionDescription};
@@ -195,9 +195,6 @@ pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
     }
     let session = Session::parse(sdp.as_bytes()).map_err(|e| SdpError::Parse(e.to_string()))?;
     let session_attr = |name| session.get_first_attribute_value(name).flatten();
-    let mut media = Vec::with_capacity(session.medias.len());
-    let mut candidate_count = 0;
-    let mut first_ufrag = None;
     for (index, section) in session.medias.iter().enumerate() {
         let attr = |name| {
             section
@@ -216,62 +213,83 @@ pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
         if attr("fingerprint").is_none() {
             return Err(SdpError::MissingFingerprint { index });
         }
-        first_ufrag.get_or_insert(ufrag);
-        candidate_count += section
-            .attributes
-            .iter()
-            .filter(|a| a.attribute == "candidate")
-            .count();
-        media.push(summarize(section));
     }
-    if !media
+    let summary = summarize(description);
+    if !summary
+        .media
         .iter()
         .any(|m| matches!(m.kind, MediaKind::Audio | MediaKind::Video))
     {
         return Err(SdpError::NoAudioOrVideo);
     }
-    let bundle: Vec<String> = session
-        .get_attribute_values("group")
-        .flatten()
-        .filter_map(|group| group.strip_prefix("BUNDLE"))
-        .flat_map(str::split_ascii_whitespace)
-        .map(str::to_owned)
-        .collect();
-    if let Some(mid) = bundle
-        .iter()
-        .find(|mid| !media.iter().any(|m| m.mid.as_deref() == Some(mid.as_str())))
-    {
+    if let Some(mid) = summary.bundle.iter().find(|mid| {
+        !summary
+            .media
+            .iter()
+            .any(|m| m.mid.as_deref() == Some(mid.as_str()))
+    }) {
         return Err(SdpError::UnknownBundleMid { mid: mid.clone() });
     }
-    Ok(SdpSummary {
-        sdp_type: description.sdp_type,
-        media,
-        ice_ufrag: first_ufrag.unwrap_or_default().to_owned(),
-        candidate_count,
-        bundle,
-    })
+    Ok(summary)
 }
 
-fn summarize(section: &Media) -> MediaSection {
-    let direction = if section.has_attribute("sendonly") {
-        Direction::SendOnly
-    } else if section.has_attribute("recvonly") {
-        Direction::RecvOnly
-    } else if section.has_attribute("inactive") {
-        Direction::Inactive
-    } else {
-        Direction::SendRecv
+/// Summarizes an SDP in one pass over its lines, without checking it: for an SDP that already
+/// passed [`check`], or that the local media layer produced (the browser's own offer needs no
+/// second opinion, and a full parse costs about as much as the rest of a call's signaling).
+pub fn summarize(description: &SessionDescription) -> SdpSummary {
+    let mut summary = SdpSummary {
+        sdp_type: description.sdp_type,
+        media: Vec::new(),
+        ice_ufrag: String::new(),
+        candidate_count: 0,
+        bundle: Vec::new(),
     };
-    MediaSection {
-        kind: MediaKind::parse(&section.media)
-            .unwrap_or_else(|_| MediaKind::Other(section.media.clone())),
-        direction,
-        mid: section
-            .get_first_attribute_value("mid")
-            .flatten()
-            .map(str::to_owned),
-        rejected: section.port == 0,
+    let mut session_direction = Direction::SendRecv;
+    for line in description.sdp.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some(rest) = line.strip_prefix("m=") {
+            let mut fields = rest.split(' ');
+            let kind = fields.next().unwrap_or_default();
+            summary.media.push(MediaSection {
+                kind: MediaKind::parse(kind).unwrap_or_else(|_| MediaKind::Other(kind.to_owned())),
+                direction: session_direction,
+                mid: None,
+                rejected: fields.next() == Some("0"),
+            });
+            continue;
+        }
+        let Some(attribute) = line.strip_prefix("a=") else {
+            continue;
+        };
+        let (name, value) = attribute.split_once(':').unwrap_or((attribute, ""));
+        let direction = match name {
+            "sendrecv" => Some(Direction::SendRecv),
+            "sendonly" => Some(Direction::SendOnly),
+            "recvonly" => Some(Direction::RecvOnly),
+            "inactive" => Some(Direction::Inactive),
+            _ => None,
+        };
+        match (name, summary.media.last_mut()) {
+            (_, None) if direction.is_some() => session_direction = direction.unwrap_or_default(),
+            (_, Some(section)) if direction.is_some() => {
+                section.direction = direction.unwrap_or_default();
+            }
+            ("mid", Some(section)) if section.mid.is_none() => section.mid = Some(value.to_owned()),
+            ("ice-ufrag", _) if summary.ice_ufrag.is_empty() => {
+                value.clone_into(&mut summary.ice_ufrag);
+            }
+            ("candidate", _) => summary.candidate_count += 1,
+            ("group", None) => {
+                if let Some(mids) = value.strip_prefix("BUNDLE") {
+                    summary
+                        .bundle
+                        .extend(mids.split_ascii_whitespace().map(str::to_owned));
+                }
+            }
+            _ => {}
+        }
     }
+    summary
 }
 
 /// `min..=256` ice-chars.

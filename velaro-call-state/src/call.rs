@@ -152,7 +152,7 @@ pub enum CallError {
     /// A visitor's call can only start from an invite.
     #[error("a visitor's call starts from a call.invite, got {0}")]
     NotAnInvite(String),
-    /// The local media layer produced a description that fails the SDP checks.
+    /// The local media layer produced a description without ICE credentials.
     #[error("local description is invalid: {0}")]
     InvalidLocalDescription(SdpError),
 }
@@ -351,7 +351,12 @@ impl Call {
 
     /// The next output, or `None` when drained.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front();
+        if output.is_none() && self.outputs.capacity() > 0 {
+            // Drained: give the buffer back, so an idle call holds none.
+            self.outputs = VecDeque::new();
+        }
+        output
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
@@ -860,7 +865,12 @@ impl Call {
     }
 
     fn on_local_description(&mut self, description: SessionDescription) -> Result<(), CallError> {
-        let summary = sdp::check(&description).map_err(CallError::InvalidLocalDescription)?;
+        // Our own media layer's description: summarized, not re-validated (the peer checks it).
+        let summary = sdp::summarize(&description);
+        if summary.ice_ufrag.is_empty() {
+            let error = SdpError::MissingIceUfrag { index: 0 };
+            return Err(CallError::InvalidLocalDescription(error));
+        }
         let id = match (&self.signaling, description.sdp_type) {
             (Signaling::CreatingOffer { id }, SdpType::Offer)
             | (Signaling::Answering { id }, SdpType::Answer) => id.clone(),
