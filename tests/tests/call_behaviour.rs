@@ -1236,6 +1236,11 @@ fn an_idle_live_call_holds_under_2_kib() {
         let call = pair.parties[index].call.as_ref().unwrap();
         assert_eq!(call.phase(), Phase::Active);
         let bytes = call.memory_estimate();
-        assert!(bytes <= 2048, "{}: {bytes} bytes (size_of {})", pair.parties[index].id, size_of::<Call>());
+        assert!(
+            bytes <= 2048,
+            "{}: {bytes} bytes (size_of {})",
+            pair.parties[index].id,
+            size_of::<Call>()
+        );
     }
 }
