@@ -475,9 +475,10 @@ impl CallPair {
             vec![0]
         };
         for other in others {
+            // Whatever the local ICE was doing (connected, or restarting), it is gone now.
             let media = &mut self.parties[other].media;
             media.peer_closed = true;
-            if media.connected && !media.closed {
+            if media.local_description && !media.closed {
                 media.connected = false;
                 self.schedule(
                     1000,
