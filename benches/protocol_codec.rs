@@ -113,6 +113,9 @@ fn sdp_parse(c: &mut Criterion) {
     group.bench_function("velaro_sdp_check", |b| {
         b.iter(|| velaro_call_protocol::sdp::check(black_box(&description)));
     });
+    group.bench_function("velaro_sdp_summarize", |b| {
+        b.iter(|| velaro_call_protocol::sdp::summarize(black_box(&description)));
+    });
     group.finish();
 }
 

@@ -147,6 +147,55 @@ pub struct SdpSummary {
 }
 
 impl SdpSummary {
+    fn empty(sdp_type: SdpType) -> SdpSummary {
+        SdpSummary {
+            sdp_type,
+            media: Vec::new(),
+            ice_ufrag: String::new(),
+            candidate_count: 0,
+            bundle: Vec::new(),
+        }
+    }
+
+    /// Takes in one `m=` line of the SDP being summarized.
+    fn note_section(&mut self, kind: &str, rejected: bool, direction: Direction) {
+        self.media.push(MediaSection {
+            kind: MediaKind::parse(kind).unwrap_or_else(|_| MediaKind::Other(kind.to_owned())),
+            direction,
+            mid: None,
+            rejected,
+        });
+    }
+
+    /// Takes in one `a=` line of the SDP being summarized.
+    fn note_attribute(&mut self, session_direction: &mut Direction, name: &str, value: &str) {
+        let direction = match name {
+            "sendrecv" => Some(Direction::SendRecv),
+            "sendonly" => Some(Direction::SendOnly),
+            "recvonly" => Some(Direction::RecvOnly),
+            "inactive" => Some(Direction::Inactive),
+            _ => None,
+        };
+        match (name, self.media.last_mut(), direction) {
+            (_, None, Some(direction)) => *session_direction = direction,
+            (_, Some(section), Some(direction)) => section.direction = direction,
+            ("mid", Some(section), _) if section.mid.is_none() => {
+                section.mid = Some(value.to_owned());
+            }
+            ("ice-ufrag", _, _) if self.ice_ufrag.is_empty() => {
+                value.clone_into(&mut self.ice_ufrag);
+            }
+            ("candidate", _, _) => self.candidate_count += 1,
+            ("group", None, _) => {
+                if let Some(mids) = value.strip_prefix("BUNDLE") {
+                    self.bundle
+                        .extend(mids.split_ascii_whitespace().map(str::to_owned));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Whether any m-section of `kind` is not rejected and sends media.
     pub fn sends(&self, kind: &MediaKind) -> bool {
         self.media
@@ -214,7 +263,20 @@ pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
             return Err(SdpError::MissingFingerprint { index });
         }
     }
-    let summary = summarize(description);
+    // The summary from the parse just made, through the same steps as `summarize`'s line scan.
+    let mut summary = SdpSummary::empty(description.sdp_type);
+    let mut session_direction = Direction::SendRecv;
+    for attribute in &session.attributes {
+        let value = attribute.value.as_deref().unwrap_or_default();
+        summary.note_attribute(&mut session_direction, &attribute.attribute, value);
+    }
+    for section in &session.medias {
+        summary.note_section(&section.media, section.port == 0, session_direction);
+        for attribute in &section.attributes {
+            let value = attribute.value.as_deref().unwrap_or_default();
+            summary.note_attribute(&mut session_direction, &attribute.attribute, value);
+        }
+    }
     if !summary
         .media
         .iter()
@@ -237,54 +299,27 @@ pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
 /// passed [`check`], or that the local media layer produced (the browser's own offer needs no
 /// second opinion, and a full parse costs about as much as the rest of a call's signaling).
 pub fn summarize(description: &SessionDescription) -> SdpSummary {
-    let mut summary = SdpSummary {
-        sdp_type: description.sdp_type,
-        media: Vec::new(),
-        ice_ufrag: String::new(),
-        candidate_count: 0,
-        bundle: Vec::new(),
-    };
+    let mut summary = SdpSummary::empty(description.sdp_type);
     let mut session_direction = Direction::SendRecv;
-    for line in description.sdp.split('\n') {
+    let sdp = description.sdp.as_str();
+    let ends = memchr::memchr_iter(b'\n', sdp.as_bytes()).chain(std::iter::once(sdp.len()));
+    let mut start = 0;
+    for end in ends {
+        let line = sdp.get(start..end).unwrap_or_default();
+        start = end + 1;
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if let Some(rest) = line.strip_prefix("m=") {
-            let mut fields = rest.split(' ');
-            let kind = fields.next().unwrap_or_default();
-            summary.media.push(MediaSection {
-                kind: MediaKind::parse(kind).unwrap_or_else(|_| MediaKind::Other(kind.to_owned())),
-                direction: session_direction,
-                mid: None,
-                rejected: fields.next() == Some("0"),
-            });
-            continue;
-        }
-        let Some(attribute) = line.strip_prefix("a=") else {
-            continue;
-        };
-        let (name, value) = attribute.split_once(':').unwrap_or((attribute, ""));
-        let direction = match name {
-            "sendrecv" => Some(Direction::SendRecv),
-            "sendonly" => Some(Direction::SendOnly),
-            "recvonly" => Some(Direction::RecvOnly),
-            "inactive" => Some(Direction::Inactive),
-            _ => None,
-        };
-        match (name, summary.media.last_mut()) {
-            (_, None) if direction.is_some() => session_direction = direction.unwrap_or_default(),
-            (_, Some(section)) if direction.is_some() => {
-                section.direction = direction.unwrap_or_default();
+        match line.as_bytes() {
+            [b'm', b'=', ..] => {
+                let mut fields = line.get(2..).unwrap_or_default().split(' ');
+                let kind = fields.next().unwrap_or_default();
+                summary.note_section(kind, fields.next() == Some("0"), session_direction);
             }
-            ("mid", Some(section)) if section.mid.is_none() => section.mid = Some(value.to_owned()),
-            ("ice-ufrag", _) if summary.ice_ufrag.is_empty() => {
-                value.clone_into(&mut summary.ice_ufrag);
-            }
-            ("candidate", _) => summary.candidate_count += 1,
-            ("group", None) => {
-                if let Some(mids) = value.strip_prefix("BUNDLE") {
-                    summary
-                        .bundle
-                        .extend(mids.split_ascii_whitespace().map(str::to_owned));
-                }
+            // Only these first letters start an attribute the summary reads: most lines
+            // (rtpmap, fmtp, rtcp-fb, extmap, ssrc, …) are skipped after two byte compares.
+            [b'a', b'=', b's' | b'r' | b'i' | b'm' | b'c' | b'g', ..] => {
+                let attribute = line.get(2..).unwrap_or_default();
+                let (name, value) = attribute.split_once(':').unwrap_or((attribute, ""));
+                summary.note_attribute(&mut session_direction, name, value);
             }
             _ => {}
         }

@@ -201,3 +201,28 @@ fn each_broken_offer_names_its_fault() {
         );
     }
 }
+
+#[test]
+fn the_line_scan_summary_agrees_with_the_checked_one() {
+    for name in [
+        "chromium-offer-av.json",
+        "chromium-answer-av.json",
+        "firefox-offer-av.json",
+        "chromium-offer-recvonly.json",
+        "chromium-offer-screen-renegotiation.json",
+        "chromium-answer-screen-renegotiation.json",
+    ] {
+        let description = browser(name);
+        assert_eq!(
+            sdp::summarize(&description),
+            sdp::check(&description).unwrap(),
+            "{name}"
+        );
+        let lf = edited(name, |sdp| sdp.replace("\r\n", "\n"));
+        assert_eq!(
+            sdp::summarize(&lf),
+            sdp::check(&lf).unwrap(),
+            "{name} with LF"
+        );
+    }
+}
