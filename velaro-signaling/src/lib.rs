@@ -23,11 +23,13 @@
 
 mod clock;
 mod memory;
+mod relay;
 mod transport;
 
 pub use clock::Clock;
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;
 pub use memory::{Faults, MemoryTransport, memory_pair, memory_pair_with_faults};
+pub use relay::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, SessionId};
 pub use transport::{SinkStream, Transport, TransportError};
 pub use velaro_call_state;

@@ -1,0 +1,479 @@
+//! The relay: routes frames between the sessions of each conversation (sans IO).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::Instant;
+
+use bytes::Bytes;
+use velaro_call_state::velaro_call_protocol::message::hangup::{RejectCode, RejectedBody};
+use velaro_call_state::velaro_call_protocol::{
+    CallId, ConversationId, Envelope, Message, PartyId, Role, decode, encode, sdp,
+};
+use velaro_call_state::{CallSummary, Delivery, Fact, Referee, Verdict};
+
+/// A connected session (one WebSocket, say): numbered by the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session-{}", self.0)
+    }
+}
+
+/// A token bucket: `burst` frames at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The most frames a session may send in a burst.
+    pub burst: u32,
+    /// Frames per second a session may keep sending.
+    pub per_second: u32,
+}
+
+/// How the relay behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RelayConfig {
+    /// The limit on each session's incoming frames. Trickle ICE sends bursts of a few dozen.
+    pub rate: RateLimit,
+    /// The most frames waiting for one session; a session that falls further behind is a slow
+    /// consumer and is disconnected rather than buffered without bound.
+    pub max_queued: usize,
+}
+
+impl RelayConfig {
+    /// Sets the per-session rate limit.
+    #[must_use]
+    pub fn with_rate(mut self, rate: RateLimit) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// Sets how many frames may wait for one session.
+    #[must_use]
+    pub fn with_max_queued(mut self, max_queued: usize) -> Self {
+        self.max_queued = max_queued;
+        self
+    }
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            rate: RateLimit {
+                burst: 64,
+                per_second: 20,
+            },
+            max_queued: 256,
+        }
+    }
+}
+
+/// A misuse of the relay's API by the host (not a peer's fault: those are refused in-band).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The conversation was never opened.
+    #[error("conversation {0} is not open")]
+    UnknownConversation(ConversationId),
+    /// The session is not connected (never was, or was disconnected).
+    #[error("{0} is not connected")]
+    UnknownSession(SessionId),
+}
+
+/// What the host hears from the relay.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RelayEvent {
+    /// A visitor answered: the call is on (write it into the transcript).
+    CallStarted {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The call.
+        call_id: CallId,
+        /// The agent device.
+        agent: PartyId,
+        /// The visitor tab.
+        visitor: PartyId,
+    },
+    /// A call ended (exactly once per call): its summary for the transcript and billing.
+    CallEnded {
+        /// The conversation, which goes on.
+        conversation_id: ConversationId,
+        /// What happened.
+        summary: CallSummary,
+    },
+    /// A frame was refused; its sender got a `call.rejected`.
+    Refused {
+        /// Who sent it.
+        session: SessionId,
+        /// Why.
+        code: RejectCode,
+    },
+    /// Close this session's transport: it fell too far behind (or the host disconnected it).
+    Disconnect {
+        /// The session.
+        session: SessionId,
+    },
+}
+
+/// Tokens and when they were last counted.
+#[derive(Debug, Clone)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Debug)]
+struct Session {
+    conversation: ConversationId,
+    role: Role,
+    party: PartyId,
+    queue: VecDeque<Bytes>,
+    bucket: Bucket,
+    notices: u64,
+}
+
+#[derive(Debug)]
+struct Conversation {
+    referee: Referee,
+    sessions: Vec<SessionId>,
+}
+
+/// The relay: routes call frames between the sessions of each conversation.
+///
+/// The host authenticates each connection, then tells the relay who it is
+/// ([`connect`](Self::connect)); every frame it reads goes to
+/// [`handle_frame`](Self::handle_frame), every frame for a session comes from
+/// [`poll_frame`](Self::poll_frame), and [`poll_event`](Self::poll_event) tells it about calls
+/// starting and ending and sessions to close. The relay decodes (limits first), checks SDP,
+/// asks the conversation's [`Referee`], stamps the sender's identity from the connection,
+/// re-encodes and queues the frame for the other party's sessions; a refused frame is answered
+/// with `call.rejected`. Nothing here ends a conversation.
+///
+/// ```
+/// use std::time::Instant;
+/// use velaro_signaling::velaro_call_state::velaro_call_protocol::{ConversationId, PartyId, Role};
+/// use velaro_signaling::{Relay, RelayConfig};
+///
+/// # #[allow(clippy::disallowed_methods)]
+/// let now = Instant::now();
+/// let mut relay = Relay::new(RelayConfig::default());
+/// let conversation = ConversationId::new("conv-1")?;
+/// relay.open_conversation(conversation.clone(), true);
+/// let visitor = relay.connect(now, &conversation, Role::Visitor, PartyId::new("visitor-tab")?)?;
+/// relay.handle_frame(now, visitor, b"[]")?; // not a frame: refused in-band
+/// let notice = relay.poll_frame(visitor).expect("a call.rejected for the sender");
+/// assert!(std::str::from_utf8(&notice)?.contains(r#""code":"invalid""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Relay {
+    config: RelayConfig,
+    conversations: HashMap<ConversationId, Conversation>,
+    sessions: HashMap<SessionId, Session>,
+    next_session: u64,
+    events: VecDeque<RelayEvent>,
+}
+
+/// The call id of a notice about a frame too broken to name its call.
+const UNKNOWN_CALL: &str = "unknown";
+
+impl Relay {
+    /// A relay with no conversations.
+    pub fn new(config: RelayConfig) -> Relay {
+        Relay {
+            config,
+            conversations: HashMap::new(),
+            sessions: HashMap::new(),
+            next_session: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Opens a conversation (again: changes whether video is enabled, keeps its sessions).
+    pub fn open_conversation(&mut self, conversation_id: ConversationId, video_enabled: bool) {
+        if let Some(conversation) = self.conversations.get_mut(&conversation_id) {
+            conversation.referee.set_video_enabled(video_enabled);
+        } else {
+            let referee = Referee::new(conversation_id.clone(), video_enabled);
+            self.conversations.insert(
+                conversation_id,
+                Conversation {
+                    referee,
+                    sessions: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// Connects an authenticated session of `party` (one tab or device) in `role`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        conversation_id: &ConversationId,
+        role: Role,
+        party: PartyId,
+    ) -> Result<SessionId, RelayError> {
+        let conversation = self
+            .conversations
+            .get_mut(conversation_id)
+            .ok_or_else(|| RelayError::UnknownConversation(conversation_id.clone()))?;
+        let id = SessionId(self.next_session);
+        self.next_session += 1;
+        conversation.sessions.push(id);
+        let bucket = Bucket {
+            tokens: f64::from(self.config.rate.burst),
+            at: now,
+        };
+        let session = Session {
+            conversation: conversation_id.clone(),
+            role,
+            party,
+            queue: VecDeque::new(),
+            bucket,
+            notices: 0,
+        };
+        self.sessions.insert(id, session);
+        Ok(id)
+    }
+
+    /// The session's transport is gone. When it was its party's last session, a live call of
+    /// that party ends `signaling_lost` and the other side is told.
+    pub fn disconnect(&mut self, now: Instant, session: SessionId) -> Result<(), RelayError> {
+        let gone = self
+            .sessions
+            .remove(&session)
+            .ok_or(RelayError::UnknownSession(session))?;
+        let Some(conversation) = self.conversations.get_mut(&gone.conversation) else {
+            return Ok(());
+        };
+        conversation.sessions.retain(|s| *s != session);
+        let party_still_here = conversation
+            .sessions
+            .iter()
+            .filter_map(|s| self.sessions.get(s))
+            .any(|s| s.party == gone.party && s.role == gone.role);
+        if !party_still_here {
+            conversation
+                .referee
+                .handle_session_lost(now, gone.role, &gone.party);
+            self.drain_referee(&gone.conversation);
+        }
+        Ok(())
+    }
+
+    /// Handles one frame read from `session`'s transport.
+    pub fn handle_frame(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        frame: &[u8],
+    ) -> Result<(), RelayError> {
+        let sender = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(RelayError::UnknownSession(session))?;
+        if !take_token(&mut sender.bucket, self.config.rate, now) {
+            self.refuse(
+                session,
+                None,
+                RejectCode::RateLimited,
+                "too many frames; slow down".to_owned(),
+            );
+            return Ok(());
+        }
+        let (conversation_id, role, party) = (
+            sender.conversation.clone(),
+            sender.role,
+            sender.party.clone(),
+        );
+        let mut envelope = match decode(frame) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                self.refuse(session, None, error.reject_code(), error.to_string());
+                return Ok(());
+            }
+        };
+        if let Message::Description(body) = &envelope.message
+            && let Err(error) = sdp::check(&body.description)
+        {
+            let detail = format!("body.description.sdp: {error}");
+            self.refuse(session, Some(&envelope), RejectCode::Invalid, detail);
+            return Ok(());
+        }
+        let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
+            return Err(RelayError::UnknownConversation(conversation_id));
+        };
+        let verdict = conversation.referee.judge(now, role, &party, &envelope);
+        // Notices first: they tell parties what happened before this frame.
+        self.drain_referee(&conversation_id);
+        match verdict {
+            Verdict::Deliver(delivery) => {
+                envelope.stamp(party, role, envelope.seq);
+                self.deliver(&conversation_id, &delivery, &Bytes::from(encode(&envelope)));
+            }
+            Verdict::Reject { code, detail } => self.refuse(session, Some(&envelope), code, detail),
+            Verdict::Drop => {}
+        }
+        Ok(())
+    }
+
+    /// Fires every referee timer due at `now` (invite expiry).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<ConversationId> = self
+            .conversations
+            .iter()
+            .filter(|(_, c)| c.referee.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            if let Some(conversation) = self.conversations.get_mut(&id) {
+                conversation.referee.handle_timeout(now);
+            }
+            self.drain_referee(&id);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conversations
+            .values()
+            .filter_map(|c| c.referee.poll_timeout())
+            .min()
+    }
+
+    /// The next frame to write to `session`, if any.
+    pub fn poll_frame(&mut self, session: SessionId) -> Option<Bytes> {
+        self.sessions.get_mut(&session)?.queue.pop_front()
+    }
+
+    /// The next event for the host.
+    pub fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    /// How many sessions are connected.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Moves the referee's notices to their sessions and its facts to the host.
+    fn drain_referee(&mut self, conversation_id: &ConversationId) {
+        let Some(conversation) = self.conversations.get_mut(conversation_id) else {
+            return;
+        };
+        let mut notices = Vec::new();
+        while let Some(notice) = conversation.referee.poll_notice() {
+            notices.push(notice);
+        }
+        while let Some(fact) = conversation.referee.poll_fact() {
+            self.events.push_back(match fact {
+                Fact::CallStarted {
+                    call_id,
+                    agent,
+                    visitor,
+                    ..
+                } => RelayEvent::CallStarted {
+                    conversation_id: conversation_id.clone(),
+                    call_id,
+                    agent,
+                    visitor,
+                },
+                Fact::CallEnded { summary, .. } => RelayEvent::CallEnded {
+                    conversation_id: conversation_id.clone(),
+                    summary,
+                },
+                _ => continue,
+            });
+        }
+        for notice in notices {
+            self.deliver(
+                conversation_id,
+                &notice.to,
+                &Bytes::from(encode(&notice.envelope)),
+            );
+        }
+    }
+
+    /// Queues `frame` for every session `delivery` names; a session whose queue is full is
+    /// disconnected instead.
+    fn deliver(&mut self, conversation_id: &ConversationId, delivery: &Delivery, frame: &Bytes) {
+        let Some(conversation) = self.conversations.get(conversation_id) else {
+            return;
+        };
+        let mut slow = Vec::new();
+        for id in &conversation.sessions {
+            let Some(session) = self.sessions.get_mut(id) else {
+                continue;
+            };
+            let wanted = match delivery {
+                Delivery::AllVisitors => session.role == Role::Visitor,
+                Delivery::Party(party) => &session.party == party,
+            };
+            if !wanted {
+                continue;
+            }
+            if session.queue.len() >= self.config.max_queued {
+                slow.push(*id);
+            } else {
+                session.queue.push_back(frame.clone());
+            }
+        }
+        for id in slow {
+            if let Some(session) = self.sessions.get_mut(&id) {
+                session.queue.clear();
+            }
+            self.events
+                .push_back(RelayEvent::Disconnect { session: id });
+        }
+    }
+
+    /// Answers `session` with a `call.rejected` about its frame.
+    fn refuse(
+        &mut self,
+        session: SessionId,
+        refused: Option<&Envelope>,
+        code: RejectCode,
+        detail: String,
+    ) {
+        let Some(to) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        to.notices += 1;
+        let call_id = refused.map_or_else(
+            || {
+                CallId::new(UNKNOWN_CALL)
+                    .unwrap_or_else(|_| unreachable!("`unknown` is a valid id"))
+            },
+            |e| e.call_id.clone(),
+        );
+        let notice = Envelope::new(
+            to.conversation.clone(),
+            call_id,
+            PartyId::new("relay").unwrap_or_else(|_| unreachable!("`relay` is a valid id")),
+            to.role,
+            to.notices,
+            RejectedBody::new(code.clone(), detail, refused.map(|e| e.seq)),
+        );
+        let frame = Bytes::from(encode(&notice));
+        if to.queue.len() < self.config.max_queued {
+            to.queue.push_back(frame);
+        }
+        self.events.push_back(RelayEvent::Refused { session, code });
+    }
+}
+
+/// Takes one token from the bucket after refilling it for the time passed.
+fn take_token(bucket: &mut Bucket, rate: RateLimit, now: Instant) -> bool {
+    let elapsed = now.saturating_duration_since(bucket.at);
+    bucket.at = bucket.at.max(now);
+    let refill = elapsed.as_secs_f64() * f64::from(rate.per_second);
+    bucket.tokens = (bucket.tokens + refill).min(f64::from(rate.burst));
+    if bucket.tokens >= 1.0 {
+        bucket.tokens -= 1.0;
+        true
+    } else {
+        false
+    }
+}

@@ -1,0 +1,453 @@
+//! The relay's routing and refusals: each rule asserts the exact `call.rejected` code and that
+//! nothing was delivered.
+
+// Tests panic on purpose when an expectation fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::{Duration, Instant};
+
+use velaro_signaling::velaro_call_state::Outcome;
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::answer::{
+    AcceptBody, CancelBody, RingingBody, SelectAnswerBody,
+};
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::description::{
+    DescriptionBody, SdpType, SessionDescription,
+};
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::hangup::{
+    HangupBody, RejectCode,
+};
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::invite::{
+    InviteBody, MediaKinds, Prompt,
+};
+use velaro_signaling::velaro_call_state::velaro_call_protocol::{
+    CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, decode, encode,
+};
+use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayEvent, SessionId};
+
+struct Setup {
+    relay: Relay,
+    now: Instant,
+    agent: SessionId,
+    tab1: SessionId,
+    tab2: SessionId,
+}
+
+#[allow(clippy::disallowed_methods)] // tests start from one real instant
+fn setup_with(config: RelayConfig, video: bool) -> Setup {
+    let now = Instant::now();
+    let mut relay = Relay::new(config);
+    let conversation = ConversationId::new("conv-1").unwrap();
+    relay.open_conversation(conversation.clone(), video);
+    let mut connect = |role, party: &str| {
+        relay
+            .connect(now, &conversation, role, PartyId::new(party).unwrap())
+            .unwrap()
+    };
+    let agent = connect(Role::Agent, "agent-1");
+    let tab1 = connect(Role::Visitor, "visitor-1");
+    let tab2 = connect(Role::Visitor, "visitor-2");
+    Setup {
+        relay,
+        now,
+        agent,
+        tab1,
+        tab2,
+    }
+}
+
+fn setup() -> Setup {
+    setup_with(RelayConfig::default(), true)
+}
+
+/// A frame as a client writes it; the relay stamps identity itself, so the claim may lie.
+fn frame(
+    conversation: &str,
+    call: &str,
+    role: Role,
+    seq: u64,
+    message: impl Into<Message>,
+) -> Vec<u8> {
+    encode(&Envelope::new(
+        ConversationId::new(conversation).unwrap(),
+        CallId::new(call).unwrap(),
+        PartyId::new("claimed").unwrap(),
+        role,
+        seq,
+        message,
+    ))
+}
+
+fn invite() -> InviteBody {
+    InviteBody::new(Prompt::new("Video call?").unwrap(), MediaKinds::AUDIO_VIDEO)
+}
+
+fn drain(relay: &mut Relay, session: SessionId) -> Vec<Envelope> {
+    std::iter::from_fn(|| relay.poll_frame(session))
+        .map(|f| decode(&f).unwrap())
+        .collect()
+}
+
+fn types(envelopes: &[Envelope]) -> Vec<&str> {
+    envelopes.iter().map(Envelope::message_type).collect()
+}
+
+fn rejected(envelopes: &[Envelope]) -> Vec<(RejectCode, Option<u64>)> {
+    envelopes
+        .iter()
+        .filter_map(|e| match &e.message {
+            Message::Rejected(r) => Some((r.code.clone(), r.rejected_seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Setup {
+    fn send(&mut self, session: SessionId, frame: &[u8]) {
+        self.relay.handle_frame(self.now, session, frame).unwrap();
+    }
+
+    fn invite(&mut self) {
+        let frame = frame("conv-1", "call-1", Role::Agent, 1, invite());
+        self.send(self.agent, &frame);
+    }
+
+    fn all_quiet(&mut self, sessions: &[SessionId]) {
+        for session in sessions {
+            assert!(
+                drain(&mut self.relay, *session).is_empty(),
+                "{session} got something"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_invite_rings_every_tab_stamped_with_the_senders_identity() {
+    let mut s = setup();
+    s.invite();
+    for tab in [s.tab1, s.tab2] {
+        let got = drain(&mut s.relay, tab);
+        assert_eq!(types(&got), ["call.invite"]);
+        assert_eq!(
+            (got[0].party_id.as_str(), got[0].role),
+            ("agent-1", Role::Agent),
+            "not the claim"
+        );
+    }
+    s.all_quiet(&[s.agent]);
+}
+
+#[test]
+fn a_visitors_invite_is_forbidden_and_goes_nowhere() {
+    let mut s = setup();
+    let frame = frame("conv-1", "call-1", Role::Agent, 4, invite()); // claims to be an agent
+    s.send(s.tab1, &frame);
+    assert_eq!(
+        rejected(&drain(&mut s.relay, s.tab1)),
+        [(RejectCode::Forbidden, Some(4))]
+    );
+    s.all_quiet(&[s.agent, s.tab2]);
+    assert_eq!(
+        s.relay.poll_event(),
+        Some(RelayEvent::Refused {
+            session: s.tab1,
+            code: RejectCode::Forbidden
+        })
+    );
+}
+
+#[test]
+fn an_account_without_video_is_refused() {
+    let mut s = setup_with(RelayConfig::default(), false);
+    s.invite();
+    assert_eq!(
+        rejected(&drain(&mut s.relay, s.agent)),
+        [(RejectCode::FeatureDisabled, Some(1))]
+    );
+    s.all_quiet(&[s.tab1, s.tab2]);
+}
+
+#[test]
+fn a_second_call_in_the_conversation_is_busy() {
+    let mut s = setup();
+    s.invite();
+    drain(&mut s.relay, s.tab1);
+    drain(&mut s.relay, s.tab2);
+    let second = frame("conv-1", "call-2", Role::Agent, 1, invite());
+    s.send(s.agent, &second);
+    assert_eq!(
+        rejected(&drain(&mut s.relay, s.agent)),
+        [(RejectCode::Busy, Some(1))]
+    );
+    s.all_quiet(&[s.tab1, s.tab2]);
+}
+
+#[test]
+fn a_call_of_another_conversation_or_an_unknown_call_is_refused() {
+    let mut s = setup();
+    s.invite();
+    drain(&mut s.relay, s.tab1);
+    drain(&mut s.relay, s.tab2);
+    let foreign = frame(
+        "conv-2",
+        "call-1",
+        Role::Visitor,
+        1,
+        AcceptBody::new(MediaKinds::AUDIO_VIDEO),
+    );
+    s.send(s.tab1, &foreign);
+    let unknown = frame(
+        "conv-1",
+        "call-9",
+        Role::Visitor,
+        2,
+        AcceptBody::new(MediaKinds::AUDIO_VIDEO),
+    );
+    s.send(s.tab1, &unknown);
+    assert_eq!(
+        rejected(&drain(&mut s.relay, s.tab1)),
+        [
+            (RejectCode::UnknownCall, Some(1)),
+            (RejectCode::UnknownCall, Some(2))
+        ]
+    );
+    s.all_quiet(&[s.agent, s.tab2]);
+}
+
+#[test]
+fn the_first_tab_to_accept_wins_and_the_others_hear_the_selection() {
+    let mut s = setup();
+    s.invite();
+    let accept = frame(
+        "conv-1",
+        "call-1",
+        Role::Visitor,
+        2,
+        AcceptBody::new(MediaKinds::AUDIO_VIDEO),
+    );
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 1, RingingBody::new()),
+    );
+    s.send(s.tab1, &accept);
+    assert_eq!(
+        types(&drain(&mut s.relay, s.agent)),
+        ["call.ringing", "call.accept"]
+    );
+    assert!(
+        matches!(s.relay.poll_event(), Some(RelayEvent::CallStarted { visitor, .. }) if visitor.as_str() == "visitor-1")
+    );
+    let select = frame(
+        "conv-1",
+        "call-1",
+        Role::Agent,
+        2,
+        SelectAnswerBody::new(PartyId::new("visitor-1").unwrap()),
+    );
+    s.send(s.agent, &select);
+    for tab in [s.tab1, s.tab2] {
+        assert_eq!(
+            types(&drain(&mut s.relay, tab)),
+            ["call.invite", "call.select_answer"]
+        );
+    }
+    s.send(s.tab2, &accept);
+    assert_eq!(
+        rejected(&drain(&mut s.relay, s.tab2)),
+        [(RejectCode::Forbidden, Some(2))]
+    );
+    s.all_quiet(&[s.agent]);
+}
+
+#[test]
+fn broken_frames_and_sdp_are_refused_with_what_was_wrong() {
+    let mut s = setup();
+    s.send(s.agent, b"{\"type\":");
+    s.send(s.agent, &vec![b' '; 70_000]);
+    let broken = DescriptionBody::new(
+        SessionDescription::new(SdpType::Offer, "v=0\r\n"),
+        NegotiationId::new("a1").unwrap(),
+    );
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 5, broken));
+    let got = drain(&mut s.relay, s.agent);
+    assert_eq!(
+        rejected(&got),
+        [
+            (RejectCode::Invalid, None),
+            (RejectCode::TooLarge, None),
+            (RejectCode::Invalid, Some(5))
+        ]
+    );
+    let Message::Rejected(last) = &got[2].message else {
+        panic!()
+    };
+    assert!(
+        last.detail.starts_with("body.description.sdp: "),
+        "{}",
+        last.detail
+    );
+    assert_eq!(
+        (got[0].party_id.as_str(), got[0].call_id.as_str()),
+        ("relay", "unknown")
+    );
+    s.all_quiet(&[s.tab1, s.tab2]);
+}
+
+#[test]
+fn a_session_sending_too_fast_is_rate_limited() {
+    let config = RelayConfig::default().with_rate(RateLimit {
+        burst: 3,
+        per_second: 1,
+    });
+    let mut s = setup_with(config, true);
+    for seq in 1..=4 {
+        let ringing = frame("conv-1", "call-x", Role::Visitor, seq, RingingBody::new());
+        s.send(s.tab1, &ringing);
+    }
+    let codes: Vec<RejectCode> = rejected(&drain(&mut s.relay, s.tab1))
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            RejectCode::UnknownCall,
+            RejectCode::UnknownCall,
+            RejectCode::UnknownCall,
+            RejectCode::RateLimited
+        ]
+    );
+    s.now += Duration::from_secs(1);
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-x", Role::Visitor, 5, RingingBody::new()),
+    );
+    assert_eq!(
+        rejected(&drain(&mut s.relay, s.tab1)),
+        [(RejectCode::UnknownCall, Some(5))],
+        "a token came back"
+    );
+}
+
+#[test]
+fn a_slow_consumer_is_disconnected_not_buffered() {
+    let config = RelayConfig::default().with_max_queued(1);
+    let mut s = setup_with(config, true);
+    s.invite();
+    drain(&mut s.relay, s.tab1); // tab 1 keeps up, tab 2 never reads
+    let cancel = frame(
+        "conv-1",
+        "call-1",
+        Role::Agent,
+        2,
+        CancelBody::new(Reason::Cancelled),
+    );
+    s.send(s.agent, &cancel);
+    let events: Vec<RelayEvent> = std::iter::from_fn(|| s.relay.poll_event()).collect();
+    assert!(
+        events.contains(&RelayEvent::Disconnect { session: s.tab2 }),
+        "{events:?}"
+    );
+    assert!(!events.contains(&RelayEvent::Disconnect { session: s.tab1 }));
+    assert_eq!(types(&drain(&mut s.relay, s.tab1)), ["call.cancel"]);
+    assert!(
+        drain(&mut s.relay, s.tab2).is_empty(),
+        "its queue was dropped, not grown"
+    );
+}
+
+#[test]
+fn a_party_that_leaves_ends_its_call_and_the_other_side_is_told() {
+    let mut s = setup();
+    s.invite();
+    s.send(
+        s.tab1,
+        &frame(
+            "conv-1",
+            "call-1",
+            Role::Visitor,
+            1,
+            AcceptBody::new(MediaKinds::AUDIO_VIDEO),
+        ),
+    );
+    drain(&mut s.relay, s.agent);
+    s.relay.disconnect(s.now, s.tab1).unwrap();
+    let got = drain(&mut s.relay, s.agent);
+    assert!(
+        got.iter()
+            .any(|e| matches!(&e.message, Message::Hangup(h) if h.reason == Reason::SignalingLost)),
+        "{got:?}"
+    );
+    let ended = std::iter::from_fn(|| s.relay.poll_event()).find_map(|e| match e {
+        RelayEvent::CallEnded { summary, .. } => Some(summary),
+        _ => None,
+    });
+    assert_eq!(
+        ended.map(|s| (s.outcome, s.reason)),
+        Some((Outcome::Failed, Reason::SignalingLost))
+    );
+    assert_eq!(s.relay.session_count(), 2);
+    assert!(s.relay.disconnect(s.now, s.tab1).is_err(), "already gone");
+}
+
+#[test]
+fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
+    let mut s = setup();
+    s.invite();
+    s.send(
+        s.tab1,
+        &frame(
+            "conv-1",
+            "call-1",
+            Role::Visitor,
+            1,
+            AcceptBody::new(MediaKinds::AUDIO_VIDEO),
+        ),
+    );
+    s.send(
+        s.agent,
+        &frame(
+            "conv-1",
+            "call-1",
+            Role::Agent,
+            2,
+            HangupBody::new(Reason::UserHangup),
+        ),
+    );
+    s.send(
+        s.agent,
+        &frame(
+            "conv-1",
+            "call-1",
+            Role::Agent,
+            3,
+            HangupBody::new(Reason::UserHangup),
+        ),
+    );
+    assert_eq!(
+        types(&drain(&mut s.relay, s.tab1)),
+        ["call.invite", "call.hangup"],
+        "the second is dropped"
+    );
+    let ended: Vec<Outcome> = std::iter::from_fn(|| s.relay.poll_event())
+        .filter_map(|e| match e {
+            RelayEvent::CallEnded { summary, .. } => Some(summary.outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, [Outcome::Answered]);
+    // A new call in the same conversation is welcome.
+    s.send(
+        s.agent,
+        &frame("conv-1", "call-2", Role::Agent, 1, invite()),
+    );
+    assert_eq!(
+        types(&drain(&mut s.relay, s.tab2)),
+        ["call.invite", "call.invite"]
+    );
+}
