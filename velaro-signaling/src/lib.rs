@@ -17,7 +17,7 @@
 //! ```
 //!
 //! # Features
-//! - `tokio`: [`TokioClock`], the [`Clock`] of a tokio runtime.
+//! - `tokio`: `TokioClock`, the [`Clock`] of a tokio runtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
