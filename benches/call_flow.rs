@@ -85,10 +85,7 @@ impl<'f> World<'f> {
         World {
             fixture,
             now,
-            calls: [
-                Some(Call::agent(config, fixture.call_id.clone(), now)),
-                None,
-            ],
+            calls: [Some(Call::agent(config, fixture.call_id.clone(), now)), None],
             referee: Referee::new(fixture.conversation.clone(), true),
             media: VecDeque::new(),
             frames: 0,
@@ -96,11 +93,7 @@ impl<'f> World<'f> {
     }
 
     fn party(&self, side: usize) -> &PartyId {
-        if side == 0 {
-            &self.fixture.agent
-        } else {
-            &self.fixture.visitor
-        }
+        if side == 0 { &self.fixture.agent } else { &self.fixture.visitor }
     }
 
     /// Drains every output of both calls, moving frames through the codec and the referee
@@ -133,11 +126,7 @@ impl<'f> World<'f> {
     fn relay(&mut self, from: usize, frame: &[u8]) {
         self.frames += 1;
         let mut envelope = decode(frame).expect("our frame decodes");
-        let role = if from == 0 {
-            Role::Agent
-        } else {
-            Role::Visitor
-        };
+        let role = if from == 0 { Role::Agent } else { Role::Visitor };
         let party = self.party(from).clone();
         let verdict = self.referee.judge(self.now, role, &party, &envelope);
         while self.referee.poll_notice().is_some() {}
@@ -172,24 +161,17 @@ impl<'f> World<'f> {
             MediaCommand::RequestUserMedia(media) => {
                 self.media.push_back((
                     side,
-                    MediaEvent::PermissionGranted {
-                        media: *media,
-                        stream_id: stream(),
-                    },
+                    MediaEvent::PermissionGranted { media: *media, stream_id: stream() },
                 ));
             }
             MediaCommand::CreateOffer { .. } => {
-                self.media.push_back((
-                    side,
-                    MediaEvent::LocalDescription(self.fixture.offer.clone()),
-                ));
+                self.media
+                    .push_back((side, MediaEvent::LocalDescription(self.fixture.offer.clone())));
                 self.gather(side);
             }
             MediaCommand::CreateAnswer => {
-                self.media.push_back((
-                    side,
-                    MediaEvent::LocalDescription(self.fixture.answer.clone()),
-                ));
+                self.media
+                    .push_back((side, MediaEvent::LocalDescription(self.fixture.answer.clone())));
                 self.gather(side);
             }
             _ => {}
@@ -203,16 +185,14 @@ impl<'f> World<'f> {
             &self.fixture.visitor_candidates
         };
         for candidate in candidates {
-            self.media
-                .push_back((side, MediaEvent::LocalCandidate(candidate.clone())));
+            self.media.push_back((side, MediaEvent::LocalCandidate(candidate.clone())));
         }
         self.media.push_back((side, MediaEvent::GatheringComplete));
     }
 
     fn act(&mut self, side: usize, action: Action) {
         if let Some(call) = self.calls[side].as_mut() {
-            call.handle_action(self.now, action)
-                .expect("action accepted");
+            call.handle_action(self.now, action).expect("action accepted");
         }
         self.pump();
     }
@@ -235,20 +215,11 @@ fn connect<'f>(fixture: &'f Fixture, now: Instant) -> World<'f> {
     let mut world = World::new(fixture, now);
     let prompt =
         Prompt::new("Your agent would like to start a video call. Accept?").expect("prompt");
-    world.act(
-        0,
-        Action::Invite {
-            prompt,
-            media: MediaKinds::AUDIO_VIDEO,
-            ice: None,
-        },
-    );
+    world.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
     world.act(1, Action::Accept);
     world.advance(Duration::from_millis(200)); // the candidate batches go out
     for side in 0..2 {
-        world
-            .media
-            .push_back((side, MediaEvent::Ice(IceState::Connected)));
+        world.media.push_back((side, MediaEvent::Ice(IceState::Connected)));
     }
     world.pump();
     world
@@ -264,21 +235,10 @@ fn complete_call(fixture: &Fixture, now: Instant) -> u32 {
 
 fn check(fixture: &Fixture, now: Instant) {
     let world = connect(fixture, now);
-    assert_eq!(
-        world.phases(),
-        [Phase::Active, Phase::Active],
-        "the call connects"
-    );
+    assert_eq!(world.phases(), [Phase::Active, Phase::Active], "the call connects");
     let mut world = World::new(fixture, now);
     let prompt = Prompt::new("?").expect("prompt");
-    world.act(
-        0,
-        Action::Invite {
-            prompt,
-            media: MediaKinds::AUDIO_VIDEO,
-            ice: None,
-        },
-    );
+    world.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
     assert!(world.calls[1].is_some(), "the visitor rings");
     let frames = complete_call(fixture, now);
     eprintln!("one complete call: {frames} frames through the referee");
@@ -305,9 +265,7 @@ fn benches(c: &mut Criterion) {
     memory(&fixture, now);
     let mut group = c.benchmark_group("call_flow");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("complete_call", |b| {
-        b.iter(|| complete_call(black_box(&fixture), now))
-    });
+    group.bench_function("complete_call", |b| b.iter(|| complete_call(black_box(&fixture), now)));
     group.finish();
 }
 

@@ -79,10 +79,7 @@ fn url_parse(c: &mut Criterion) {
 fn check_inputs() {
     for text in CANDIDATES {
         assert!(Candidate::from_str(text).is_ok(), "{text}");
-        assert!(
-            webrtc_ice::candidate::candidate_base::unmarshal_candidate(text).is_ok(),
-            "{text}"
-        );
+        assert!(webrtc_ice::candidate::candidate_base::unmarshal_candidate(text).is_ok(), "{text}");
         assert!(sdp_types::Candidate::from_str(text).is_ok(), "{text}");
     }
     for text in URLS {

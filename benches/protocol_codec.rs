@@ -36,9 +36,7 @@ fn velaro_frame(frame: &[u8]) -> Envelope {
 /// Our candidates frame with only the first candidate, like the Matrix fixture.
 fn velaro_candidates() -> Vec<u8> {
     let mut envelope = velaro_frame(VELARO_CANDIDATES);
-    let Message::Candidates(body) = &mut envelope.message else {
-        panic!("not candidates")
-    };
+    let Message::Candidates(body) = &mut envelope.message else { panic!("not candidates") };
     body.candidates.truncate(1);
     velaro_call_protocol::encode(&envelope)
 }
@@ -74,9 +72,7 @@ fn invite_encode(c: &mut Criterion) {
     let ruma: CallInviteEventContent = decode(INVITE_JSON);
     group.bench_function("ruma", |b| b.iter(|| serde_json::to_vec(black_box(&ruma))));
     let velaro = velaro_frame(VELARO_OFFER);
-    group.bench_function("velaro", |b| {
-        b.iter(|| velaro_call_protocol::encode(black_box(&velaro)))
-    });
+    group.bench_function("velaro", |b| b.iter(|| velaro_call_protocol::encode(black_box(&velaro))));
     group.finish();
 }
 
@@ -86,9 +82,7 @@ fn candidates_decode(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<CallCandidatesEventContent>(black_box(CANDIDATES_JSON)));
     });
     let velaro = velaro_candidates();
-    group.bench_function("velaro", |b| {
-        b.iter(|| velaro_call_protocol::decode(black_box(&velaro)))
-    });
+    group.bench_function("velaro", |b| b.iter(|| velaro_call_protocol::decode(black_box(&velaro))));
     group.finish();
 }
 
@@ -97,9 +91,7 @@ fn candidates_encode(c: &mut Criterion) {
     let ruma: CallCandidatesEventContent = decode(CANDIDATES_JSON);
     group.bench_function("ruma", |b| b.iter(|| serde_json::to_vec(black_box(&ruma))));
     let velaro = velaro_frame(&velaro_candidates());
-    group.bench_function("velaro", |b| {
-        b.iter(|| velaro_call_protocol::encode(black_box(&velaro)))
-    });
+    group.bench_function("velaro", |b| b.iter(|| velaro_call_protocol::encode(black_box(&velaro))));
     group.finish();
 }
 
@@ -122,10 +114,7 @@ fn sdp_parse(c: &mut Criterion) {
 fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> T {
     match serde_json::from_slice(json) {
         Ok(value) => value,
-        Err(error) => panic!(
-            "fixture does not decode as {}: {error}",
-            std::any::type_name::<T>()
-        ),
+        Err(error) => panic!("fixture does not decode as {}: {error}", std::any::type_name::<T>()),
     }
 }
 
@@ -158,10 +147,7 @@ fn check_inputs() {
     // `Candidate` has no field for: ruma ignores it on decode and so drops it on encode.
     let mut expected: Value = decode(CANDIDATES_JSON);
     for candidate in expected["candidates"].as_array_mut().unwrap() {
-        candidate
-            .as_object_mut()
-            .unwrap()
-            .remove("usernameFragment");
+        candidate.as_object_mut().unwrap().remove("usernameFragment");
     }
     let reencoded: Value = decode(&serde_json::to_vec(&candidates).unwrap());
     assert_eq!(reencoded, expected);
@@ -175,18 +161,11 @@ fn check_inputs() {
     assert_eq!(offer_description().sdp, sdp);
     assert!(velaro_call_protocol::sdp::check(&offer_description()).is_ok());
     let candidates = velaro_frame(&velaro_candidates());
-    let Message::Candidates(body) = &candidates.message else {
-        panic!()
-    };
+    let Message::Candidates(body) = &candidates.message else { panic!() };
     assert_eq!(body.candidates.len(), 1);
     assert_eq!(
-        body.candidates[0]
-            .candidate
-            .as_ref()
-            .map(ToString::to_string),
-        decode::<Value>(CANDIDATES_JSON)["candidates"][0]["candidate"]
-            .as_str()
-            .map(str::to_owned)
+        body.candidates[0].candidate.as_ref().map(ToString::to_string),
+        decode::<Value>(CANDIDATES_JSON)["candidates"][0]["candidate"].as_str().map(str::to_owned)
     );
     eprintln!(
         "frame sizes: ruma invite {} B, velaro description {} B; ruma candidates {} B, velaro candidates {} B",

@@ -118,9 +118,7 @@ fn inspect(input: impl BufRead, mut output: impl Write) -> Result<bool, String> 
         all_ok &= ok;
         writeln!(output, "{text}").map_err(|e| format!("cannot write the output: {e}"))?;
     }
-    output
-        .flush()
-        .map_err(|e| format!("cannot write the output: {e}"))?;
+    output.flush().map_err(|e| format!("cannot write the output: {e}"))?;
     Ok(all_ok)
 }
 
@@ -135,10 +133,9 @@ fn run() -> Result<bool, String> {
     match path {
         None => inspect(io::stdin().lock(), stdout),
         Some(path) if path == "-" => inspect(io::stdin().lock(), stdout),
-        Some(path) if path.to_string_lossy().starts_with('-') => Err(format!(
-            "unknown option `{}`\n{USAGE}",
-            path.to_string_lossy()
-        )),
+        Some(path) if path.to_string_lossy().starts_with('-') => {
+            Err(format!("unknown option `{}`\n{USAGE}", path.to_string_lossy()))
+        }
         Some(path) => {
             let file = File::open(&path)
                 .map_err(|e| format!("cannot open {}: {e}", path.to_string_lossy()))?;

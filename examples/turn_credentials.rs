@@ -45,16 +45,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                 options.ttl =
                     Duration::from_secs(secs.parse().map_err(|_| format!("bad --ttl `{secs}`"))?);
             }
-            "--turn" => options.turn.push(
-                value("--turn")?
-                    .parse()
-                    .map_err(|e| format!("--turn: {e}"))?,
-            ),
-            "--stun" => options.stun.push(
-                value("--stun")?
-                    .parse()
-                    .map_err(|e| format!("--stun: {e}"))?,
-            ),
+            "--turn" => {
+                options.turn.push(value("--turn")?.parse().map_err(|e| format!("--turn: {e}"))?)
+            }
+            "--stun" => {
+                options.stun.push(value("--stun")?.parse().map_err(|e| format!("--stun: {e}"))?)
+            }
             "--secret-file" => options.secret_file = Some(value("--secret-file")?),
             "--relay" => options.policy = IceTransportPolicy::Relay,
             "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -67,11 +63,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
         return Err(USAGE.to_owned());
     }
     if options.turn.is_empty() {
-        options.turn = vec![
-            "turn:127.0.0.1:3478?transport=udp"
-                .parse()
-                .map_err(|e| format!("{e}"))?,
-        ];
+        options.turn =
+            vec!["turn:127.0.0.1:3478?transport=udp".parse().map_err(|e| format!("{e}"))?];
     }
     Ok(options)
 }
@@ -106,10 +99,7 @@ fn run() -> Result<(), String> {
     let json = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
     println!("{json}");
     let expiry = creds.username().split(':').next().unwrap_or_default();
-    eprintln!(
-        "credentials for `{}` expire at unix time {expiry}; secret not shown",
-        options.user
-    );
+    eprintln!("credentials for `{}` expire at unix time {expiry}; secret not shown", options.user);
     Ok(())
 }
 

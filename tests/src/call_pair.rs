@@ -26,11 +26,7 @@ const ANSWER: &str = include_str!("../fixtures/browser/chromium-answer-av.json")
 
 fn browser_sdp(json: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    value
-        .get("sdp")
-        .and_then(|s| s.as_str())
-        .unwrap_or_default()
-        .to_owned()
+    value.get("sdp").and_then(|s| s.as_str()).unwrap_or_default().to_owned()
 }
 
 /// A tiny deterministic generator (xorshift64*), so runs repeat from their seed.
@@ -58,11 +54,7 @@ impl Rng {
 
     /// A number below `bound` (0 when `bound` is 0).
     pub fn below(&mut self, bound: u64) -> u64 {
-        if bound == 0 {
-            0
-        } else {
-            self.next_u64() % bound
-        }
+        if bound == 0 { 0 } else { self.next_u64() % bound }
     }
 }
 
@@ -132,9 +124,7 @@ impl FakeMedia {
             "candidate:{port} 1 udp 2122260223 192.0.2.10 {port} typ host ufrag {}",
             self.ufrag()
         );
-        let parsed = line
-            .parse()
-            .unwrap_or_else(|e| panic!("fake candidate {line}: {e}"));
+        let parsed = line.parse().unwrap_or_else(|e| panic!("fake candidate {line}: {e}"));
         IceCandidate::new(parsed, Some("0".into()), Some(0)).with_username_fragment(self.ufrag())
     }
 
@@ -192,17 +182,11 @@ impl FakeMedia {
                     self.remote_candidates = 0;
                 }
                 self.local_description = true;
-                events.push((
-                    2,
-                    MediaEvent::LocalDescription(self.description(SdpType::Offer)),
-                ));
+                events.push((2, MediaEvent::LocalDescription(self.description(SdpType::Offer))));
             }
             MediaCommand::CreateAnswer => {
                 self.local_description = true;
-                events.push((
-                    2,
-                    MediaEvent::LocalDescription(self.description(SdpType::Answer)),
-                ));
+                events.push((2, MediaEvent::LocalDescription(self.description(SdpType::Answer))));
             }
             MediaCommand::ApplyRemoteDescription(description) => {
                 let ufrag = description
@@ -233,10 +217,7 @@ impl FakeMedia {
         if self.local_description && self.gathering_started_for != Some(self.generation) {
             self.gathering_started_for = Some(self.generation);
             for (i, port) in [50_000, 50_002, 50_004].into_iter().enumerate() {
-                events.push((
-                    10 + 60 * i as u64,
-                    MediaEvent::LocalCandidate(self.candidate(port)),
-                ));
+                events.push((10 + 60 * i as u64, MediaEvent::LocalCandidate(self.candidate(port))));
             }
             events.push((400, MediaEvent::GatheringComplete));
         }
@@ -279,10 +260,7 @@ impl Party {
             id: PartyId::new(name).unwrap_or_else(|e| panic!("{e}")),
             role,
             call: None,
-            media: FakeMedia {
-                name: name.to_owned(),
-                ..FakeMedia::default()
-            },
+            media: FakeMedia { name: name.to_owned(), ..FakeMedia::default() },
             outputs: Vec::new(),
             refused: Vec::new(),
             accepted: false,
@@ -295,13 +273,7 @@ impl Party {
     pub fn events(&self) -> Vec<&Event> {
         self.outputs
             .iter()
-            .filter_map(|o| {
-                if let Output::Event(e) = o {
-                    Some(e)
-                } else {
-                    None
-                }
-            })
+            .filter_map(|o| if let Output::Event(e) = o { Some(e) } else { None })
             .collect()
     }
 
@@ -309,13 +281,7 @@ impl Party {
     pub fn sent(&self) -> Vec<&Envelope> {
         self.outputs
             .iter()
-            .filter_map(|o| {
-                if let Output::Send(e) = o {
-                    Some(e)
-                } else {
-                    None
-                }
-            })
+            .filter_map(|o| if let Output::Send(e) = o { Some(e) } else { None })
             .collect()
     }
 
@@ -430,8 +396,7 @@ impl CallPair {
 
     fn schedule(&mut self, delay_ms: u64, item: Pending) {
         self.order += 1;
-        self.pending
-            .push_back((self.now + Duration::from_millis(delay_ms), self.order, item));
+        self.pending.push_back((self.now + Duration::from_millis(delay_ms), self.order, item));
     }
 
     /// Drains a party's outputs: frames onto the link, commands to its fake media.
@@ -469,11 +434,8 @@ impl CallPair {
 
     /// A party closed its peer connection: the other side's ICE notices a second later.
     fn peer_lost(&mut self, index: usize) {
-        let others: Vec<usize> = if index == 0 {
-            (1..self.parties.len()).collect()
-        } else {
-            vec![0]
-        };
+        let others: Vec<usize> =
+            if index == 0 { (1..self.parties.len()).collect() } else { vec![0] };
         for other in others {
             // Whatever the local ICE was doing (connected, or restarting), it is gone now.
             let media = &mut self.parties[other].media;
@@ -482,10 +444,7 @@ impl CallPair {
                 media.connected = false;
                 self.schedule(
                     1000,
-                    Pending::Media {
-                        to: other,
-                        event: MediaEvent::Ice(IceState::Disconnected),
-                    },
+                    Pending::Media { to: other, event: MediaEvent::Ice(IceState::Disconnected) },
                 );
             }
         }
@@ -497,15 +456,9 @@ impl CallPair {
     fn transmit(&mut self, from: usize, envelope: &Envelope) {
         let bytes = encode(envelope);
         if let Message::SelectAnswer(select) = &envelope.message {
-            self.selected = self
-                .parties
-                .iter()
-                .position(|p| p.id == select.selected_party_id);
+            self.selected = self.parties.iter().position(|p| p.id == select.selected_party_id);
         }
-        let broadcast = matches!(
-            envelope.message,
-            Message::SelectAnswer(_) | Message::Cancel(_)
-        );
+        let broadcast = matches!(envelope.message, Message::SelectAnswer(_) | Message::Cancel(_));
         let targets: Vec<usize> = match (from, self.selected) {
             (0, Some(tab)) if !broadcast => vec![tab],
             (0, _) => (1..self.parties.len()).collect(),
@@ -517,11 +470,7 @@ impl CallPair {
                 self.dropped += 1;
                 continue;
             }
-            let copies = if self.rng.chance(self.faults.duplicate_pct) {
-                2
-            } else {
-                1
-            };
+            let copies = if self.rng.chance(self.faults.duplicate_pct) { 2 } else { 1 };
             for _ in 0..copies {
                 let delay = 1 + self.rng.below(self.faults.max_delay_ms + 1);
                 let mut at = self.now + Duration::from_millis(delay);
@@ -531,10 +480,7 @@ impl CallPair {
                     *last = at;
                 }
                 self.order += 1;
-                let frame = Pending::Frame {
-                    to,
-                    bytes: bytes.clone(),
-                };
+                let frame = Pending::Frame { to, bytes: bytes.clone() };
                 self.pending.push_back((at, self.order, frame));
             }
         }
@@ -582,11 +528,7 @@ impl CallPair {
     /// The next moment something happens: a frame or media event lands or a timer fires.
     fn next_deadline(&self) -> Option<Instant> {
         let link = self.pending.iter().map(|(at, _, _)| *at).min();
-        let timers = self
-            .parties
-            .iter()
-            .filter_map(|p| p.call.as_ref()?.poll_timeout())
-            .min();
+        let timers = self.parties.iter().filter_map(|p| p.call.as_ref()?.poll_timeout()).min();
         link.into_iter().chain(timers).min()
     }
 
@@ -620,11 +562,7 @@ impl CallPair {
         let mut due: Vec<(Instant, u64, Pending)> = Vec::new();
         let mut rest = VecDeque::new();
         while let Some(item) = self.pending.pop_front() {
-            if item.0 <= self.now {
-                due.push(item)
-            } else {
-                rest.push_back(item)
-            }
+            if item.0 <= self.now { due.push(item) } else { rest.push_back(item) }
         }
         self.pending = rest;
         due.sort_by_key(|(at, order, _)| (*at, *order));
@@ -658,14 +596,7 @@ impl CallPair {
             "Your agent would like to start a video call. Accept?",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let _ = self.act(
-            0,
-            Action::Invite {
-                prompt,
-                media: MediaKinds::AUDIO_VIDEO,
-                ice: None,
-            },
-        );
+        let _ = self.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
         self.run_for(Duration::from_millis(500));
         let _ = self.act(1, Action::Accept);
         self.run_for(Duration::from_secs(2));

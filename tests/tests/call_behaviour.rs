@@ -2,12 +2,7 @@
 //! visitor tabs, simulated clock and link, fake media) or on one `Call` fed by hand.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
@@ -34,10 +29,7 @@ fn secs(n: u64) -> Duration {
 }
 
 fn phase(pair: &CallPair, index: usize) -> Phase {
-    pair.parties[index]
-        .call
-        .as_ref()
-        .map_or(Phase::Idle, Call::phase)
+    pair.parties[index].call.as_ref().map_or(Phase::Idle, Call::phase)
 }
 
 fn outcome(pair: &CallPair, index: usize) -> Option<Outcome> {
@@ -46,24 +38,13 @@ fn outcome(pair: &CallPair, index: usize) -> Option<Outcome> {
 
 fn invite(pair: &mut CallPair) {
     let prompt = Prompt::new(PROMPT).unwrap().with_locale("en").unwrap();
-    pair.act(
-        0,
-        Action::Invite {
-            prompt,
-            media: MediaKinds::AUDIO_VIDEO,
-            ice: None,
-        },
-    )
-    .unwrap();
+    pair.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None }).unwrap();
 }
 
 fn connected_pair() -> CallPair {
     let mut pair = CallPair::new(1, Faults::default(), 1);
     pair.connect();
-    assert_eq!(
-        (phase(&pair, 0), phase(&pair, 1)),
-        (Phase::Active, Phase::Active)
-    );
+    assert_eq!((phase(&pair, 0), phase(&pair, 1)), (Phase::Active, Phase::Active));
     pair
 }
 
@@ -79,22 +60,12 @@ fn start() -> Instant {
 }
 
 fn ids() -> (ConversationId, CallId) {
-    (
-        ConversationId::new("conv-1").unwrap(),
-        CallId::new("call-1").unwrap(),
-    )
+    (ConversationId::new("conv-1").unwrap(), CallId::new("call-1").unwrap())
 }
 
 fn from_agent(seq: u64, message: impl Into<Message>) -> Envelope {
     let (conversation, call) = ids();
-    Envelope::new(
-        conversation,
-        call,
-        PartyId::new("agent-1").unwrap(),
-        Role::Agent,
-        seq,
-        message,
-    )
+    Envelope::new(conversation, call, PartyId::new("agent-1").unwrap(), Role::Agent, seq, message)
 }
 
 fn from_visitor(seq: u64, message: impl Into<Message>) -> Envelope {
@@ -118,10 +89,8 @@ fn sdp(sdp_type: SdpType, ufrag: &str) -> SessionDescription {
     let path = format!("{}/fixtures/browser/{file}", env!("CARGO_MANIFEST_DIR"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let text = json["sdp"]
-        .as_str()
-        .unwrap()
-        .replace("a=ice-ufrag:lZ7j", &format!("a=ice-ufrag:{ufrag}"));
+    let text =
+        json["sdp"].as_str().unwrap().replace("a=ice-ufrag:lZ7j", &format!("a=ice-ufrag:{ufrag}"));
     SessionDescription::new(
         sdp_type,
         text.replace("a=ice-ufrag:LvlJ", &format!("a=ice-ufrag:{ufrag}")),
@@ -178,28 +147,16 @@ fn happy_call_connects_both_ways_and_hangup_keeps_the_chat() {
     pair.run_for(secs(252));
     pair.act(0, Action::Hangup).unwrap();
     pair.run_for(secs(1));
-    assert_eq!(
-        (phase(&pair, 0), phase(&pair, 1)),
-        (Phase::Ended, Phase::Ended)
-    );
+    assert_eq!((phase(&pair, 0), phase(&pair, 1)), (Phase::Ended, Phase::Ended));
     assert_eq!(
         (outcome(&pair, 0), outcome(&pair, 1)),
         (Some(Outcome::Answered), Some(Outcome::Answered))
     );
-    let summary = pair
-        .agent()
-        .call
-        .as_ref()
-        .unwrap()
-        .summary()
-        .unwrap()
-        .clone();
+    let summary = pair.agent().call.as_ref().unwrap().summary().unwrap().clone();
     assert_eq!(summary.ended_by, Some(Role::Agent));
     assert_eq!(summary.reason, Reason::UserHangup);
     assert!(
-        summary
-            .transcript_line()
-            .starts_with("Video call ended (4 min"),
+        summary.transcript_line().starts_with("Video call ended (4 min"),
         "{}",
         summary.transcript_line()
     );
@@ -214,43 +171,20 @@ fn only_the_agent_invites() {
     let now = start();
     let mut visitor = visitor_call(now);
     let prompt = Prompt::new("hi?").unwrap();
-    let refused = visitor.handle_action(
-        now,
-        Action::Invite {
-            prompt,
-            media: MediaKinds::AUDIO_ONLY,
-            ice: None,
-        },
-    );
-    assert_eq!(
-        refused,
-        Err(CallError::NotAllowed {
-            input: "invite",
-            role: Role::Visitor
-        })
-    );
+    let refused = visitor
+        .handle_action(now, Action::Invite { prompt, media: MediaKinds::AUDIO_ONLY, ice: None });
+    assert_eq!(refused, Err(CallError::NotAllowed { input: "invite", role: Role::Visitor }));
     // An "invite" from a visitor cannot start a visitor's call either.
     let (conversation, _) = ids();
     let config = CallConfig::new(conversation.clone(), PartyId::new("visitor-2").unwrap());
-    let forged = from_visitor(
-        1,
-        InviteBody::new(Prompt::new("x").unwrap(), MediaKinds::AUDIO_ONLY),
-    );
-    assert!(matches!(
-        Call::visitor(config, &forged, now),
-        Err(CallError::NotAllowed { .. })
-    ));
-    let mut agent = Call::agent(
-        CallConfig::new(conversation, PartyId::new("agent-1").unwrap()),
-        ids().1,
-        now,
-    );
+    let forged =
+        from_visitor(1, InviteBody::new(Prompt::new("x").unwrap(), MediaKinds::AUDIO_ONLY));
+    assert!(matches!(Call::visitor(config, &forged, now), Err(CallError::NotAllowed { .. })));
+    let mut agent =
+        Call::agent(CallConfig::new(conversation, PartyId::new("agent-1").unwrap()), ids().1, now);
     assert_eq!(
         agent.handle_action(now, Action::Accept),
-        Err(CallError::NotAllowed {
-            input: "accept",
-            role: Role::Agent
-        })
+        Err(CallError::NotAllowed { input: "accept", role: Role::Agent })
     );
 }
 
@@ -260,21 +194,10 @@ fn the_prompt_shows_the_invites_text_and_rings() {
     invite(&mut pair);
     pair.run_for(Duration::from_millis(100));
     let prompt = pair.visitor(1).events().into_iter().find_map(|e| match e {
-        Event::Prompt {
-            text,
-            locale,
-            media,
-        } => Some((text.clone(), locale.clone(), *media)),
+        Event::Prompt { text, locale, media } => Some((text.clone(), locale.clone(), *media)),
         _ => None,
     });
-    assert_eq!(
-        prompt,
-        Some((
-            PROMPT.to_owned(),
-            Some("en".to_owned()),
-            MediaKinds::AUDIO_VIDEO
-        ))
-    );
+    assert_eq!(prompt, Some((PROMPT.to_owned(), Some("en".to_owned()), MediaKinds::AUDIO_VIDEO)));
     assert_eq!(pair.visitor(1).sent_types(), ["call.ringing"]);
     assert!(pair.agent().events().contains(&&Event::Ringing));
 }
@@ -286,11 +209,7 @@ fn the_prompt_goes_away_when_the_agent_cancels() {
     pair.run_for(secs(1));
     pair.act(0, Action::Cancel).unwrap();
     pair.run_for(secs(1));
-    assert!(
-        pair.visitor(1)
-            .events()
-            .contains(&&Event::StopPrompting(PromptEnd::Cancelled))
-    );
+    assert!(pair.visitor(1).events().contains(&&Event::StopPrompting(PromptEnd::Cancelled)));
     assert_eq!(
         (outcome(&pair, 0), outcome(&pair, 1)),
         (Some(Outcome::Cancelled), Some(Outcome::Cancelled))
@@ -300,25 +219,14 @@ fn the_prompt_goes_away_when_the_agent_cancels() {
 #[test]
 fn the_invite_expires_by_the_visitors_own_clock_from_arrival() {
     // The invite spends 5 s on the link; the visitor still rings its full 60 s from arrival.
-    let mut pair = CallPair::new(
-        1,
-        Faults {
-            max_delay_ms: 0,
-            ..Faults::default()
-        },
-        4,
-    );
+    let mut pair = CallPair::new(1, Faults { max_delay_ms: 0, ..Faults::default() }, 4);
     invite(&mut pair);
     pair.run_for(Duration::from_millis(10));
     let arrived = pair.elapsed();
     pair.run_for(secs(59));
     assert_eq!(phase(&pair, 1), Phase::Prompting);
     pair.run_until(arrived + secs(61));
-    assert!(
-        pair.visitor(1)
-            .events()
-            .contains(&&Event::StopPrompting(PromptEnd::Expired))
-    );
+    assert!(pair.visitor(1).events().contains(&&Event::StopPrompting(PromptEnd::Expired)));
     assert_eq!(
         (outcome(&pair, 0), outcome(&pair, 1)),
         (Some(Outcome::Missed), Some(Outcome::Missed))
@@ -335,23 +243,15 @@ fn another_tab_answering_stops_this_tabs_prompt() {
     let mut pair = CallPair::new(2, Faults::default(), 5);
     invite(&mut pair);
     pair.run_for(secs(1));
-    assert_eq!(
-        (phase(&pair, 1), phase(&pair, 2)),
-        (Phase::Prompting, Phase::Prompting)
-    );
+    assert_eq!((phase(&pair, 1), phase(&pair, 2)), (Phase::Prompting, Phase::Prompting));
     pair.act(1, Action::Accept).unwrap();
     pair.run_for(secs(2));
     assert_eq!(phase(&pair, 1), Phase::Active);
     assert!(
-        pair.visitor(2)
-            .events()
-            .contains(&&Event::StopPrompting(PromptEnd::AnsweredElsewhere))
+        pair.visitor(2).events().contains(&&Event::StopPrompting(PromptEnd::AnsweredElsewhere))
     );
     assert_eq!(outcome(&pair, 2), Some(Outcome::Cancelled));
-    assert_eq!(
-        pair.agent().call.as_ref().unwrap().remote_party(),
-        Some(&pair.visitor(1).id)
-    );
+    assert_eq!(pair.agent().call.as_ref().unwrap().remote_party(), Some(&pair.visitor(1).id));
 }
 
 // --- consent and permissions ---
@@ -363,50 +263,27 @@ fn no_media_before_consent() {
     drain(&mut visitor);
     // An offer and candidates that arrive early reach nothing.
     visitor.handle_message(now, offer(2, "a1", "agnt")).unwrap();
-    let early = from_agent(
-        3,
-        CandidatesBody::new(vec![candidate("agnt", 1), candidate("agnt", 2)]),
-    );
+    let early =
+        from_agent(3, CandidatesBody::new(vec![candidate("agnt", 1), candidate("agnt", 2)]));
     visitor.handle_message(now, early).unwrap();
     assert!(drain(&mut visitor).is_empty(), "nothing before consent");
     visitor.handle_action(now, Action::Accept).unwrap();
     assert_eq!(
         drain(&mut visitor),
-        [Output::Media(MediaCommand::RequestUserMedia(
-            MediaKinds::AUDIO_VIDEO
-        ))]
+        [Output::Media(MediaCommand::RequestUserMedia(MediaKinds::AUDIO_VIDEO))]
     );
     visitor.handle_media(now, granted()).unwrap();
     let outputs = drain(&mut visitor);
     let sent: Vec<&str> = outputs
         .iter()
-        .filter_map(|o| {
-            if let Output::Send(e) = o {
-                Some(e.message_type())
-            } else {
-                None
-            }
-        })
+        .filter_map(|o| if let Output::Send(e) = o { Some(e.message_type()) } else { None })
         .collect();
-    assert_eq!(
-        sent,
-        ["call.accept"],
-        "no answer, no candidates before the media layer answers"
-    );
+    assert_eq!(sent, ["call.accept"], "no answer, no candidates before the media layer answers");
     let commands: Vec<&MediaCommand> = outputs
         .iter()
-        .filter_map(|o| {
-            if let Output::Media(c) = o {
-                Some(c)
-            } else {
-                None
-            }
-        })
+        .filter_map(|o| if let Output::Media(c) = o { Some(c) } else { None })
         .collect();
-    assert!(matches!(
-        commands[0],
-        MediaCommand::ApplyRemoteDescription(_)
-    ));
+    assert!(matches!(commands[0], MediaCommand::ApplyRemoteDescription(_)));
     assert!(matches!(commands[1], MediaCommand::AddRemoteCandidate(_)));
     assert!(matches!(commands[2], MediaCommand::AddRemoteCandidate(_)));
     assert_eq!(commands[3], &MediaCommand::CreateAnswer);
@@ -424,35 +301,22 @@ fn a_visitors_denied_camera_declines_with_the_reason_and_help() {
     pair.run_for(secs(1));
     pair.act(1, Action::Accept).unwrap();
     pair.run_for(secs(1));
-    let denied = Reason::MediaPermissionDenied {
-        device: Device::Camera,
-        error: MediaError::NotAllowed,
-    };
-    let decline = pair
-        .visitor(1)
-        .sent()
-        .into_iter()
-        .find_map(|e| match &e.message {
-            Message::Decline(d) => Some(d.reason.clone()),
-            _ => None,
-        });
+    let denied =
+        Reason::MediaPermissionDenied { device: Device::Camera, error: MediaError::NotAllowed };
+    let decline = pair.visitor(1).sent().into_iter().find_map(|e| match &e.message {
+        Message::Decline(d) => Some(d.reason.clone()),
+        _ => None,
+    });
     assert_eq!(decline, Some(denied.clone()));
-    assert!(pair.visitor(1).events().iter().any(|e| matches!(
-        e,
-        Event::PermissionHelp {
-            device: Device::Camera,
-            ..
-        }
-    )));
+    assert!(
+        pair.visitor(1)
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::PermissionHelp { device: Device::Camera, .. }))
+    );
     let agent_summary = pair.agent().call.as_ref().unwrap().summary().unwrap();
-    assert_eq!(
-        (agent_summary.outcome, &agent_summary.reason),
-        (Outcome::Declined, &denied)
-    );
-    assert_eq!(
-        agent_summary.transcript_line(),
-        "Video call declined: camera permission denied"
-    );
+    assert_eq!((agent_summary.outcome, &agent_summary.reason), (Outcome::Declined, &denied));
+    assert_eq!(agent_summary.transcript_line(), "Video call declined: camera permission denied");
     // The help text is the visitor's browser's own.
     let now = start();
     let mut visitor = visitor_call(now);
@@ -482,13 +346,12 @@ fn the_agents_own_denial_stops_the_invite_before_it_is_sent() {
     pair.run_for(secs(1));
     assert!(pair.agent().sent().is_empty(), "no invite went out");
     assert_eq!(phase(&pair, 0), Phase::Ended);
-    assert!(pair.agent().events().iter().any(|e| matches!(
-        e,
-        Event::PermissionHelp {
-            device: Device::Microphone,
-            ..
-        }
-    )));
+    assert!(
+        pair.agent()
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::PermissionHelp { device: Device::Microphone, .. }))
+    );
     assert!(pair.visitor(1).call.is_none(), "the visitor never rang");
 }
 
@@ -498,17 +361,13 @@ fn a_denied_screen_share_is_reported_and_the_call_goes_on() {
     pair.party_mut(0).media.permissions.deny_screen = true;
     pair.act(0, Action::StartScreenShare).unwrap();
     pair.run_for(secs(1));
-    assert!(pair.agent().events().iter().any(|e| matches!(
-        e,
-        Event::PermissionHelp {
-            device: Device::Screen,
-            ..
-        }
-    )));
-    assert_eq!(
-        (phase(&pair, 0), phase(&pair, 1)),
-        (Phase::Active, Phase::Active)
+    assert!(
+        pair.agent()
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::PermissionHelp { device: Device::Screen, .. }))
     );
+    assert_eq!((phase(&pair, 0), phase(&pair, 1)), (Phase::Active, Phase::Active));
     // And it can be tried again.
     pair.party_mut(0).media.permissions.deny_screen = false;
     pair.act(0, Action::StartScreenShare).unwrap();
@@ -519,17 +378,11 @@ fn only_the_agent_shares_a_screen() {
     let mut pair = connected_pair();
     assert_eq!(
         pair.act(1, Action::StartScreenShare),
-        Err(CallError::NotAllowed {
-            input: "screen share",
-            role: Role::Visitor
-        })
+        Err(CallError::NotAllowed { input: "screen share", role: Role::Visitor })
     );
     assert_eq!(
         pair.act(1, Action::SwitchToAudioOnly(AudioOnlyReason::Quality)),
-        Err(CallError::NotAllowed {
-            input: "audio only",
-            role: Role::Visitor
-        })
+        Err(CallError::NotAllowed { input: "audio only", role: Role::Visitor })
     );
 }
 
@@ -559,15 +412,10 @@ fn screen_share_renegotiates_and_the_visitor_sees_the_surface() {
     let mut pair = connected_pair();
     pair.act(0, Action::StartScreenShare).unwrap();
     pair.run_for(secs(1));
-    let remote = pair
-        .visitor(1)
-        .events()
-        .into_iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::RemoteMedia(media) => Some(media.clone()),
-            _ => None,
-        });
+    let remote = pair.visitor(1).events().into_iter().rev().find_map(|e| match e {
+        Event::RemoteMedia(media) => Some(media.clone()),
+        _ => None,
+    });
     let (stream, state) = remote.as_ref().unwrap().screen().unwrap();
     assert_eq!(
         (stream.as_str(), state.display_surface.clone()),
@@ -578,20 +426,12 @@ fn screen_share_renegotiates_and_the_visitor_sees_the_surface() {
     // The browser's own "Stop sharing" is propagated.
     pair.media_event(0, MediaEvent::ScreenShareEnded);
     pair.run_for(secs(1));
-    let last = pair
-        .visitor(1)
-        .events()
-        .into_iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::RemoteMedia(media) => Some(media.clone()),
-            _ => None,
-        });
+    let last = pair.visitor(1).events().into_iter().rev().find_map(|e| match e {
+        Event::RemoteMedia(media) => Some(media.clone()),
+        _ => None,
+    });
     assert!(last.unwrap().screen().is_none(), "the screen entry is gone");
-    assert_eq!(
-        (phase(&pair, 0), phase(&pair, 1)),
-        (Phase::Active, Phase::Active)
-    );
+    assert_eq!((phase(&pair, 0), phase(&pair, 1)), (Phase::Active, Phase::Active));
 }
 
 #[test]
@@ -600,51 +440,27 @@ fn at_most_one_negotiation_in_flight_and_the_next_waits() {
     let mut visitor = consented_visitor(now);
     visitor.handle_message(now, offer(2, "a1", "agnt")).unwrap();
     drain(&mut visitor);
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
     drain(&mut visitor);
     // Two needs at once: one offer, the other deferred until the answer comes.
-    visitor
-        .handle_media(now, MediaEvent::NegotiationNeeded)
-        .unwrap();
-    visitor
-        .handle_media(now, MediaEvent::NegotiationNeeded)
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::NegotiationNeeded).unwrap();
+    visitor.handle_media(now, MediaEvent::NegotiationNeeded).unwrap();
     assert_eq!(
         drain(&mut visitor),
-        [Output::Media(MediaCommand::CreateOffer {
-            ice_restart: false
-        })]
+        [Output::Media(MediaCommand::CreateOffer { ice_restart: false })]
     );
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Offer, "vstr")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Offer, "vstr"))).unwrap();
     drain(&mut visitor);
     let answer = from_agent(
         3,
-        DescriptionBody::new(
-            sdp(SdpType::Answer, "agnt"),
-            NegotiationId::new("v1").unwrap(),
-        ),
+        DescriptionBody::new(sdp(SdpType::Answer, "agnt"), NegotiationId::new("v1").unwrap()),
     );
     visitor.handle_message(now, answer).unwrap();
     let outputs = drain(&mut visitor);
-    assert!(matches!(
-        outputs[0],
-        Output::Media(MediaCommand::ApplyRemoteDescription(_))
-    ));
+    assert!(matches!(outputs[0], Output::Media(MediaCommand::ApplyRemoteDescription(_))));
     assert_eq!(
         outputs.last(),
-        Some(&Output::Media(MediaCommand::CreateOffer {
-            ice_restart: false
-        })),
+        Some(&Output::Media(MediaCommand::CreateOffer { ice_restart: false })),
         "the deferred need"
     );
 }
@@ -655,63 +471,32 @@ fn glare_the_polite_visitor_rolls_back_and_the_agents_offer_wins() {
     let mut visitor = consented_visitor(now);
     visitor.handle_message(now, offer(2, "a1", "agnt")).unwrap();
     drain(&mut visitor);
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr")),
-        )
-        .unwrap();
-    visitor
-        .handle_media(now, MediaEvent::NegotiationNeeded)
-        .unwrap();
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Offer, "vstr")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
+    visitor.handle_media(now, MediaEvent::NegotiationNeeded).unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Offer, "vstr"))).unwrap();
     drain(&mut visitor);
     // The agent offered at the same time.
     visitor.handle_message(now, offer(3, "a2", "agnt")).unwrap();
     let commands: Vec<MediaCommand> = drain(&mut visitor)
         .into_iter()
-        .filter_map(|o| {
-            if let Output::Media(c) = o {
-                Some(c)
-            } else {
-                None
-            }
-        })
+        .filter_map(|o| if let Output::Media(c) = o { Some(c) } else { None })
         .collect();
     assert_eq!(commands[0], MediaCommand::Rollback);
-    assert!(matches!(
-        commands[1],
-        MediaCommand::ApplyRemoteDescription(_)
-    ));
+    assert!(matches!(commands[1], MediaCommand::ApplyRemoteDescription(_)));
     assert_eq!(commands.last(), Some(&MediaCommand::CreateAnswer));
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
     let outputs = drain(&mut visitor);
     assert!(outputs.iter().any(|o| matches!(o, Output::Send(e) if matches!(&e.message, Message::Description(d) if d.negotiation_id.as_str() == "a2"))));
     assert_eq!(
         outputs.last(),
-        Some(&Output::Media(MediaCommand::CreateOffer {
-            ice_restart: false
-        })),
+        Some(&Output::Media(MediaCommand::CreateOffer { ice_restart: false })),
         "its own need, retried"
     );
 
     // The impolite agent ignores the visitor's colliding offer.
     let (conversation, call) = ids();
-    let mut agent = Call::agent(
-        CallConfig::new(conversation, PartyId::new("agent-1").unwrap()),
-        call,
-        now,
-    );
+    let mut agent =
+        Call::agent(CallConfig::new(conversation, PartyId::new("agent-1").unwrap()), call, now);
     agent
         .handle_action(
             now,
@@ -723,25 +508,12 @@ fn glare_the_polite_visitor_rolls_back_and_the_agents_offer_wins() {
         )
         .unwrap();
     agent.handle_media(now, granted()).unwrap();
-    agent
-        .handle_message(
-            now,
-            from_visitor(1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-        )
-        .unwrap();
-    agent
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Offer, "agnt")),
-        )
-        .unwrap();
+    agent.handle_message(now, from_visitor(1, AcceptBody::new(MediaKinds::AUDIO_VIDEO))).unwrap();
+    agent.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Offer, "agnt"))).unwrap();
     drain(&mut agent);
     let colliding = from_visitor(
         2,
-        DescriptionBody::new(
-            sdp(SdpType::Offer, "vstr"),
-            NegotiationId::new("v1").unwrap(),
-        ),
+        DescriptionBody::new(sdp(SdpType::Offer, "vstr"), NegotiationId::new("v1").unwrap()),
     );
     agent.handle_message(now, colliding).unwrap();
     assert!(drain(&mut agent).is_empty(), "ignored");
@@ -770,40 +542,19 @@ fn local_candidates_are_batched_then_flow_and_always_end() {
     let now = start();
     let mut visitor = consented_visitor(now);
     visitor.handle_message(now, offer(2, "a1", "agnt")).unwrap();
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
     drain(&mut visitor);
-    visitor
-        .handle_media(now, MediaEvent::LocalCandidate(candidate("vstr", 1)))
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalCandidate(candidate("vstr", 1))).unwrap();
     assert!(drain(&mut visitor).is_empty(), "held for the batch");
-    assert_eq!(
-        visitor.poll_timeout(),
-        Some(now + Duration::from_millis(200))
-    );
+    assert_eq!(visitor.poll_timeout(), Some(now + Duration::from_millis(200)));
     visitor.handle_timeout(now + Duration::from_millis(200));
     assert_eq!(drain(&mut visitor).len(), 1);
-    visitor
-        .handle_media(now, MediaEvent::LocalCandidate(candidate("vstr", 2)))
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalCandidate(candidate("vstr", 2))).unwrap();
     assert_eq!(drain(&mut visitor).len(), 1, "sent at once");
-    visitor
-        .handle_media(now, MediaEvent::GatheringComplete)
-        .unwrap();
-    let Some(Output::Send(end)) = visitor.poll_output() else {
-        panic!()
-    };
-    let Message::Candidates(body) = &end.message else {
-        panic!()
-    };
-    assert_eq!(
-        body.candidates,
-        [IceCandidate::end_of_candidates(Some("vstr".into()))]
-    );
+    visitor.handle_media(now, MediaEvent::GatheringComplete).unwrap();
+    let Some(Output::Send(end)) = visitor.poll_output() else { panic!() };
+    let Message::Candidates(body) = &end.message else { panic!() };
+    assert_eq!(body.candidates, [IceCandidate::end_of_candidates(Some("vstr".into()))]);
 }
 
 #[test]
@@ -812,11 +563,7 @@ fn remote_candidates_before_their_description_wait_and_keep_their_order() {
     let mut visitor = consented_visitor(now);
     let early = from_agent(
         2,
-        CandidatesBody::new(vec![
-            candidate("agnt", 7),
-            candidate("agnt", 8),
-            candidate("agnt", 9),
-        ]),
+        CandidatesBody::new(vec![candidate("agnt", 7), candidate("agnt", 8), candidate("agnt", 9)]),
     );
     visitor.handle_message(now, early).unwrap();
     assert!(drain(&mut visitor).is_empty());
@@ -836,25 +583,12 @@ fn an_old_generations_candidates_are_dropped_after_an_ice_restart() {
     let now = start();
     let mut visitor = consented_visitor(now);
     visitor.handle_message(now, offer(2, "a1", "old1")).unwrap();
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
     drain(&mut visitor);
     visitor.handle_message(now, offer(3, "a2", "new1")).unwrap(); // the agent's ICE restart
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vst2")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vst2"))).unwrap();
     drain(&mut visitor);
-    let late = from_agent(
-        4,
-        CandidatesBody::new(vec![candidate("old1", 1), candidate("new1", 2)]),
-    );
+    let late = from_agent(4, CandidatesBody::new(vec![candidate("old1", 1), candidate("new1", 2)]));
     visitor.handle_message(now, late).unwrap();
     let applied: Vec<u16> = drain(&mut visitor)
         .into_iter()
@@ -897,18 +631,9 @@ fn ice_not_back_within_thirty_seconds_ends_ice_timeout() {
     let now = start();
     let mut visitor = consented_visitor(now);
     visitor.handle_message(now, offer(2, "a1", "agnt")).unwrap();
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr")),
-        )
-        .unwrap();
-    visitor
-        .handle_media(now, MediaEvent::Ice(IceState::Connected))
-        .unwrap();
-    visitor
-        .handle_media(now, MediaEvent::Ice(IceState::Disconnected))
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
+    visitor.handle_media(now, MediaEvent::Ice(IceState::Connected)).unwrap();
+    visitor.handle_media(now, MediaEvent::Ice(IceState::Disconnected)).unwrap();
     drain(&mut visitor);
     visitor.handle_timeout(now + secs(29));
     assert_eq!(visitor.phase(), Phase::Reconnecting);
@@ -923,19 +648,11 @@ fn ice_never_connected_within_thirty_seconds_of_the_answer_ends_ice_failed() {
     let now = start();
     let mut visitor = consented_visitor(now);
     visitor.handle_message(now, offer(2, "a1", "agnt")).unwrap();
-    visitor
-        .handle_media(
-            now,
-            MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr")),
-        )
-        .unwrap();
+    visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
     assert_eq!(visitor.poll_timeout(), Some(now + secs(30)));
     visitor.handle_timeout(now + secs(30));
     let summary = visitor.summary().unwrap();
-    assert_eq!(
-        (summary.reason.clone(), summary.outcome),
-        (Reason::IceFailed, Outcome::Failed)
-    );
+    assert_eq!((summary.reason.clone(), summary.outcome), (Reason::IceFailed, Outcome::Failed));
 }
 
 // --- media state ---
@@ -943,38 +660,23 @@ fn ice_never_connected_within_thirty_seconds_of_the_answer_ends_ice_failed() {
 #[test]
 fn mute_and_camera_off_reach_the_other_side_without_renegotiation() {
     let mut pair = connected_pair();
-    let offers_before = pair
-        .agent()
-        .sent_types()
-        .iter()
-        .filter(|t| **t == "call.description")
-        .count();
+    let offers_before =
+        pair.agent().sent_types().iter().filter(|t| **t == "call.description").count();
     pair.act(1, Action::SetMicrophoneMuted(true)).unwrap();
     pair.act(1, Action::SetCameraOff(true)).unwrap();
     pair.run_for(secs(1));
     assert!(
-        media_commands(&pair, 1).contains(&MediaCommand::SetTrackEnabled {
-            kind: TrackKind::Audio,
-            enabled: false
-        })
+        media_commands(&pair, 1)
+            .contains(&MediaCommand::SetTrackEnabled { kind: TrackKind::Audio, enabled: false })
     );
-    let last = pair
-        .agent()
-        .events()
-        .into_iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::RemoteMedia(m) => Some(m.clone()),
-            _ => None,
-        });
+    let last = pair.agent().events().into_iter().rev().find_map(|e| match e {
+        Event::RemoteMedia(m) => Some(m.clone()),
+        _ => None,
+    });
     let camera = last.unwrap().streams.values().next().cloned().unwrap();
     assert!(camera.audio_muted && camera.video_muted);
     assert_eq!(
-        pair.agent()
-            .sent_types()
-            .iter()
-            .filter(|t| **t == "call.description")
-            .count(),
+        pair.agent().sent_types().iter().filter(|t| **t == "call.description").count(),
         offers_before
     );
 }
@@ -982,8 +684,7 @@ fn mute_and_camera_off_reach_the_other_side_without_renegotiation() {
 #[test]
 fn audio_only_stops_video_on_both_sides_and_keeps_audio() {
     let mut pair = connected_pair();
-    pair.act(0, Action::SwitchToAudioOnly(AudioOnlyReason::Quality))
-        .unwrap();
+    pair.act(0, Action::SwitchToAudioOnly(AudioOnlyReason::Quality)).unwrap();
     pair.run_for(secs(1));
     for index in [0, 1] {
         let commands = media_commands(&pair, index);
@@ -1002,23 +703,12 @@ fn audio_only_stops_video_on_both_sides_and_keeps_audio() {
             "{index}"
         );
     }
-    let visitor_state = pair
-        .visitor(1)
-        .sent()
-        .into_iter()
-        .rev()
-        .find_map(|e| match &e.message {
-            Message::Media(m) => Some(m.clone()),
-            _ => None,
-        });
-    assert_eq!(
-        visitor_state.unwrap().audio_only.map(|a| a.reason),
-        Some(AudioOnlyReason::Quality)
-    );
-    assert_eq!(
-        (phase(&pair, 0), phase(&pair, 1)),
-        (Phase::Active, Phase::Active)
-    );
+    let visitor_state = pair.visitor(1).sent().into_iter().rev().find_map(|e| match &e.message {
+        Message::Media(m) => Some(m.clone()),
+        _ => None,
+    });
+    assert_eq!(visitor_state.unwrap().audio_only.map(|a| a.reason), Some(AudioOnlyReason::Quality));
+    assert_eq!((phase(&pair, 0), phase(&pair, 1)), (Phase::Active, Phase::Active));
 }
 
 #[test]
@@ -1034,64 +724,28 @@ fn sustained_poor_quality_advises_audio_only_once() {
     };
     // The visitor's end is poor; the agent's own samples look fine.
     for _ in 0..5 {
-        pair.media_event(
-            1,
-            MediaEvent::QualitySample {
-                rtt_ms: 600,
-                loss_pct: 12.0,
-            },
-        );
+        pair.media_event(1, MediaEvent::QualitySample { rtt_ms: 600, loss_pct: 12.0 });
         pair.run_for(secs(1));
     }
     for sample in 1..=5 {
-        pair.media_event(
-            0,
-            MediaEvent::QualitySample {
-                rtt_ms: 40,
-                loss_pct: 0.0,
-            },
-        );
+        pair.media_event(0, MediaEvent::QualitySample { rtt_ms: 40, loss_pct: 0.0 });
         pair.run_for(secs(1));
         let expected = if sample >= 3 {
             vec![Event::Quality(QualityAdvice::SwitchToAudioOnly)]
         } else {
             vec![]
         };
-        assert_eq!(
-            advice(&pair),
-            expected,
-            "sample {sample}: sustained, once, no flapping"
-        );
+        assert_eq!(advice(&pair), expected, "sample {sample}: sustained, once, no flapping");
     }
     // Recovery needs the visitor's report too.
-    pair.media_event(
-        1,
-        MediaEvent::QualitySample {
-            rtt_ms: 40,
-            loss_pct: 0.0,
-        },
-    );
+    pair.media_event(1, MediaEvent::QualitySample { rtt_ms: 40, loss_pct: 0.0 });
     pair.run_for(secs(1));
     for _ in 0..3 {
-        pair.media_event(
-            0,
-            MediaEvent::QualitySample {
-                rtt_ms: 40,
-                loss_pct: 0.0,
-            },
-        );
+        pair.media_event(0, MediaEvent::QualitySample { rtt_ms: 40, loss_pct: 0.0 });
         pair.run_for(secs(1));
     }
-    assert_eq!(
-        advice(&pair).last(),
-        Some(&Event::Quality(QualityAdvice::Recovered))
-    );
-    let reports = pair
-        .visitor(1)
-        .sent_types()
-        .iter()
-        .filter(|t| **t == "call.quality")
-        .count();
+    assert_eq!(advice(&pair).last(), Some(&Event::Quality(QualityAdvice::Recovered)));
+    let reports = pair.visitor(1).sent_types().iter().filter(|t| **t == "call.quality").count();
     assert_eq!(
         reports, 2,
         "a report when the level changes (poor, then excellent), not every sample"
@@ -1106,48 +760,24 @@ fn the_first_terminal_transition_wins_and_ended_absorbs_everything() {
     pair.act(0, Action::Hangup).unwrap();
     pair.act(1, Action::Hangup).unwrap();
     pair.run_for(secs(2));
-    let agent = pair
-        .agent()
-        .call
-        .as_ref()
-        .unwrap()
-        .summary()
-        .unwrap()
-        .clone();
-    let visitor = pair
-        .visitor(1)
-        .call
-        .as_ref()
-        .unwrap()
-        .summary()
-        .unwrap()
-        .clone();
+    let agent = pair.agent().call.as_ref().unwrap().summary().unwrap().clone();
+    let visitor = pair.visitor(1).call.as_ref().unwrap().summary().unwrap().clone();
     assert_eq!(
         (agent.ended_by, visitor.ended_by),
         (Some(Role::Agent), Some(Role::Visitor)),
         "each its own first"
     );
-    assert_eq!(
-        (agent.outcome, visitor.outcome),
-        (Outcome::Answered, Outcome::Answered)
-    );
+    assert_eq!((agent.outcome, visitor.outcome), (Outcome::Answered, Outcome::Answered));
     let ended_events = |index: usize| {
-        pair.parties[index]
-            .events()
-            .iter()
-            .filter(|e| matches!(e, Event::Ended { .. }))
-            .count()
+        pair.parties[index].events().iter().filter(|e| matches!(e, Event::Ended { .. })).count()
     };
     assert_eq!((ended_events(0), ended_events(1)), (1, 1));
     // Everything after the end is absorbed without output.
     let now = pair.now;
     let call = pair.party_mut(1).call.as_mut().unwrap();
-    call.handle_action(now, Action::SetMicrophoneMuted(true))
-        .unwrap();
-    call.handle_media(now, MediaEvent::Ice(IceState::Failed))
-        .unwrap();
-    call.handle_message(now, from_agent(99, HangupBody::new(Reason::IceFailed)))
-        .unwrap();
+    call.handle_action(now, Action::SetMicrophoneMuted(true)).unwrap();
+    call.handle_media(now, MediaEvent::Ice(IceState::Failed)).unwrap();
+    call.handle_message(now, from_agent(99, HangupBody::new(Reason::IceFailed))).unwrap();
     call.handle_timeout(now + secs(3600));
     assert_eq!(call.poll_output(), None);
     assert_eq!(call.poll_timeout(), None);
@@ -1156,15 +786,8 @@ fn the_first_terminal_transition_wins_and_ended_absorbs_everything() {
 
 #[test]
 fn duplicated_and_replayed_frames_change_nothing_twice() {
-    let mut pair = CallPair::new(
-        1,
-        Faults {
-            duplicate_pct: 100,
-            max_delay_ms: 30,
-            ..Faults::default()
-        },
-        8,
-    );
+    let mut pair =
+        CallPair::new(1, Faults { duplicate_pct: 100, max_delay_ms: 30, ..Faults::default() }, 8);
     pair.connect();
     pair.act(0, Action::Hangup).unwrap();
     pair.run_for(secs(2));
@@ -1172,12 +795,8 @@ fn duplicated_and_replayed_frames_change_nothing_twice() {
         (outcome(&pair, 0), outcome(&pair, 1)),
         (Some(Outcome::Answered), Some(Outcome::Answered))
     );
-    let prompts = pair
-        .visitor(1)
-        .events()
-        .iter()
-        .filter(|e| matches!(e, Event::Prompt { .. }))
-        .count();
+    let prompts =
+        pair.visitor(1).events().iter().filter(|e| matches!(e, Event::Prompt { .. })).count();
     assert_eq!(prompts, 1);
     let offers_applied = media_commands(&pair, 1)
         .iter()
@@ -1187,13 +806,9 @@ fn duplicated_and_replayed_frames_change_nothing_twice() {
     // A replayed frame of the ended call is absorbed.
     let now = start();
     let mut visitor = consented_visitor(now);
-    visitor
-        .handle_message(now, from_agent(5, HangupBody::new(Reason::UserHangup)))
-        .unwrap();
+    visitor.handle_message(now, from_agent(5, HangupBody::new(Reason::UserHangup))).unwrap();
     drain(&mut visitor);
-    visitor
-        .handle_message(now, from_agent(5, HangupBody::new(Reason::UserHangup)))
-        .unwrap();
+    visitor.handle_message(now, from_agent(5, HangupBody::new(Reason::UserHangup))).unwrap();
     visitor.handle_message(now, offer(6, "a9", "agnt")).unwrap();
     assert!(drain(&mut visitor).is_empty());
 }
@@ -1204,10 +819,7 @@ fn frames_of_another_call_are_refused() {
     let mut visitor = visitor_call(now);
     let mut other = from_agent(2, HangupBody::new(Reason::UserHangup));
     other.call_id = CallId::new("call-2").unwrap();
-    assert!(matches!(
-        visitor.handle_message(now, other),
-        Err(CallError::WrongCall { .. })
-    ));
+    assert!(matches!(visitor.handle_message(now, other), Err(CallError::WrongCall { .. })));
     assert_eq!(visitor.phase(), Phase::Prompting);
 }
 

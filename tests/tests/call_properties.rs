@@ -5,12 +5,7 @@
 //! `PROPTEST_CASES` sets the number of cases (2,000 by default, as in CI).
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::time::Duration;
 
@@ -72,10 +67,7 @@ fn scenario(max_drop_pct: u8, reorder: bool) -> impl Strategy<Value = Scenario> 
         ),
         prop::bool::weighted(0.1),
         prop::bool::weighted(0.05),
-        (
-            prop::collection::vec((0u64..4000, step()), 0..12),
-            0usize..3,
-        ),
+        (prop::collection::vec((0u64..4000, step()), 0..12), 0usize..3),
     )
         .prop_map(
             |(
@@ -88,12 +80,7 @@ fn scenario(max_drop_pct: u8, reorder: bool) -> impl Strategy<Value = Scenario> 
             )| Scenario {
                 seed,
                 tabs,
-                faults: Faults {
-                    max_delay_ms,
-                    drop_pct,
-                    duplicate_pct,
-                    reorder,
-                },
+                faults: Faults { max_delay_ms, drop_pct, duplicate_pct, reorder },
                 visitor_denies,
                 agent_denies,
                 steps,
@@ -118,14 +105,7 @@ fn play(scenario: &Scenario) -> Result<CallPair, TestCaseError> {
             Some((Device::Microphone, MediaError::NotReadable));
     }
     let prompt = Prompt::new("Video call?").unwrap();
-    let _ = pair.act(
-        0,
-        Action::Invite {
-            prompt,
-            media: MediaKinds::AUDIO_VIDEO,
-            ice: None,
-        },
-    );
+    let _ = pair.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
     for (delay_ms, step) in &scenario.steps {
         pair.run_for(Duration::from_millis(*delay_ms));
         check_memory(&pair)?;
@@ -144,15 +124,8 @@ fn play(scenario: &Scenario) -> Result<CallPair, TestCaseError> {
     pair.run_for(Duration::from_secs(5));
     // One party hangs up; the others must learn it from the link (or their timers).
     // The agent, or the visitor tab it is talking to (another tab's hangup ends nothing).
-    let bound = pair.parties[0]
-        .call
-        .as_ref()
-        .and_then(Call::remote_party)
-        .cloned();
-    let bound_tab = pair
-        .parties
-        .iter()
-        .position(|p| Some(&p.id) == bound.as_ref());
+    let bound = pair.parties[0].call.as_ref().and_then(Call::remote_party).cloned();
+    let bound_tab = pair.parties.iter().position(|p| Some(&p.id) == bound.as_ref());
     let closer = match (scenario.closer, bound_tab) {
         (0, _) | (_, None) => 0,
         (_, Some(tab)) => tab,
@@ -187,10 +160,7 @@ fn talked(outcome: Option<Outcome>) -> bool {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(2000)
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000)
 }
 
 proptest! {

@@ -6,12 +6,7 @@
 //! fresh clone and with any target directory (`CARGO_TARGET_DIR`, `build.target-dir`).
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,10 +14,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Builds the example (once per test binary) and returns its path, as cargo reports it.
@@ -40,11 +32,7 @@ fn inspect_binary() -> &'static Path {
             .stderr(Stdio::inherit())
             .output()
             .expect("cannot run cargo");
-        assert!(
-            output.status.success(),
-            "cargo build --example inspect failed: {}",
-            output.status
-        );
+        assert!(output.status.success(), "cargo build --example inspect failed: {}", output.status);
         let stdout = String::from_utf8(output.stdout).unwrap();
         let executable = stdout
             .lines()
@@ -78,9 +66,7 @@ impl Run {
             return Vec::new();
         }
         let body = self.stdout.strip_suffix('\n');
-        body.unwrap_or_else(|| panic!("unterminated line: {:?}", self.stdout))
-            .split('\n')
-            .collect()
+        body.unwrap_or_else(|| panic!("unterminated line: {:?}", self.stdout)).split('\n').collect()
     }
 }
 
@@ -95,11 +81,7 @@ fn run(args: &[&std::ffi::OsStr], stdin: &[u8]) -> Run {
         .expect("cannot start the inspect example");
     let mut pipe = child.stdin.take().unwrap();
     // Feed stdin while the output is read, so that neither side can block the other.
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = std::thread::scope(|scope| {
+    let Output { status, stdout, stderr } = std::thread::scope(|scope| {
         scope.spawn(move || {
             // The example may exit before reading everything (a usage error): that is fine.
             let _ = pipe.write_all(stdin);
@@ -136,18 +118,10 @@ fn fixtures_and_verdicts() -> (Vec<u8>, Vec<String>) {
         if frame.last() == Some(&b'\n') {
             frame.pop();
         }
-        assert!(
-            !frame.contains(&b'\n'),
-            "{} is not one line",
-            path.display()
-        );
+        assert!(!frame.contains(&b'\n'), "{} is not one line", path.display());
         let json: serde_json::Value = serde_json::from_slice(&frame).unwrap();
         let (message_type, call_id) = (json["type"].as_str(), json["call_id"].as_str());
-        expected.push(format!(
-            "ok {} call={}",
-            message_type.unwrap(),
-            call_id.unwrap()
-        ));
+        expected.push(format!("ok {} call={}", message_type.unwrap(), call_id.unwrap()));
         input.extend_from_slice(&frame);
         input.push(b'\n');
     }
@@ -164,12 +138,7 @@ fn every_fixture_decodes_in_order() {
     assert_eq!(run.lines(), expected, "stderr: {}", run.stderr);
     assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
     assert_eq!(run.stderr, "");
-    assert!(
-        run.lines()
-            .contains(&"ok call.invite call=call-2024-05-01.a1b2c3"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.lines().contains(&"ok call.invite call=call-2024-05-01.a1b2c3"), "{}", run.stdout);
 }
 
 #[test]
@@ -177,12 +146,7 @@ fn stdin_is_read_without_an_argument_or_with_a_dash() {
     let (input, expected) = fixtures_and_verdicts();
     for args in [&[][..], &["-".as_ref()][..]] {
         let run = run(args, &input);
-        assert_eq!(
-            run.lines(),
-            expected,
-            "args {args:?}, stderr: {}",
-            run.stderr
-        );
+        assert_eq!(run.lines(), expected, "args {args:?}, stderr: {}", run.stderr);
         assert_eq!(run.code, Some(0), "args {args:?}, stderr: {}", run.stderr);
     }
 }
@@ -247,12 +211,7 @@ fn mixed_input_prints_one_exact_line_per_frame_and_fails() {
     assert_eq!(from_file.stderr, "");
 
     let from_stdin = run(&[], &input);
-    assert_eq!(
-        from_stdin.lines(),
-        expected,
-        "stderr: {}",
-        from_stdin.stderr
-    );
+    assert_eq!(from_stdin.lines(), expected, "stderr: {}", from_stdin.stderr);
     assert_eq!(from_stdin.code, Some(1), "stderr: {}", from_stdin.stderr);
 }
 
@@ -275,20 +234,13 @@ fn blank_input_prints_nothing_and_succeeds() {
 #[test]
 fn usage_and_io_errors_exit_2_with_a_message_on_stderr() {
     let missing = Path::new(env!("CARGO_TARGET_TMPDIR")).join("inspect-no-such-file.jsonl");
-    let cases: [&[&std::ffi::OsStr]; 3] = [
-        &[missing.as_os_str()],
-        &["a.jsonl".as_ref(), "b.jsonl".as_ref()],
-        &["--frames".as_ref()],
-    ];
+    let cases: [&[&std::ffi::OsStr]; 3] =
+        [&[missing.as_os_str()], &["a.jsonl".as_ref(), "b.jsonl".as_ref()], &["--frames".as_ref()]];
     for args in cases {
         let run = run(args, b"{}\n");
         assert_eq!(run.code, Some(2), "args {args:?}");
         assert_eq!(run.stdout, "", "args {args:?}");
-        assert!(
-            run.stderr.starts_with("inspect: "),
-            "args {args:?}: {}",
-            run.stderr
-        );
+        assert!(run.stderr.starts_with("inspect: "), "args {args:?}: {}", run.stderr);
     }
     let run = run(&[missing.as_os_str()], b"");
     assert!(run.stderr.contains("cannot open"), "{}", run.stderr);

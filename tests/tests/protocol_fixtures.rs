@@ -3,12 +3,7 @@
 //! protocol_fixtures` rewrites the files from the values (review the diff before committing).
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -112,24 +107,12 @@ fn canonical() -> Vec<(&'static str, Envelope)> {
     let mut chromium_candidates = browser_candidates("chromium-candidates.json");
     chromium_candidates.push(IceCandidate::end_of_candidates(Some("lZ7j".into())));
     vec![
-        (
-            "invite.json",
-            agent(
-                1,
-                InviteBody::new(prompt, MediaKinds::AUDIO_VIDEO).with_ice(ice),
-            ),
-        ),
+        ("invite.json", agent(1, InviteBody::new(prompt, MediaKinds::AUDIO_VIDEO).with_ice(ice))),
         ("ringing.json", visitor(1, RingingBody::new())),
-        (
-            "accept.json",
-            visitor(2, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-        ),
+        ("accept.json", visitor(2, AcceptBody::new(MediaKinds::AUDIO_VIDEO))),
         (
             "select_answer.json",
-            agent(
-                2,
-                SelectAnswerBody::new(PartyId::new("visitor-tab-2").unwrap()),
-            ),
+            agent(2, SelectAnswerBody::new(PartyId::new("visitor-tab-2").unwrap())),
         ),
         (
             "decline.json",
@@ -175,30 +158,16 @@ fn canonical() -> Vec<(&'static str, Envelope)> {
                 ),
             ),
         ),
-        (
-            "candidates-chromium.json",
-            agent(4, CandidatesBody::new(chromium_candidates)),
-        ),
-        (
-            "candidates-firefox.json",
-            visitor(5, CandidatesBody::new(firefox_candidates)),
-        ),
+        ("candidates-chromium.json", agent(4, CandidatesBody::new(chromium_candidates))),
+        ("candidates-firefox.json", visitor(5, CandidatesBody::new(firefox_candidates))),
         ("media.json", agent(5, MediaBody::new(camera_and_screen))),
         (
             "media-audio-only.json",
-            visitor(
-                6,
-                MediaBody::new(camera).with_audio_only(AudioOnlyReason::Quality),
-            ),
+            visitor(6, MediaBody::new(camera).with_audio_only(AudioOnlyReason::Quality)),
         ),
         (
             "quality.json",
-            visitor(
-                7,
-                QualityBody::new(QualityLevel::Poor)
-                    .with_measurements(420, 8.5)
-                    .unwrap(),
-            ),
+            visitor(7, QualityBody::new(QualityLevel::Poor).with_measurements(420, 8.5).unwrap()),
         ),
         ("hangup.json", agent(6, HangupBody::new(Reason::UserHangup))),
         (
@@ -218,9 +187,7 @@ fn every_message_kind_has_a_fixture() {
     let canonical = canonical();
     for message_type in Message::TYPES {
         assert!(
-            canonical
-                .iter()
-                .any(|(_, envelope)| envelope.message_type() == *message_type),
+            canonical.iter().any(|(_, envelope)| envelope.message_type() == *message_type),
             "no fixture for {message_type}"
         );
     }
@@ -259,9 +226,7 @@ fn compat(name: &str) -> Envelope {
 #[test]
 fn unknown_fields_are_ignored_everywhere() {
     let envelope = compat("unknown-fields.json");
-    let Message::Hangup(hangup) = &envelope.message else {
-        panic!("{envelope:?}")
-    };
+    let Message::Hangup(hangup) = &envelope.message else { panic!("{envelope:?}") };
     assert_eq!(hangup.reason, Reason::IceTimeout);
     assert_eq!(envelope.seq, 9);
 }
@@ -269,9 +234,7 @@ fn unknown_fields_are_ignored_everywhere() {
 #[test]
 fn unknown_type_is_kept_with_its_body() {
     let envelope = compat("unknown-type.json");
-    let Message::Unknown(unknown) = &envelope.message else {
-        panic!("{envelope:?}")
-    };
+    let Message::Unknown(unknown) = &envelope.message else { panic!("{envelope:?}") };
     assert_eq!(unknown.message_type, "call.reaction");
     assert_eq!(unknown.body.get(), r#"{"emoji":"👍","future":[1,2,3]}"#);
     // Peers keep what they do not understand, byte for byte.
@@ -285,9 +248,7 @@ fn unknown_type_is_kept_with_its_body() {
 #[test]
 fn unknown_reason_round_trips() {
     let envelope = compat("unknown-reason.json");
-    let Message::Decline(decline) = &envelope.message else {
-        panic!("{envelope:?}")
-    };
+    let Message::Decline(decline) = &envelope.message else { panic!("{envelope:?}") };
     assert_eq!(decline.reason, Reason::Other("visitor_on_phone".into()));
     assert!(
         String::from_utf8(encode(&envelope))
@@ -299,30 +260,19 @@ fn unknown_reason_round_trips() {
 #[test]
 fn missing_optional_fields_take_their_defaults() {
     let envelope = compat("missing-optional.json");
-    let Message::Invite(invite) = &envelope.message else {
-        panic!("{envelope:?}")
-    };
+    let Message::Invite(invite) = &envelope.message else { panic!("{envelope:?}") };
     assert_eq!(
-        (
-            invite.prompt.locale.as_ref(),
-            invite.capabilities.len(),
-            invite.ice.as_ref()
-        ),
+        (invite.prompt.locale.as_ref(), invite.capabilities.len(), invite.ice.as_ref()),
         (None, 0, None)
     );
-    let Message::Hangup(hangup) = compat("hangup-without-body.json").message else {
-        panic!()
-    };
+    let Message::Hangup(hangup) = compat("hangup-without-body.json").message else { panic!() };
     assert_eq!(hangup.reason, Reason::UserHangup);
 }
 
 #[test]
 fn any_key_order_decodes_the_same() {
     let canonical = canonical();
-    let offer = &canonical
-        .iter()
-        .find(|(name, _)| *name == "description-offer-firefox.json")
-        .unwrap()
-        .1;
+    let offer =
+        &canonical.iter().find(|(name, _)| *name == "description-offer-firefox.json").unwrap().1;
     assert_eq!(&compat("body-first-firefox-order.json"), offer);
 }

@@ -5,12 +5,7 @@
 //! rewrites the file from the crate (review the diff before committing).
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -44,10 +39,7 @@ fn validator() -> &'static Validator {
 }
 
 fn schema_errors(frame: &Value) -> Vec<String> {
-    validator()
-        .iter_errors(frame)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
+    validator().iter_errors(frame).map(|e| format!("{} at {}", e, e.instance_path())).collect()
 }
 
 /// What the decoder and the schema each say of a frame: `Ok` or why not.
@@ -55,23 +47,13 @@ fn verdicts(frame: &Value) -> (Result<(), String>, Result<(), Vec<String>>) {
     let bytes = serde_json::to_vec(frame).unwrap();
     let decoded = decode(&bytes).map(drop).map_err(|e| e.to_string());
     let errors = schema_errors(frame);
-    (
-        decoded,
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        },
-    )
+    (decoded, if errors.is_empty() { Ok(()) } else { Err(errors) })
 }
 
 fn assert_both_accept(what: &str, frame: &Value) {
     let (decoded, validated) = verdicts(frame);
     assert!(decoded.is_ok(), "{what}: decode refused it: {decoded:?}");
-    assert!(
-        validated.is_ok(),
-        "{what}: the schema refused it: {validated:?}"
-    );
+    assert!(validated.is_ok(), "{what}: the schema refused it: {validated:?}");
 }
 
 fn assert_both_refuse(what: &str, frame: &Value) {
@@ -93,9 +75,7 @@ fn fixture(name: &str) -> Value {
 /// `fixture` with the value at `pointer` replaced (its parent must exist).
 fn with(mut frame: Value, pointer: &str, value: Value) -> Value {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let parent = frame
-        .pointer_mut(parent)
-        .unwrap_or_else(|| panic!("no {parent}"));
+    let parent = frame.pointer_mut(parent).unwrap_or_else(|| panic!("no {parent}"));
     match parent {
         Value::Object(map) => {
             map.insert(key.to_owned(), value);
@@ -109,10 +89,8 @@ fn with(mut frame: Value, pointer: &str, value: Value) -> Value {
 /// `fixture` without the field at `pointer`.
 fn without(mut frame: Value, pointer: &str) -> Value {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let removed = frame
-        .pointer_mut(parent)
-        .and_then(Value::as_object_mut)
-        .and_then(|map| map.remove(key));
+    let removed =
+        frame.pointer_mut(parent).and_then(Value::as_object_mut).and_then(|map| map.remove(key));
     assert!(removed.is_some(), "no {pointer}");
     frame
 }
@@ -148,9 +126,7 @@ fn candidate(index: usize) -> Value {
 fn sdp(sections: usize, len: usize) -> String {
     let mut sdp = String::from("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n");
     for mid in 0..sections {
-        sdp.push_str(&format!(
-            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{mid}\r\n"
-        ));
+        sdp.push_str(&format!("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{mid}\r\n"));
     }
     while sdp.len() + 40 < len {
         sdp.push_str("a=x-padding\r\n");
@@ -184,10 +160,7 @@ fn checked_in_schema_is_what_the_crate_builds() {
 fn schema_is_a_valid_draft_2020_12_schema() {
     let schema = json_schema();
     assert_eq!(schema["$schema"], SCHEMA_DIALECT);
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     assert_eq!(schema["$id"], SCHEMA_ID);
     assert!(schema["title"].is_string() && schema["description"].is_string());
     if let Err(error) = jsonschema::draft202012::meta::validate(&schema) {
@@ -203,11 +176,7 @@ fn schema_never_closes_an_object() {
     fn walk(value: &Value, path: &str) {
         match value {
             Value::Object(map) => {
-                assert_ne!(
-                    map.get("additionalProperties"),
-                    Some(&Value::Bool(false)),
-                    "{path}"
-                );
+                assert_ne!(map.get("additionalProperties"), Some(&Value::Bool(false)), "{path}");
                 assert!(!map.contains_key("unevaluatedProperties"), "{path}");
                 for (key, value) in map {
                     walk(value, &format!("{path}/{key}"));
@@ -240,11 +209,7 @@ fn every_fixture_validates() {
     }
     // One canonical fixture per message type at least, and the compat ones.
     assert!(checked.len() >= Message::TYPES.len() + 6, "{checked:?}");
-    for name in [
-        "unknown-type.json",
-        "unknown-fields.json",
-        "hangup-without-body.json",
-    ] {
+    for name in ["unknown-type.json", "unknown-fields.json", "hangup-without-body.json"] {
         assert!(checked.iter().any(|c| c == name), "{name} not checked");
     }
 }
@@ -259,14 +224,9 @@ fn every_known_type_selects_its_body_schema() {
             .iter()
             .find(|b| b["if"]["properties"]["type"]["const"] == *message_type)
             .unwrap_or_else(|| panic!("no branch for {message_type}"));
-        let target = branch["then"]["properties"]["body"]["$ref"]
-            .as_str()
-            .unwrap();
+        let target = branch["then"]["properties"]["body"]["$ref"].as_str().unwrap();
         let name = target.strip_prefix("#/$defs/").unwrap();
-        assert!(
-            schema["$defs"][name].is_object(),
-            "{message_type}: no {target}"
-        );
+        assert!(schema["$defs"][name].is_object(), "{message_type}: no {target}");
         // A body that is not even an object is refused for every known type.
         assert_both_refuse(message_type, &frame_of(message_type, Some(json!("x"))));
     }
@@ -294,28 +254,18 @@ fn body_is_required_exactly_when_the_decoder_needs_one() {
         }
     }
     // Both kinds exist: call.hangup needs no body, call.invite does.
-    assert!(
-        optional > 0 && required > 0,
-        "{optional} optional, {required} required"
-    );
+    assert!(optional > 0 && required > 0, "{optional} optional, {required} required");
     assert_both_accept("hangup", &frame_of("call.hangup", None));
     assert_both_refuse("invite", &frame_of("call.invite", None));
 }
 
 #[test]
 fn unknown_types_take_any_object_body() {
-    for body in [
-        None,
-        Some(json!({})),
-        Some(json!({"emoji": "👍", "n": [1, 2]})),
-    ] {
+    for body in [None, Some(json!({})), Some(json!({"emoji": "👍", "n": [1, 2]}))] {
         assert_both_accept("call.reaction", &frame_of("call.reaction", body));
     }
     // The schema of a known type is not applied to an unknown one.
-    assert_both_accept(
-        "call.invite.v2",
-        &frame_of("call.invite.v2", Some(json!({"prompt": 3}))),
-    );
+    assert_both_accept("call.invite.v2", &frame_of("call.invite.v2", Some(json!({"prompt": 3}))));
 }
 
 #[test]
@@ -340,17 +290,9 @@ fn open_enums_list_their_known_values_and_take_new_tokens() {
             assert!(enum_validator.is_valid(&json!(value)), "{name}: {value}");
         }
         let longest = "x".repeat(MAX_TOKEN_LEN);
-        assert!(
-            enum_validator.is_valid(&json!("from_a.newer-peer")),
-            "{name}"
-        );
+        assert!(enum_validator.is_valid(&json!("from_a.newer-peer")), "{name}");
         assert!(enum_validator.is_valid(&json!(longest)), "{name}");
-        for bad in [
-            json!(""),
-            json!("has space"),
-            json!(format!("{longest}x")),
-            json!(3),
-        ] {
+        for bad in [json!(""), json!("has space"), json!(format!("{longest}x")), json!(3)] {
             assert!(!enum_validator.is_valid(&bad), "{name}: {bad}");
         }
     }
@@ -397,10 +339,7 @@ fn defaults_are_the_decoders() {
     }
     let codes = ["DeclineBody", "CancelBody", "HangupBody"]
         .map(|name| schema["$defs"][name]["properties"]["reason"]["default"]["code"].clone());
-    assert_eq!(
-        codes,
-        [json!("declined"), json!("cancelled"), json!("user_hangup")]
-    );
+    assert_eq!(codes, [json!("declined"), json!("cancelled"), json!("user_hangup")]);
 }
 
 #[test]
@@ -409,44 +348,19 @@ fn tolerated_variants_are_accepted_by_both() {
     let candidates = fixture("candidates-chromium.json");
     let media = fixture("media.json");
     for (what, frame) in [
-        (
-            "unknown envelope field",
-            with(invite.clone(), "/sent_at", json!("2024-05-01")),
-        ),
-        (
-            "unknown body field",
-            with(invite.clone(), "/body/priority", json!(1)),
-        ),
-        (
-            "unknown prompt field",
-            with(invite.clone(), "/body/prompt/x", json!(null)),
-        ),
-        (
-            "unknown ice field",
-            with(
-                invite.clone(),
-                "/body/ice/bundlePolicy",
-                json!("max-bundle"),
-            ),
-        ),
-        (
-            "locale null",
-            with(invite.clone(), "/body/prompt/locale", json!(null)),
-        ),
+        ("unknown envelope field", with(invite.clone(), "/sent_at", json!("2024-05-01"))),
+        ("unknown body field", with(invite.clone(), "/body/priority", json!(1))),
+        ("unknown prompt field", with(invite.clone(), "/body/prompt/x", json!(null))),
+        ("unknown ice field", with(invite.clone(), "/body/ice/bundlePolicy", json!("max-bundle"))),
+        ("locale null", with(invite.clone(), "/body/prompt/locale", json!(null))),
         ("ice null", with(invite.clone(), "/body/ice", json!(null))),
         ("ice empty", with(invite.clone(), "/body/ice", json!({}))),
-        (
-            "no capabilities",
-            without(invite.clone(), "/body/capabilities"),
-        ),
+        ("no capabilities", without(invite.clone(), "/body/capabilities")),
         (
             "prompt with newline and tab",
             with(invite.clone(), "/body/prompt/text", json!("Call?\n\tYes")),
         ),
-        (
-            "prompt in Greek",
-            with(invite.clone(), "/body/prompt/text", json!("Βιντεοκλήση;")),
-        ),
+        ("prompt in Greek", with(invite.clone(), "/body/prompt/text", json!("Βιντεοκλήση;"))),
         (
             "single url string",
             with(
@@ -473,35 +387,17 @@ fn tolerated_variants_are_accepted_by_both() {
         ),
         (
             "turn url in capitals",
-            with(
-                invite.clone(),
-                "/body/ice/iceServers/0/urls",
-                json!("TURN:turn.example.com"),
-            ),
+            with(invite.clone(), "/body/ice/iceServers/0/urls", json!("TURN:turn.example.com")),
         ),
         (
             "end of candidates only",
-            with(
-                candidates.clone(),
-                "/body/candidates",
-                json!([{"candidate": ""}]),
-            ),
+            with(candidates.clone(), "/body/candidates", json!([{"candidate": ""}])),
         ),
-        (
-            "empty sdpMid",
-            with(candidates.clone(), "/body/candidates/0/sdpMid", json!("")),
-        ),
-        (
-            "null sdpMid",
-            with(candidates.clone(), "/body/candidates/0/sdpMid", json!(null)),
-        ),
+        ("empty sdpMid", with(candidates.clone(), "/body/candidates/0/sdpMid", json!(""))),
+        ("null sdpMid", with(candidates.clone(), "/body/candidates/0/sdpMid", json!(null))),
         (
             "null sdpMLineIndex",
-            with(
-                candidates.clone(),
-                "/body/candidates/0/sdpMLineIndex",
-                json!(null),
-            ),
+            with(candidates.clone(), "/body/candidates/0/sdpMLineIndex", json!(null)),
         ),
         (
             "a= candidate line",
@@ -513,18 +409,11 @@ fn tolerated_variants_are_accepted_by_both() {
                 ),
             ),
         ),
-        (
-            "no candidates",
-            with(candidates, "/body/candidates", json!([])),
-        ),
+        ("no candidates", with(candidates, "/body/candidates", json!([]))),
         ("no streams", with(media.clone(), "/body", json!({}))),
         (
             "stream with defaults",
-            with(
-                media.clone(),
-                "/body/streams",
-                json!({"s": {"purpose": "camera"}}),
-            ),
+            with(media.clone(), "/body/streams", json!({"s": {"purpose": "camera"}})),
         ),
         (
             "null display surface",
@@ -534,34 +423,15 @@ fn tolerated_variants_are_accepted_by_both() {
                 json!(null),
             ),
         ),
-        (
-            "null audio_only",
-            with(media, "/body/audio_only", json!(null)),
-        ),
-        (
-            "null measurements",
-            with(fixture("quality.json"), "/body/rtt_ms", json!(null)),
-        ),
-        (
-            "integer loss",
-            with(fixture("quality.json"), "/body/loss_pct", json!(0)),
-        ),
-        (
-            "rejected without detail",
-            without(fixture("rejected.json"), "/body/detail"),
-        ),
+        ("null audio_only", with(media, "/body/audio_only", json!(null))),
+        ("null measurements", with(fixture("quality.json"), "/body/rtt_ms", json!(null))),
+        ("integer loss", with(fixture("quality.json"), "/body/loss_pct", json!(0))),
+        ("rejected without detail", without(fixture("rejected.json"), "/body/detail")),
         (
             "unknown reason with a device",
-            with(
-                fixture("hangup.json"),
-                "/body/reason/device",
-                json!("camera"),
-            ),
+            with(fixture("hangup.json"), "/body/reason/device", json!("camera")),
         ),
-        (
-            "decline without reason",
-            with(fixture("decline.json"), "/body", json!({})),
-        ),
+        ("decline without reason", with(fixture("decline.json"), "/body", json!({}))),
     ] {
         assert_both_accept(what, &frame);
     }
@@ -576,27 +446,12 @@ fn refused_frames_are_refused_by_both() {
     let media = fixture("media.json");
     let sixty_five: Vec<Value> = (0..=MAX_CANDIDATES).map(candidate).collect();
     for (what, frame) in [
-        (
-            "id with a space",
-            with(invite.clone(), "/party_id", json!("visitor tab")),
-        ),
+        ("id with a space", with(invite.clone(), "/party_id", json!("visitor tab"))),
         ("empty id", with(invite.clone(), "/call_id", json!(""))),
-        (
-            "non-ASCII id",
-            with(invite.clone(), "/conversation_id", json!("convé")),
-        ),
-        (
-            "role misspelt",
-            with(invite.clone(), "/role", json!("vistor")),
-        ),
-        (
-            "role capitalized",
-            with(invite.clone(), "/role", json!("Agent")),
-        ),
-        (
-            "version as a string",
-            with(invite.clone(), "/version", json!("1")),
-        ),
+        ("non-ASCII id", with(invite.clone(), "/conversation_id", json!("convé"))),
+        ("role misspelt", with(invite.clone(), "/role", json!("vistor"))),
+        ("role capitalized", with(invite.clone(), "/role", json!("Agent"))),
+        ("version as a string", with(invite.clone(), "/version", json!("1"))),
         ("version 2", with(invite.clone(), "/version", json!(2))),
         ("no version", without(invite.clone(), "/version")),
         ("no type", without(invite.clone(), "/type")),
@@ -605,75 +460,30 @@ fn refused_frames_are_refused_by_both() {
         ("seq 0", with(invite.clone(), "/seq", json!(0))),
         ("seq negative", with(invite.clone(), "/seq", json!(-1))),
         ("seq as a string", with(invite.clone(), "/seq", json!("1"))),
-        (
-            "lifetime 5 s",
-            with(invite.clone(), "/body/lifetime_ms", json!(5000)),
-        ),
+        ("lifetime 5 s", with(invite.clone(), "/body/lifetime_ms", json!(5000))),
         ("no lifetime", without(invite.clone(), "/body/lifetime_ms")),
         ("no prompt", without(invite.clone(), "/body/prompt")),
-        (
-            "blank prompt",
-            with(invite.clone(), "/body/prompt/text", json!(" \n\t ")),
-        ),
-        (
-            "prompt with a bell",
-            with(invite.clone(), "/body/prompt/text", json!("Call?\u{7}")),
-        ),
-        (
-            "prompt with a CR",
-            with(invite.clone(), "/body/prompt/text", json!("Call?\r\n")),
-        ),
-        (
-            "locale with underscore",
-            with(invite.clone(), "/body/prompt/locale", json!("pt_BR")),
-        ),
-        (
-            "media without video",
-            without(invite.clone(), "/body/media/video"),
-        ),
-        (
-            "media as strings",
-            with(invite.clone(), "/body/media/audio", json!("yes")),
-        ),
-        (
-            "capabilities null",
-            with(invite.clone(), "/body/capabilities", json!(null)),
-        ),
-        (
-            "turn without credential",
-            without(invite.clone(), "/body/ice/iceServers/0/credential"),
-        ),
+        ("blank prompt", with(invite.clone(), "/body/prompt/text", json!(" \n\t "))),
+        ("prompt with a bell", with(invite.clone(), "/body/prompt/text", json!("Call?\u{7}"))),
+        ("prompt with a CR", with(invite.clone(), "/body/prompt/text", json!("Call?\r\n"))),
+        ("locale with underscore", with(invite.clone(), "/body/prompt/locale", json!("pt_BR"))),
+        ("media without video", without(invite.clone(), "/body/media/video")),
+        ("media as strings", with(invite.clone(), "/body/media/audio", json!("yes"))),
+        ("capabilities null", with(invite.clone(), "/body/capabilities", json!(null))),
+        ("turn without credential", without(invite.clone(), "/body/ice/iceServers/0/credential")),
         (
             "turn with null username",
-            with(
-                invite.clone(),
-                "/body/ice/iceServers/0/username",
-                json!(null),
-            ),
+            with(invite.clone(), "/body/ice/iceServers/0/username", json!(null)),
         ),
-        (
-            "no urls",
-            with(invite.clone(), "/body/ice/iceServers", json!([{}])),
-        ),
-        (
-            "empty urls",
-            with(invite.clone(), "/body/ice/iceServers/0/urls", json!([])),
-        ),
+        ("no urls", with(invite.clone(), "/body/ice/iceServers", json!([{}]))),
+        ("empty urls", with(invite.clone(), "/body/ice/iceServers/0/urls", json!([]))),
         (
             "http url",
-            with(
-                invite.clone(),
-                "/body/ice/iceServers/0/urls",
-                json!("https://turn.example.com"),
-            ),
+            with(invite.clone(), "/body/ice/iceServers/0/urls", json!("https://turn.example.com")),
         ),
         (
             "url with a path",
-            with(
-                invite.clone(),
-                "/body/ice/iceServers/0/urls/1",
-                json!("turn:turn.example.com/x"),
-            ),
+            with(invite.clone(), "/body/ice/iceServers/0/urls/1", json!("turn:turn.example.com/x")),
         ),
         (
             "url with userinfo",
@@ -691,59 +501,19 @@ fn refused_frames_are_refused_by_both() {
                 json!("turn:turn.example.com?transport=sctp"),
             ),
         ),
-        (
-            "ice policy none",
-            with(
-                invite.clone(),
-                "/body/ice/iceTransportPolicy",
-                json!("none"),
-            ),
-        ),
-        (
-            "rollback",
-            with(
-                description.clone(),
-                "/body/description/type",
-                json!("rollback"),
-            ),
-        ),
-        (
-            "pranswer",
-            with(
-                description.clone(),
-                "/body/description/type",
-                json!("pranswer"),
-            ),
-        ),
-        (
-            "no negotiation id",
-            without(description.clone(), "/body/negotiation_id"),
-        ),
+        ("ice policy none", with(invite.clone(), "/body/ice/iceTransportPolicy", json!("none"))),
+        ("rollback", with(description.clone(), "/body/description/type", json!("rollback"))),
+        ("pranswer", with(description.clone(), "/body/description/type", json!("pranswer"))),
+        ("no negotiation id", without(description.clone(), "/body/negotiation_id")),
         ("no sdp", without(description, "/body/description/sdp")),
-        (
-            "denied without device",
-            without(decline.clone(), "/body/reason/device"),
-        ),
-        (
-            "denied with null error",
-            with(decline.clone(), "/body/reason/error", json!(null)),
-        ),
-        (
-            "reason as a string",
-            with(decline.clone(), "/body/reason", json!("declined")),
-        ),
+        ("denied without device", without(decline.clone(), "/body/reason/device")),
+        ("denied with null error", with(decline.clone(), "/body/reason/error", json!(null))),
+        ("reason as a string", with(decline.clone(), "/body/reason", json!("declined"))),
         ("reason null", with(decline, "/body/reason", json!(null))),
-        (
-            "65 candidates",
-            with(candidates.clone(), "/body/candidates", json!(sixty_five)),
-        ),
+        ("65 candidates", with(candidates.clone(), "/body/candidates", json!(sixty_five))),
         (
             "garbage candidate",
-            with(
-                candidates.clone(),
-                "/body/candidates/0/candidate",
-                json!("hello"),
-            ),
+            with(candidates.clone(), "/body/candidates/0/candidate", json!("hello")),
         ),
         (
             "candidate of unknown type",
@@ -753,46 +523,22 @@ fn refused_frames_are_refused_by_both() {
                 json!("candidate:1 1 udp 1 192.0.2.1 5000 typ nat"),
             ),
         ),
-        (
-            "candidate missing",
-            without(candidates.clone(), "/body/candidates/0/candidate"),
-        ),
+        ("candidate missing", without(candidates.clone(), "/body/candidates/0/candidate")),
         (
             "sdpMid with a space",
-            with(
-                candidates.clone(),
-                "/body/candidates/0/sdpMid",
-                json!("a b"),
-            ),
+            with(candidates.clone(), "/body/candidates/0/sdpMid", json!("a b")),
         ),
         (
             "ufrag with a dash",
-            with(
-                candidates.clone(),
-                "/body/candidates/0/usernameFragment",
-                json!("a-b"),
-            ),
+            with(candidates.clone(), "/body/candidates/0/usernameFragment", json!("a-b")),
         ),
-        (
-            "negative sdpMLineIndex",
-            with(candidates, "/body/candidates/0/sdpMLineIndex", json!(-1)),
-        ),
-        (
-            "no purpose",
-            with(media.clone(), "/body/streams", json!({"s": {}})),
-        ),
+        ("negative sdpMLineIndex", with(candidates, "/body/candidates/0/sdpMLineIndex", json!(-1))),
+        ("no purpose", with(media.clone(), "/body/streams", json!({"s": {}}))),
         (
             "stream id with a quote",
-            with(
-                media.clone(),
-                "/body/streams",
-                json!({"a\"b": {"purpose": "camera"}}),
-            ),
+            with(media.clone(), "/body/streams", json!({"a\"b": {"purpose": "camera"}})),
         ),
-        (
-            "streams null",
-            with(media.clone(), "/body/streams", json!(null)),
-        ),
+        ("streams null", with(media.clone(), "/body/streams", json!(null))),
         (
             "mute as a number",
             with(
@@ -801,51 +547,20 @@ fn refused_frames_are_refused_by_both() {
                 json!({"s": {"purpose": "camera", "audio_muted": 1}}),
             ),
         ),
-        (
-            "audio_only without reason",
-            with(media, "/body/audio_only", json!({})),
-        ),
-        (
-            "loss 101 %",
-            with(fixture("quality.json"), "/body/loss_pct", json!(101)),
-        ),
-        (
-            "negative rtt",
-            with(fixture("quality.json"), "/body/rtt_ms", json!(-5)),
-        ),
+        ("audio_only without reason", with(media, "/body/audio_only", json!({}))),
+        ("loss 101 %", with(fixture("quality.json"), "/body/loss_pct", json!(101))),
+        ("negative rtt", with(fixture("quality.json"), "/body/rtt_ms", json!(-5))),
         ("no level", without(fixture("quality.json"), "/body/level")),
-        (
-            "detail with a NUL",
-            with(fixture("rejected.json"), "/body/detail", json!("a\u{0}b")),
-        ),
-        (
-            "detail null",
-            with(fixture("rejected.json"), "/body/detail", json!(null)),
-        ),
-        (
-            "no reject code",
-            without(fixture("rejected.json"), "/body/code"),
-        ),
-        (
-            "accept without body",
-            without(fixture("accept.json"), "/body"),
-        ),
+        ("detail with a NUL", with(fixture("rejected.json"), "/body/detail", json!("a\u{0}b"))),
+        ("detail null", with(fixture("rejected.json"), "/body/detail", json!(null))),
+        ("no reject code", without(fixture("rejected.json"), "/body/code")),
+        ("accept without body", without(fixture("accept.json"), "/body")),
         (
             "select_answer with a bad id",
-            with(
-                fixture("select_answer.json"),
-                "/body/selected_party_id",
-                json!("a/b"),
-            ),
+            with(fixture("select_answer.json"), "/body/selected_party_id", json!("a/b")),
         ),
-        (
-            "hangup body null",
-            with(fixture("hangup.json"), "/body", json!(null)),
-        ),
-        (
-            "hangup body a string",
-            with(fixture("hangup.json"), "/body", json!("bye")),
-        ),
+        ("hangup body null", with(fixture("hangup.json"), "/body", json!(null))),
+        ("hangup body a string", with(fixture("hangup.json"), "/body", json!("bye"))),
     ] {
         assert_both_refuse(what, &frame);
     }
@@ -870,11 +585,7 @@ fn limits_agree_at_their_boundaries() {
         (
             "id length",
             with(invite.clone(), "/call_id", json!("c".repeat(MAX_ID_LEN))),
-            with(
-                invite.clone(),
-                "/call_id",
-                json!("c".repeat(MAX_ID_LEN + 1)),
-            ),
+            with(invite.clone(), "/call_id", json!("c".repeat(MAX_ID_LEN + 1))),
         ),
         (
             "seq",
@@ -893,55 +604,23 @@ fn limits_agree_at_their_boundaries() {
         ),
         (
             "prompt length",
-            with(
-                invite.clone(),
-                "/body/prompt/text",
-                json!("p".repeat(MAX_PROMPT_LEN)),
-            ),
-            with(
-                invite.clone(),
-                "/body/prompt/text",
-                json!("p".repeat(MAX_PROMPT_LEN + 1)),
-            ),
+            with(invite.clone(), "/body/prompt/text", json!("p".repeat(MAX_PROMPT_LEN))),
+            with(invite.clone(), "/body/prompt/text", json!("p".repeat(MAX_PROMPT_LEN + 1))),
         ),
         (
             "locale length",
-            with(
-                invite.clone(),
-                "/body/prompt/locale",
-                json!("l".repeat(MAX_LOCALE_LEN)),
-            ),
-            with(
-                invite.clone(),
-                "/body/prompt/locale",
-                json!("l".repeat(MAX_LOCALE_LEN + 1)),
-            ),
+            with(invite.clone(), "/body/prompt/locale", json!("l".repeat(MAX_LOCALE_LEN))),
+            with(invite.clone(), "/body/prompt/locale", json!("l".repeat(MAX_LOCALE_LEN + 1))),
         ),
         (
             "capabilities",
-            with(
-                invite.clone(),
-                "/body/capabilities",
-                capabilities(MAX_CAPABILITIES),
-            ),
-            with(
-                invite.clone(),
-                "/body/capabilities",
-                capabilities(MAX_CAPABILITIES + 1),
-            ),
+            with(invite.clone(), "/body/capabilities", capabilities(MAX_CAPABILITIES)),
+            with(invite.clone(), "/body/capabilities", capabilities(MAX_CAPABILITIES + 1)),
         ),
         (
             "capability length",
-            with(
-                invite.clone(),
-                "/body/capabilities/0",
-                json!("c".repeat(MAX_TOKEN_LEN)),
-            ),
-            with(
-                invite,
-                "/body/capabilities/0",
-                json!("c".repeat(MAX_TOKEN_LEN + 1)),
-            ),
+            with(invite.clone(), "/body/capabilities/0", json!("c".repeat(MAX_TOKEN_LEN))),
+            with(invite, "/body/capabilities/0", json!("c".repeat(MAX_TOKEN_LEN + 1))),
         ),
         (
             "candidates",
@@ -958,29 +637,13 @@ fn limits_agree_at_their_boundaries() {
         ),
         (
             "sdpMLineIndex",
-            with(
-                candidates.clone(),
-                "/body/candidates/0/sdpMLineIndex",
-                json!(MAX_M_SECTIONS - 1),
-            ),
-            with(
-                candidates,
-                "/body/candidates/0/sdpMLineIndex",
-                json!(MAX_M_SECTIONS),
-            ),
+            with(candidates.clone(), "/body/candidates/0/sdpMLineIndex", json!(MAX_M_SECTIONS - 1)),
+            with(candidates, "/body/candidates/0/sdpMLineIndex", json!(MAX_M_SECTIONS)),
         ),
         (
             "sdp length",
-            with(
-                description.clone(),
-                "/body/description/sdp",
-                json!(sdp(2, MAX_SDP_LEN)),
-            ),
-            with(
-                description,
-                "/body/description/sdp",
-                json!(sdp(2, MAX_SDP_LEN + 1)),
-            ),
+            with(description.clone(), "/body/description/sdp", json!(sdp(2, MAX_SDP_LEN))),
+            with(description, "/body/description/sdp", json!(sdp(2, MAX_SDP_LEN + 1))),
         ),
         (
             "streams",
@@ -989,29 +652,13 @@ fn limits_agree_at_their_boundaries() {
         ),
         (
             "stream id length",
-            with(
-                media.clone(),
-                "/body/streams",
-                json!({"s".repeat(64): {"purpose": "screen"}}),
-            ),
-            with(
-                media,
-                "/body/streams",
-                json!({"s".repeat(65): {"purpose": "screen"}}),
-            ),
+            with(media.clone(), "/body/streams", json!({"s".repeat(64): {"purpose": "screen"}})),
+            with(media, "/body/streams", json!({"s".repeat(65): {"purpose": "screen"}})),
         ),
         (
             "detail length",
-            with(
-                fixture("rejected.json"),
-                "/body/detail",
-                json!("d".repeat(MAX_DETAIL_LEN)),
-            ),
-            with(
-                fixture("rejected.json"),
-                "/body/detail",
-                json!("d".repeat(MAX_DETAIL_LEN + 1)),
-            ),
+            with(fixture("rejected.json"), "/body/detail", json!("d".repeat(MAX_DETAIL_LEN))),
+            with(fixture("rejected.json"), "/body/detail", json!("d".repeat(MAX_DETAIL_LEN + 1))),
         ),
         (
             "loss",

@@ -10,10 +10,7 @@ async fn sleeps_until_the_deadline_in_virtual_time() {
     let start = clock.now();
     clock.sleep_until(start + Duration::from_secs(20)).await;
     let slept = clock.now() - start;
-    assert!(
-        slept >= Duration::from_secs(20) && slept < Duration::from_secs(21),
-        "{slept:?}"
-    );
+    assert!(slept >= Duration::from_secs(20) && slept < Duration::from_secs(21), "{slept:?}");
     // A deadline in the past completes at once.
     clock.sleep_until(start).await;
     assert_eq!(clock.now() - start, slept);

@@ -30,34 +30,14 @@ fn configuration_converts_to_agent_urls_with_credentials() {
     let urls = config.to_webrtc_ice_urls();
     let summary: Vec<_> = urls
         .iter()
-        .map(|u| {
-            (
-                u.scheme,
-                u.host.as_str(),
-                u.port,
-                u.proto,
-                u.username.as_str(),
-            )
-        })
+        .map(|u| (u.scheme, u.host.as_str(), u.port, u.proto, u.username.as_str()))
         .collect();
     assert_eq!(
         summary,
         [
             (SchemeType::Stun, "2001:db8::1", 3478, ProtoType::Udp, ""),
-            (
-                SchemeType::Turn,
-                "turn.example.com",
-                3478,
-                ProtoType::Tcp,
-                "1800000300:agent-7"
-            ),
-            (
-                SchemeType::Turns,
-                "turn.example.com",
-                443,
-                ProtoType::Tcp,
-                "1800000300:agent-7"
-            ),
+            (SchemeType::Turn, "turn.example.com", 3478, ProtoType::Tcp, "1800000300:agent-7"),
+            (SchemeType::Turns, "turn.example.com", 443, ProtoType::Tcp, "1800000300:agent-7"),
         ]
     );
     assert_eq!(urls[1].password, creds.password().expose());

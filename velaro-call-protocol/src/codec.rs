@@ -102,10 +102,9 @@ impl DecodeError {
     pub fn reject_code(&self) -> RejectCode {
         match self {
             DecodeError::FrameTooLarge { .. }
-            | DecodeError::Invalid {
-                error: ValueError::TooLong { .. },
-                ..
-            } => RejectCode::TooLarge,
+            | DecodeError::Invalid { error: ValueError::TooLong { .. }, .. } => {
+                RejectCode::TooLarge
+            }
             DecodeError::UnsupportedVersion { .. } => RejectCode::UnsupportedVersion,
             _ => RejectCode::Invalid,
         }
@@ -121,39 +120,27 @@ impl DecodeError {
 /// decodes to [`Message::Unknown`].
 pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     if frame.len() > MAX_FRAME_LEN {
-        return Err(DecodeError::FrameTooLarge {
-            len: frame.len(),
-            max: MAX_FRAME_LEN,
-        });
+        return Err(DecodeError::FrameTooLarge { len: frame.len(), max: MAX_FRAME_LEN });
     }
     // JSON whitespace only (RFC 8259 §2): a no-break space before `{` is not a frame.
-    match frame
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-    {
+    match frame.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
         Some(b'{') | None => {}
         Some(_) => return Err(DecodeError::NotAnObject),
     }
     // Checked up front rather than left to serde_json, which skips unknown fields' strings
     // without looking at their bytes.
-    let text = std::str::from_utf8(frame).map_err(|e| DecodeError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = std::str::from_utf8(frame)
+        .map_err(|e| DecodeError::InvalidUtf8 { offset: e.valid_up_to() })?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     // The fast path does not track where it is; the error path reads again to say where.
     let Ok(parsed) = Parsed::deserialize(&mut deserializer) else {
         return Err(locate_error(text));
     };
     if let Err(error) = deserializer.end() {
-        return Err(DecodeError::TrailingData {
-            line: error.line(),
-            column: error.column(),
-        });
+        return Err(DecodeError::TrailingData { line: error.line(), column: error.column() });
     }
     let Some(envelope) = parsed.envelope else {
-        return Err(DecodeError::UnsupportedVersion {
-            version: parsed.version,
-        });
+        return Err(DecodeError::UnsupportedVersion { version: parsed.version });
     };
     check(&envelope)?;
     Ok(envelope)
@@ -178,9 +165,8 @@ fn locate_error(text: &str) -> DecodeError {
     {
         return DecodeError::UnsupportedVersion { version };
     }
-    let (known_type, known_version) = head.as_ref().map_or((None, None), |head| {
-        (head.message_type.clone(), head.version)
-    });
+    let (known_type, known_version) =
+        head.as_ref().map_or((None, None), |head| (head.message_type.clone(), head.version));
     // A frame without a body reads `{}` as its body: say so when that is what failed.
     if let (Some(Head { body: None, .. }), Some(message_type), Some(crate::VERSION)) =
         (&head, &known_type, known_version)
@@ -195,17 +181,10 @@ fn locate_error(text: &str) -> DecodeError {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let mut track = serde_path_to_error::Track::new();
     let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
-    match tracked.deserialize_map(EnvelopeVisitor {
-        known_type,
-        known_version,
-    }) {
+    match tracked.deserialize_map(EnvelopeVisitor { known_type, known_version }) {
         Ok(_) => {
             let detail = "the frame failed once and decoded the second time".to_owned();
-            DecodeError::Syntax {
-                line: 0,
-                column: 0,
-                detail,
-            }
+            DecodeError::Syntax { line: 0, column: 0, detail }
         }
         Err(error) => classify("", &track.path().to_string(), &error),
     }
@@ -220,39 +199,20 @@ fn classify(prefix: &str, path: &str, error: &serde_json::Error) -> DecodeError 
         message.truncate(at);
     }
     if !error.is_data() {
-        return DecodeError::Syntax {
-            line,
-            column,
-            detail: message,
-        };
+        return DecodeError::Syntax { line, column, detail: message };
     }
     let join = |parts: &[&str]| {
-        parts
-            .iter()
-            .filter(|p| !p.is_empty() && **p != ".")
-            .copied()
-            .collect::<Vec<_>>()
-            .join(".")
+        parts.iter().filter(|p| !p.is_empty() && **p != ".").copied().collect::<Vec<_>>().join(".")
     };
     let field = join(&[prefix, path]);
     if let Some(name) = quoted_after(&message, "missing field `") {
-        DecodeError::MissingField {
-            field: join(&[prefix, path, name]),
-        }
+        DecodeError::MissingField { field: join(&[prefix, path, name]) }
     } else if let Some(name) = quoted_after(&message, "duplicate field `") {
-        DecodeError::DuplicateField {
-            field: join(&[prefix, path, name]),
-        }
+        DecodeError::DuplicateField { field: join(&[prefix, path, name]) }
     } else if message.starts_with("invalid type: ") {
-        DecodeError::WrongType {
-            field,
-            detail: message,
-        }
+        DecodeError::WrongType { field, detail: message }
     } else {
-        DecodeError::BadValue {
-            field,
-            detail: message,
-        }
+        DecodeError::BadValue { field, detail: message }
     }
 }
 
@@ -262,17 +222,10 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// The limits and rules serde cannot express.
 fn check(envelope: &Envelope) -> Result<(), DecodeError> {
-    let invalid = |field: &str, error| DecodeError::Invalid {
-        field: field.to_owned(),
-        error,
-    };
+    let invalid = |field: &str, error| DecodeError::Invalid { field: field.to_owned(), error };
     if envelope.seq == 0 || envelope.seq > MAX_SEQ {
-        let error = ValueError::OutOfRange {
-            what: "seq",
-            value: envelope.seq,
-            min: 1,
-            max: MAX_SEQ,
-        };
+        let error =
+            ValueError::OutOfRange { what: "seq", value: envelope.seq, min: 1, max: MAX_SEQ };
         return Err(invalid("seq", error));
     }
     match &envelope.message {
@@ -280,11 +233,7 @@ fn check(envelope: &Envelope) -> Result<(), DecodeError> {
         Message::Description(description) => {
             let sdp = &description.description.sdp;
             if sdp.len() > MAX_SDP_LEN {
-                let error = ValueError::TooLong {
-                    what: "sdp",
-                    len: sdp.len(),
-                    max: MAX_SDP_LEN,
-                };
+                let error = ValueError::TooLong { what: "sdp", len: sdp.len(), max: MAX_SDP_LEN };
                 return Err(invalid("body.description.sdp", error));
             }
             Ok(())

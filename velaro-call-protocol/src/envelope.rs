@@ -83,14 +83,7 @@ impl Envelope {
         seq: u64,
         message: impl Into<Message>,
     ) -> Self {
-        Envelope {
-            conversation_id,
-            call_id,
-            party_id,
-            role,
-            seq,
-            message: message.into(),
-        }
+        Envelope { conversation_id, call_id, party_id, role, seq, message: message.into() }
     }
 
     /// The message type, e.g. `call.invite`.
@@ -285,25 +278,18 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         }
         let version = version.ok_or_else(|| de::Error::missing_field("version"))?;
         if version != crate::VERSION {
-            return Ok(Parsed {
-                version,
-                envelope: None,
-            });
+            return Ok(Parsed { version, envelope: None });
         }
         let message_type = message_type.ok_or_else(|| de::Error::missing_field("type"))?;
         let message = match body {
             Some(BodySlot::Parsed(message)) => message,
             Some(BodySlot::Raw(raw)) => {
                 let mut inner = serde_json::Deserializer::from_str(raw.get());
-                BodySeed(&message_type)
-                    .deserialize(&mut inner)
-                    .map_err(de::Error::custom)?
+                BodySeed(&message_type).deserialize(&mut inner).map_err(de::Error::custom)?
             }
             Some(BodySlot::Skipped) | None => {
                 let mut empty = serde_json::Deserializer::from_str("{}");
-                BodySeed(&message_type)
-                    .deserialize(&mut empty)
-                    .map_err(de::Error::custom)?
+                BodySeed(&message_type).deserialize(&mut empty).map_err(de::Error::custom)?
             }
         };
         let envelope = Envelope {
@@ -315,9 +301,6 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
             seq: seq.ok_or_else(|| de::Error::missing_field("seq"))?,
             message,
         };
-        Ok(Parsed {
-            version,
-            envelope: Some(envelope),
-        })
+        Ok(Parsed { version, envelope: Some(envelope) })
     }
 }

@@ -213,12 +213,7 @@ impl Serialize for Reason {
             }
             _ => (None, None),
         };
-        WireReason {
-            code: Cow::Borrowed(self.code()),
-            device,
-            error,
-        }
-        .serialize(serializer)
+        WireReason { code: Cow::Borrowed(self.code()), device, error }.serialize(serializer)
     }
 }
 
@@ -270,21 +265,13 @@ mod tests {
     #[test]
     fn refuses_malformed_reasons() {
         for (json, needle) in [
-            (
-                r#"{"code":"media_permission_denied"}"#,
-                "needs `device` and `error`",
-            ),
-            (
-                r#"{"code":"has space"}"#,
-                "reason code has the character ' '",
-            ),
+            (r#"{"code":"media_permission_denied"}"#, "needs `device` and `error`"),
+            (r#"{"code":"has space"}"#, "reason code has the character ' '"),
             (r#"{"code":""}"#, "reason code is empty"),
             (r#"{"device":"camera"}"#, "missing field `code`"),
             (r#""declined""#, "invalid type"),
         ] {
-            let err = serde_json::from_str::<Reason>(json)
-                .unwrap_err()
-                .to_string();
+            let err = serde_json::from_str::<Reason>(json).unwrap_err().to_string();
             assert!(err.contains(needle), "{json}: {err}");
         }
     }
@@ -294,11 +281,8 @@ mod tests {
         assert!(Reason::IceFailed.is_failure());
         assert!(!Reason::Declined.is_failure());
         assert_eq!(
-            Reason::MediaPermissionDenied {
-                device: Device::Camera,
-                error: MediaError::NotAllowed
-            }
-            .to_string(),
+            Reason::MediaPermissionDenied { device: Device::Camera, error: MediaError::NotAllowed }
+                .to_string(),
             "media_permission_denied (camera: NotAllowedError)"
         );
     }

@@ -144,51 +144,27 @@ pub fn json_schema() -> Value {
 /// The `$defs` every body shares: ids, open enums, reasons and the ICE configuration.
 fn common_defs() -> Map<String, Value> {
     let open_enums: [(&str, &str, &[&str]); 9] = [
-        (
-            "ReasonCode",
-            "Why a call ended, was declined or was cancelled.",
-            Reason::KNOWN,
-        ),
-        (
-            "Device",
-            "The device a media permission was asked for.",
-            Device::KNOWN,
-        ),
+        ("ReasonCode", "Why a call ended, was declined or was cancelled.", Reason::KNOWN),
+        ("Device", "The device a media permission was asked for.", Device::KNOWN),
         (
             "MediaError",
             "The DOMException name the browser raised for a media request.",
             MediaError::KNOWN,
         ),
-        (
-            "Capability",
-            "A feature the inviting client supports.",
-            Capability::KNOWN,
-        ),
-        (
-            "StreamPurpose",
-            "What a stream carries.",
-            StreamPurpose::KNOWN,
-        ),
+        ("Capability", "A feature the inviting client supports.", Capability::KNOWN),
+        ("StreamPurpose", "What a stream carries.", StreamPurpose::KNOWN),
         (
             "DisplaySurface",
             "What a screen share shows: the displaySurface of the captured track.",
             DisplaySurface::KNOWN,
         ),
-        (
-            "AudioOnlyReason",
-            "Why a call switched to audio only.",
-            AudioOnlyReason::KNOWN,
-        ),
+        ("AudioOnlyReason", "Why a call switched to audio only.", AudioOnlyReason::KNOWN),
         (
             "QualityLevel",
             "How the call's connection is doing, as the sender measures it.",
             QualityLevel::KNOWN,
         ),
-        (
-            "RejectCode",
-            "Why the relay refused a frame.",
-            RejectCode::KNOWN,
-        ),
+        ("RejectCode", "Why the relay refused a frame.", RejectCode::KNOWN),
     ];
     let mut defs = Map::new();
     let mut add = |name: &str, schema: Value| {
@@ -213,11 +189,9 @@ fn common_defs() -> Map<String, Value> {
 /// The body `$defs` entry of a known message type: its name, a description and its schema.
 fn body_def(message_type: &str) -> Option<(&'static str, &'static str, Value)> {
     Some(match message_type {
-        "call.invite" => (
-            "InviteBody",
-            "call.invite (agent to visitor): start a call.",
-            invite_body(),
-        ),
+        "call.invite" => {
+            ("InviteBody", "call.invite (agent to visitor): start a call.", invite_body())
+        }
         "call.ringing" => (
             "RingingBody",
             "call.ringing (visitor to agent): the prompt is shown.",
@@ -258,11 +232,9 @@ fn body_def(message_type: &str) -> Option<(&'static str, &'static str, Value)> {
             "call.media (both): mute, camera, screen share and audio-only state.",
             media_body(),
         ),
-        "call.quality" => (
-            "QualityBody",
-            "call.quality (both): connection quality reports.",
-            quality_body(),
-        ),
+        "call.quality" => {
+            ("QualityBody", "call.quality (both): connection quality reports.", quality_body())
+        }
         "call.hangup" => (
             "HangupBody",
             "call.hangup (both): the call ends; the conversation goes on.",
@@ -737,10 +709,7 @@ fn scheme_pattern(turn: Option<bool>) -> String {
 }
 
 fn ice_url() -> Value {
-    let names: Vec<&str> = schemes()
-        .into_iter()
-        .map(|(scheme, _)| scheme.as_str())
-        .collect();
+    let names: Vec<&str> = schemes().into_iter().map(|(scheme, _)| scheme.as_str()).collect();
     // The match has no wildcard: a new transport does not compile until it is listed here.
     let transports: Vec<String> = [TurnTransport::Udp, TurnTransport::Tcp]
         .map(|transport| match transport {

@@ -188,8 +188,7 @@ impl SdpSummary {
             ("candidate", _, _) => self.candidate_count += 1,
             ("group", None, _) => {
                 if let Some(mids) = value.strip_prefix("BUNDLE") {
-                    self.bundle
-                        .extend(mids.split_ascii_whitespace().map(str::to_owned));
+                    self.bundle.extend(mids.split_ascii_whitespace().map(str::to_owned));
                 }
             }
             _ => {}
@@ -198,9 +197,7 @@ impl SdpSummary {
 
     /// Whether any m-section of `kind` is not rejected and sends media.
     pub fn sends(&self, kind: &MediaKind) -> bool {
-        self.media
-            .iter()
-            .any(|m| &m.kind == kind && !m.rejected && m.direction.sends())
+        self.media.iter().any(|m| &m.kind == kind && !m.rejected && m.direction.sends())
     }
 
     /// Checks that this answer fits `offer`: same number of m-sections (JSEP §5.3.1).
@@ -230,27 +227,17 @@ pub(crate) fn count_m_sections(sdp: &str) -> usize {
 pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
     let sdp = &description.sdp;
     if sdp.len() > MAX_SDP_LEN {
-        return Err(SdpError::TooLarge {
-            len: sdp.len(),
-            max: MAX_SDP_LEN,
-        });
+        return Err(SdpError::TooLarge { len: sdp.len(), max: MAX_SDP_LEN });
     }
     let count = count_m_sections(sdp);
     if count > MAX_M_SECTIONS {
-        return Err(SdpError::TooManyMSections {
-            count,
-            max: MAX_M_SECTIONS,
-        });
+        return Err(SdpError::TooManyMSections { count, max: MAX_M_SECTIONS });
     }
     let session = Session::parse(sdp.as_bytes()).map_err(|e| SdpError::Parse(e.to_string()))?;
     let session_attr = |name| session.get_first_attribute_value(name).flatten();
     for (index, section) in session.medias.iter().enumerate() {
-        let attr = |name| {
-            section
-                .get_first_attribute_value(name)
-                .flatten()
-                .or_else(|| session_attr(name))
-        };
+        let attr =
+            |name| section.get_first_attribute_value(name).flatten().or_else(|| session_attr(name));
         let ufrag = attr("ice-ufrag").ok_or(SdpError::MissingIceUfrag { index })?;
         if !is_ice_chars(ufrag, 4) {
             return Err(SdpError::InvalidIceUfrag { index });
@@ -277,19 +264,14 @@ pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
             summary.note_attribute(&mut session_direction, &attribute.attribute, value);
         }
     }
-    if !summary
-        .media
-        .iter()
-        .any(|m| matches!(m.kind, MediaKind::Audio | MediaKind::Video))
-    {
+    if !summary.media.iter().any(|m| matches!(m.kind, MediaKind::Audio | MediaKind::Video)) {
         return Err(SdpError::NoAudioOrVideo);
     }
-    if let Some(mid) = summary.bundle.iter().find(|mid| {
-        !summary
-            .media
-            .iter()
-            .any(|m| m.mid.as_deref() == Some(mid.as_str()))
-    }) {
+    if let Some(mid) = summary
+        .bundle
+        .iter()
+        .find(|mid| !summary.media.iter().any(|m| m.mid.as_deref() == Some(mid.as_str())))
+    {
         return Err(SdpError::UnknownBundleMid { mid: mid.clone() });
     }
     Ok(summary)
@@ -330,7 +312,5 @@ pub fn summarize(description: &SessionDescription) -> SdpSummary {
 /// `min..=256` ice-chars.
 fn is_ice_chars(text: &str, min: usize) -> bool {
     (min..=256).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }

@@ -59,16 +59,9 @@ pub(crate) fn check_token(
         return Err(ValueError::Empty { what });
     }
     if text.len() > max {
-        return Err(ValueError::TooLong {
-            what,
-            len: text.len(),
-            max,
-        });
+        return Err(ValueError::TooLong { what, len: text.len(), max });
     }
-    match text
-        .char_indices()
-        .find(|(_, ch)| !ch.is_ascii() || !allowed(*ch as u8))
-    {
+    match text.char_indices().find(|(_, ch)| !ch.is_ascii() || !allowed(*ch as u8)) {
         Some((at, ch)) => Err(ValueError::InvalidChar { what, ch, at }),
         None => Ok(()),
     }
@@ -77,16 +70,9 @@ pub(crate) fn check_token(
 /// Checks free text: at most `max` bytes, no control characters other than newline and tab.
 pub(crate) fn check_text(what: &'static str, text: &str, max: usize) -> Result<(), ValueError> {
     if text.len() > max {
-        return Err(ValueError::TooLong {
-            what,
-            len: text.len(),
-            max,
-        });
+        return Err(ValueError::TooLong { what, len: text.len(), max });
     }
-    match text
-        .char_indices()
-        .find(|(_, ch)| ch.is_control() && !matches!(ch, '\n' | '\t'))
-    {
+    match text.char_indices().find(|(_, ch)| ch.is_control() && !matches!(ch, '\n' | '\t')) {
         Some((at, ch)) => Err(ValueError::InvalidChar { what, ch, at }),
         None => Ok(()),
     }
@@ -268,34 +254,19 @@ mod tests {
 
     #[test]
     fn ids_validate_their_grammar() {
-        assert_eq!(
-            CallId::new("call-1.a_b~C").unwrap().as_str(),
-            "call-1.a_b~C"
-        );
+        assert_eq!(CallId::new("call-1.a_b~C").unwrap().as_str(), "call-1.a_b~C");
         assert_eq!(CallId::new(""), Err(ValueError::Empty { what: "call_id" }));
         assert_eq!(
             PartyId::new("a b"),
-            Err(ValueError::InvalidChar {
-                what: "party_id",
-                ch: ' ',
-                at: 1
-            })
+            Err(ValueError::InvalidChar { what: "party_id", ch: ' ', at: 1 })
         );
         assert_eq!(
             ConversationId::new("é"),
-            Err(ValueError::InvalidChar {
-                what: "conversation_id",
-                ch: 'é',
-                at: 0
-            })
+            Err(ValueError::InvalidChar { what: "conversation_id", ch: 'é', at: 0 })
         );
         assert_eq!(
             NegotiationId::new("x".repeat(256)),
-            Err(ValueError::TooLong {
-                what: "negotiation_id",
-                len: 256,
-                max: 255
-            })
+            Err(ValueError::TooLong { what: "negotiation_id", len: 256, max: 255 })
         );
         assert!(NegotiationId::new("x".repeat(255)).is_ok());
     }
@@ -305,10 +276,7 @@ mod tests {
         let id: CallId = serde_json::from_str("\"c1\"").unwrap();
         assert_eq!(id, CallId::new("c1").unwrap());
         let err = serde_json::from_str::<CallId>("\"c/1\"").unwrap_err();
-        assert!(
-            err.to_string().contains("call_id has the character '/'"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("call_id has the character '/'"), "{err}");
     }
 
     #[test]
@@ -316,19 +284,11 @@ mod tests {
         assert_eq!(check_text("prompt", "a\nb\tc", 10), Ok(()));
         assert_eq!(
             check_text("prompt", "a\u{7}", 10),
-            Err(ValueError::InvalidChar {
-                what: "prompt",
-                ch: '\u{7}',
-                at: 1
-            })
+            Err(ValueError::InvalidChar { what: "prompt", ch: '\u{7}', at: 1 })
         );
         assert_eq!(
             check_text("prompt", "abc", 2),
-            Err(ValueError::TooLong {
-                what: "prompt",
-                len: 3,
-                max: 2
-            })
+            Err(ValueError::TooLong { what: "prompt", len: 3, max: 2 })
         );
     }
 }

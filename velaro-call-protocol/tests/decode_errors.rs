@@ -1,12 +1,7 @@
 //! Every decode error path, each asserting its specific error and the field it names.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use serde_json::{Value, json};
 use velaro_call_protocol::limits::{MAX_FRAME_LEN, MAX_SEQ};
@@ -30,10 +25,8 @@ fn invite() -> Value {
 }
 
 fn candidates(lines: &[&str]) -> Value {
-    let inits: Vec<Value> = lines
-        .iter()
-        .map(|c| json!({"candidate": c, "sdpMid": "0", "sdpMLineIndex": 0}))
-        .collect();
+    let inits: Vec<Value> =
+        lines.iter().map(|c| json!({"candidate": c, "sdpMid": "0", "sdpMLineIndex": 0})).collect();
     frame("call.candidates", json!({ "candidates": inits }))
 }
 
@@ -42,9 +35,7 @@ fn decode_value(value: &Value) -> Result<velaro_call_protocol::Envelope, DecodeE
 }
 
 fn with(mut value: Value, pointer: &str, replacement: Value) -> Value {
-    *value
-        .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer}")) = replacement;
+    *value.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}")) = replacement;
     value
 }
 
@@ -81,15 +72,9 @@ fn frame_over_64_kib_is_refused_before_parsing() {
     let frame = vec![b' '; MAX_FRAME_LEN + 1];
     assert_eq!(
         decode(&frame),
-        Err(DecodeError::FrameTooLarge {
-            len: MAX_FRAME_LEN + 1,
-            max: MAX_FRAME_LEN
-        })
+        Err(DecodeError::FrameTooLarge { len: MAX_FRAME_LEN + 1, max: MAX_FRAME_LEN })
     );
-    assert_eq!(
-        decode(&frame).unwrap_err().reject_code(),
-        RejectCode::TooLarge
-    );
+    assert_eq!(decode(&frame).unwrap_err().reject_code(), RejectCode::TooLarge);
 }
 
 #[test]
@@ -103,24 +88,13 @@ fn invalid_utf8_names_its_offset() {
 #[test]
 fn top_level_must_be_an_object() {
     for text in ["[]", "\"call.invite\"", "1", "null", "  true"] {
-        assert_eq!(
-            decode(text.as_bytes()),
-            Err(DecodeError::NotAnObject),
-            "{text}"
-        );
+        assert_eq!(decode(text.as_bytes()), Err(DecodeError::NotAnObject), "{text}");
     }
 }
 
 #[test]
 fn malformed_and_truncated_json_is_a_syntax_error() {
-    for text in [
-        "",
-        "{",
-        "{\"type\":",
-        "{\"type\" \"x\"}",
-        "{'type':1}",
-        "{\"seq\":01}",
-    ] {
+    for text in ["", "{", "{\"type\":", "{\"type\" \"x\"}", "{'type':1}", "{\"seq\":01}"] {
         assert!(
             matches!(decode(text.as_bytes()), Err(DecodeError::Syntax { .. })),
             "{text}: {:?}",
@@ -137,10 +111,7 @@ fn malformed_and_truncated_json_is_a_syntax_error() {
 fn trailing_data_after_the_document() {
     let mut bytes = serde_json::to_vec(&invite()).unwrap();
     bytes.extend_from_slice(b" {}");
-    assert!(matches!(
-        decode(&bytes),
-        Err(DecodeError::TrailingData { line: 1, .. })
-    ));
+    assert!(matches!(decode(&bytes), Err(DecodeError::TrailingData { line: 1, .. })));
     // Whitespace after the document is fine.
     let mut bytes = serde_json::to_vec(&invite()).unwrap();
     bytes.extend_from_slice(b"\r\n");
@@ -161,9 +132,7 @@ fn missing_fields_name_their_path() {
     for (frame, field) in cases {
         assert_eq!(
             decode_value(&frame),
-            Err(DecodeError::MissingField {
-                field: field.into()
-            }),
+            Err(DecodeError::MissingField { field: field.into() }),
             "{field}"
         );
     }
@@ -173,26 +142,14 @@ fn missing_fields_name_their_path() {
 fn duplicate_fields_are_refused_at_any_depth() {
     let text = serde_json::to_string(&invite()).unwrap();
     let top = text.replacen("\"seq\":1", "\"seq\":1,\"seq\":2", 1);
-    assert_eq!(
-        decode(top.as_bytes()),
-        Err(DecodeError::DuplicateField {
-            field: "seq".into()
-        })
-    );
+    assert_eq!(decode(top.as_bytes()), Err(DecodeError::DuplicateField { field: "seq".into() }));
     let nested = text.replacen("\"audio\":true", "\"audio\":true,\"audio\":false", 1);
     assert_eq!(
         decode(nested.as_bytes()),
-        Err(DecodeError::DuplicateField {
-            field: "body.media.audio".into()
-        })
+        Err(DecodeError::DuplicateField { field: "body.media.audio".into() })
     );
     let body = text.replacen("\"body\":", "\"body\":{},\"body\":", 1);
-    assert_eq!(
-        decode(body.as_bytes()),
-        Err(DecodeError::DuplicateField {
-            field: "body".into()
-        })
-    );
+    assert_eq!(decode(body.as_bytes()), Err(DecodeError::DuplicateField { field: "body".into() }));
 }
 
 #[test]
@@ -201,22 +158,13 @@ fn wrong_json_types_name_their_field() {
         (with(invite(), "/seq", json!("1")), "seq"),
         (with(invite(), "/version", json!("1")), "version"),
         (with(invite(), "/call_id", json!(7)), "call_id"),
-        (
-            with(invite(), "/body/media/audio", json!("yes")),
-            "body.media.audio",
-        ),
+        (with(invite(), "/body/media/audio", json!("yes")), "body.media.audio"),
         (with(invite(), "/body", json!([])), "body"),
-        (
-            with(invite(), "/body/lifetime_ms", json!(60000.5)),
-            "body.lifetime_ms",
-        ),
+        (with(invite(), "/body/lifetime_ms", json!(60000.5)), "body.lifetime_ms"),
     ];
     for (frame, field) in cases {
         let error = decode_value(&frame).unwrap_err();
-        assert!(
-            matches!(error, DecodeError::WrongType { .. }),
-            "{field}: {error:?}"
-        );
+        assert!(matches!(error, DecodeError::WrongType { .. }), "{field}: {error:?}");
         assert_eq!(field_of(&error), field);
     }
 }
@@ -224,26 +172,14 @@ fn wrong_json_types_name_their_field() {
 #[test]
 fn bad_values_name_their_field_and_say_why() {
     let cases = [
-        (
-            with(invite(), "/call_id", json!("call 1")),
-            "call_id",
-            "call_id has the character ' '",
-        ),
-        (
-            with(invite(), "/party_id", json!("")),
-            "party_id",
-            "party_id is empty",
-        ),
+        (with(invite(), "/call_id", json!("call 1")), "call_id", "call_id has the character ' '"),
+        (with(invite(), "/party_id", json!("")), "party_id", "party_id is empty"),
         (
             with(invite(), "/conversation_id", json!("c".repeat(256))),
             "conversation_id",
             "256 bytes long",
         ),
-        (
-            with(invite(), "/role", json!("admin")),
-            "role",
-            "unknown variant `admin`",
-        ),
+        (with(invite(), "/role", json!("admin")), "role", "unknown variant `admin`"),
         (with(invite(), "/seq", json!(-1)), "seq", "integer `-1`"),
         (
             candidates(&["candidate:1 1 udp 0 192.0.2.1 9 typ host"]),
@@ -259,10 +195,7 @@ fn bad_values_name_their_field_and_say_why() {
             "never travels",
         ),
         (
-            frame(
-                "call.decline",
-                json!({"reason": {"code": "media_permission_denied"}}),
-            ),
+            frame("call.decline", json!({"reason": {"code": "media_permission_denied"}})),
             "body.reason",
             "needs `device` and `error`",
         ),
@@ -274,9 +207,7 @@ fn bad_values_name_their_field_and_say_why() {
     ];
     for (frame, field, needle) in cases {
         let error = decode_value(&frame).unwrap_err();
-        let DecodeError::BadValue { detail, .. } = &error else {
-            panic!("{field}: {error:?}")
-        };
+        let DecodeError::BadValue { detail, .. } = &error else { panic!("{field}: {error:?}") };
         assert_eq!(field_of(&error), field);
         assert!(detail.contains(needle), "{field}: {detail}");
     }
@@ -284,51 +215,28 @@ fn bad_values_name_their_field_and_say_why() {
 
 #[test]
 fn integers_out_of_range() {
-    let too_big = invite()
-        .to_string()
-        .replacen("\"seq\":1", "\"seq\":18446744073709551616", 1);
+    let too_big = invite().to_string().replacen("\"seq\":1", "\"seq\":18446744073709551616", 1);
     let error = decode(too_big.as_bytes()).unwrap_err();
     assert_eq!(field_of(&error), "seq");
     let cases = [
         (
             with(invite(), "/seq", json!(0)),
             "seq",
-            ValueError::OutOfRange {
-                what: "seq",
-                value: 0,
-                min: 1,
-                max: MAX_SEQ,
-            },
+            ValueError::OutOfRange { what: "seq", value: 0, min: 1, max: MAX_SEQ },
         ),
         (
             with(invite(), "/seq", json!(MAX_SEQ + 1)),
             "seq",
-            ValueError::OutOfRange {
-                what: "seq",
-                value: MAX_SEQ + 1,
-                min: 1,
-                max: MAX_SEQ,
-            },
+            ValueError::OutOfRange { what: "seq", value: MAX_SEQ + 1, min: 1, max: MAX_SEQ },
         ),
         (
             with(invite(), "/body/lifetime_ms", json!(5000)),
             "body",
-            ValueError::OutOfRange {
-                what: "lifetime_ms",
-                value: 5000,
-                min: 10_000,
-                max: 600_000,
-            },
+            ValueError::OutOfRange { what: "lifetime_ms", value: 5000, min: 10_000, max: 600_000 },
         ),
     ];
     for (frame, field, error) in cases {
-        assert_eq!(
-            decode_value(&frame),
-            Err(DecodeError::Invalid {
-                field: field.into(),
-                error
-            })
-        );
+        assert_eq!(decode_value(&frame), Err(DecodeError::Invalid { field: field.into(), error }));
     }
 }
 
@@ -340,11 +248,7 @@ fn limits_of_the_body() {
         error,
         DecodeError::Invalid {
             field: "body".into(),
-            error: ValueError::TooLong {
-                what: "prompt text",
-                len: 1025,
-                max: 1024
-            }
+            error: ValueError::TooLong { what: "prompt text", len: 1025, max: 1024 }
         }
     );
     assert_eq!(error.reject_code(), RejectCode::TooLarge);
@@ -363,15 +267,8 @@ fn limits_of_the_body() {
             }
         })
     );
-    let index = with(
-        candidates(&[line]),
-        "/body/candidates/0/sdpMLineIndex",
-        json!(16),
-    );
-    assert_eq!(
-        field_of(&decode_value(&index).unwrap_err()),
-        "body.candidates[0]"
-    );
+    let index = with(candidates(&[line]), "/body/candidates/0/sdpMLineIndex", json!(16));
+    assert_eq!(field_of(&decode_value(&index).unwrap_err()), "body.candidates[0]");
 
     let description = |sdp: String| {
         frame(
@@ -383,11 +280,7 @@ fn limits_of_the_body() {
         decode_value(&description("v=0\r\n".repeat(7000))),
         Err(DecodeError::Invalid {
             field: "body.description.sdp".into(),
-            error: ValueError::TooLong {
-                what: "sdp",
-                len: 35000,
-                max: 32 * 1024
-            }
+            error: ValueError::TooLong { what: "sdp", len: 35000, max: 32 * 1024 }
         })
     );
     // The m-section count is the SDP check's, before it parses (see tests/sdp_checks.rs).
@@ -395,14 +288,10 @@ fn limits_of_the_body() {
     assert!(decode_value(&description(many)).is_ok());
     let loss = frame("call.quality", json!({"level": "poor", "loss_pct": 150.0}));
     assert_eq!(field_of(&decode_value(&loss).unwrap_err()), "body.loss_pct");
-    let detail = frame(
-        "call.rejected",
-        json!({"code": "invalid", "detail": "d".repeat(1025)}),
-    );
+    let detail = frame("call.rejected", json!({"code": "invalid", "detail": "d".repeat(1025)}));
     assert_eq!(field_of(&decode_value(&detail).unwrap_err()), "body.detail");
-    let streams: serde_json::Map<String, Value> = (0..9)
-        .map(|i| (format!("s{i}"), json!({"purpose": "camera"})))
-        .collect();
+    let streams: serde_json::Map<String, Value> =
+        (0..9).map(|i| (format!("s{i}"), json!({"purpose": "camera"}))).collect();
     let media = frame("call.media", json!({ "streams": streams }));
     assert!(
         matches!(decode_value(&media), Err(DecodeError::BadValue { field, .. }) if field == "body.streams")
@@ -423,10 +312,7 @@ fn unsupported_version_is_its_own_error() {
     }
     // Also when the body comes before the version.
     let text = r#"{"body":{"x":1},"type":"call.invite","version":2,"conversation_id":"c","call_id":"k","party_id":"p","role":"agent","seq":1}"#;
-    assert_eq!(
-        decode(text.as_bytes()),
-        Err(DecodeError::UnsupportedVersion { version: 2 })
-    );
+    assert_eq!(decode(text.as_bytes()), Err(DecodeError::UnsupportedVersion { version: 2 }));
 }
 
 #[test]

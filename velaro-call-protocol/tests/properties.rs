@@ -1,12 +1,7 @@
 //! Properties of the codec: no input panics it, and whatever it accepts survives a round trip.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use proptest::prelude::*;
 use velaro_call_protocol::message::answer::{AcceptBody, DeclineBody};
@@ -37,12 +32,7 @@ fn assert_round_trip(frame: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(envelope) = decode(frame) {
         let encoded = encode(&envelope);
         let again = decode(&encoded);
-        prop_assert_eq!(
-            again.as_ref(),
-            Ok(&envelope),
-            "{}",
-            String::from_utf8_lossy(&encoded)
-        );
+        prop_assert_eq!(again.as_ref(), Ok(&envelope), "{}", String::from_utf8_lossy(&encoded));
         prop_assert_eq!(encode(&again.unwrap()), encoded);
     }
     Ok(())
@@ -108,20 +98,16 @@ fn apply(frame: &mut Vec<u8>, mutation: &Mutation) {
 fn envelope() -> impl Strategy<Value = Envelope> {
     let id = "[0-9A-Za-z._~-]{1,40}";
     let message = prop_oneof![
-        (
-            "\\PC{1,200}",
-            any::<bool>(),
-            any::<bool>(),
-            10_000u64..=600_000
-        )
-            .prop_map(|(text, audio, video, ms)| {
+        ("\\PC{1,200}", any::<bool>(), any::<bool>(), 10_000u64..=600_000).prop_map(
+            |(text, audio, video, ms)| {
                 let mut invite = InviteBody::new(
                     Prompt::new(format!("?{text}")).unwrap(),
                     MediaKinds::new(audio, video),
                 );
                 invite.lifetime_ms = ms;
                 Message::from(invite)
-            }),
+            }
+        ),
         (any::<bool>(), any::<bool>())
             .prop_map(|(a, v)| Message::from(AcceptBody::new(MediaKinds::new(a, v)))),
         "[a-z_]{1,20}"
@@ -129,9 +115,7 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         Just(Message::from(HangupBody::new(Reason::IceTimeout))),
         (any::<u32>(), 0.0f64..=100.0).prop_map(|(rtt, loss)| {
             Message::from(
-                QualityBody::new(QualityLevel::Good)
-                    .with_measurements(rtt, loss)
-                    .unwrap(),
+                QualityBody::new(QualityLevel::Good).with_measurements(rtt, loss).unwrap(),
             )
         }),
     ];

@@ -1,12 +1,7 @@
 //! SDP checks on real browser offers and answers, and on each way they can be broken.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::fmt::Write as _;
 
@@ -14,17 +9,10 @@ use velaro_call_protocol::message::description::{SdpType, SessionDescription};
 use velaro_call_protocol::sdp::{self, Direction, MediaKind, SdpError};
 
 fn browser(name: &str) -> SessionDescription {
-    let path = format!(
-        "{}/../tests/fixtures/browser/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../tests/fixtures/browser/{name}", env!("CARGO_MANIFEST_DIR"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let sdp_type = if json["type"] == "offer" {
-        SdpType::Offer
-    } else {
-        SdpType::Answer
-    };
+    let sdp_type = if json["type"] == "offer" { SdpType::Offer } else { SdpType::Answer };
     SessionDescription::new(sdp_type, json["sdp"].as_str().unwrap())
 }
 
@@ -36,20 +24,15 @@ fn edited(name: &str, edit: impl Fn(&str) -> String) -> SessionDescription {
 
 /// Removes every line starting with `prefix`.
 fn drop_lines(sdp: &str, prefix: &str) -> String {
-    sdp.split_inclusive("\r\n")
-        .filter(|line| !line.starts_with(prefix))
-        .collect()
+    sdp.split_inclusive("\r\n").filter(|line| !line.starts_with(prefix)).collect()
 }
 
 #[test]
 fn chromium_offer_and_answer() {
     let offer = sdp::check(&browser("chromium-offer-av.json")).unwrap();
     assert_eq!(offer.sdp_type, SdpType::Offer);
-    let kinds: Vec<_> = offer
-        .media
-        .iter()
-        .map(|m| (m.kind.clone(), m.direction, m.mid.as_deref()))
-        .collect();
+    let kinds: Vec<_> =
+        offer.media.iter().map(|m| (m.kind.clone(), m.direction, m.mid.as_deref())).collect();
     assert_eq!(
         kinds,
         [
@@ -71,10 +54,7 @@ fn chromium_offer_and_answer() {
 fn firefox_offer_with_session_level_fingerprint() {
     let description = browser("firefox-offer-av.json");
     let first_section = description.sdp.find("\r\nm=").unwrap();
-    assert!(
-        description.sdp.find("a=fingerprint").unwrap() < first_section,
-        "session-level"
-    );
+    assert!(description.sdp.find("a=fingerprint").unwrap() < first_section, "session-level");
     assert_eq!(description.sdp.matches("a=fingerprint").count(), 1);
     let offer = sdp::check(&description).unwrap();
     assert_eq!(offer.media.len(), 2);
@@ -84,13 +64,7 @@ fn firefox_offer_with_session_level_fingerprint() {
 #[test]
 fn recvonly_offer_of_a_page_without_permission() {
     let offer = sdp::check(&browser("chromium-offer-recvonly.json")).unwrap();
-    assert!(
-        offer
-            .media
-            .iter()
-            .all(|m| m.direction == Direction::RecvOnly),
-        "{offer:?}"
-    );
+    assert!(offer.media.iter().all(|m| m.direction == Direction::RecvOnly), "{offer:?}");
     assert!(!offer.sends(&MediaKind::Video));
 }
 
@@ -105,20 +79,15 @@ fn screen_renegotiation_adds_a_section_with_candidates() {
     // An answer to the two-section offer cannot have three sections.
     assert_eq!(
         answer.check_answers(&first),
-        Err(SdpError::MSectionCountMismatch {
-            offer: 2,
-            answer: 3
-        })
+        Err(SdpError::MSectionCountMismatch { offer: 2, answer: 3 })
     );
 }
 
 #[test]
 fn lf_only_line_endings_are_accepted() {
     let crlf = sdp::check(&browser("chromium-offer-av.json")).unwrap();
-    let lf = sdp::check(&edited("chromium-offer-av.json", |sdp| {
-        sdp.replace("\r\n", "\n")
-    }))
-    .unwrap();
+    let lf =
+        sdp::check(&edited("chromium-offer-av.json", |sdp| sdp.replace("\r\n", "\n"))).unwrap();
     assert_eq!(lf, crlf);
 }
 
@@ -126,28 +95,18 @@ fn lf_only_line_endings_are_accepted() {
 fn each_broken_offer_names_its_fault() {
     let offer = "chromium-offer-av.json";
     let cases: Vec<(SessionDescription, SdpError)> = vec![
-        (
-            edited(offer, |s| drop_lines(s, "a=ice-ufrag")),
-            SdpError::MissingIceUfrag { index: 0 },
-        ),
+        (edited(offer, |s| drop_lines(s, "a=ice-ufrag")), SdpError::MissingIceUfrag { index: 0 }),
         (
             edited(offer, |s| s.replace("a=ice-ufrag:lZ7j", "a=ice-ufrag:lZ7")),
             SdpError::InvalidIceUfrag { index: 0 },
         ),
         (
-            edited(offer, |s| {
-                s.replace("a=ice-ufrag:lZ7j", "a=ice-ufrag:lZ7j!")
-            }),
+            edited(offer, |s| s.replace("a=ice-ufrag:lZ7j", "a=ice-ufrag:lZ7j!")),
             SdpError::InvalidIceUfrag { index: 0 },
         ),
+        (edited(offer, |s| drop_lines(s, "a=ice-pwd")), SdpError::MissingIcePwd { index: 0 }),
         (
-            edited(offer, |s| drop_lines(s, "a=ice-pwd")),
-            SdpError::MissingIcePwd { index: 0 },
-        ),
-        (
-            edited(offer, |s| {
-                s.replace("a=ice-pwd:b+WLxiT5vetv2VIsBiJu8fUS", "a=ice-pwd:short")
-            }),
+            edited(offer, |s| s.replace("a=ice-pwd:b+WLxiT5vetv2VIsBiJu8fUS", "a=ice-pwd:short")),
             SdpError::InvalidIcePwd { index: 0 },
         ),
         (
@@ -155,32 +114,19 @@ fn each_broken_offer_names_its_fault() {
             SdpError::MissingFingerprint { index: 0 },
         ),
         (
-            edited(offer, |s| {
-                s.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0 1 7")
-            }),
+            edited(offer, |s| s.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0 1 7")),
             SdpError::UnknownBundleMid { mid: "7".into() },
         ),
         (
             edited(offer, |s| {
-                s.replace("m=audio", "m=application")
-                    .replace("m=video", "m=application")
+                s.replace("m=audio", "m=application").replace("m=video", "m=application")
             }),
             SdpError::NoAudioOrVideo,
         ),
-        (
-            edited(offer, |s| s.repeat(7)),
-            SdpError::TooLarge {
-                len: 7 * 5400,
-                max: 32 * 1024,
-            },
-        ),
+        (edited(offer, |s| s.repeat(7)), SdpError::TooLarge { len: 7 * 5400, max: 32 * 1024 }),
     ];
     for (description, expected) in cases {
-        assert_eq!(
-            sdp::check(&description),
-            Err(expected.clone()),
-            "{expected}"
-        );
+        assert_eq!(sdp::check(&description), Err(expected.clone()), "{expected}");
     }
     let many = edited(offer, |s| {
         let extra = (2..17).fold(String::new(), |mut extra, i| {
@@ -189,16 +135,10 @@ fn each_broken_offer_names_its_fault() {
         });
         format!("{s}{extra}")
     });
-    assert_eq!(
-        sdp::check(&many),
-        Err(SdpError::TooManyMSections { count: 17, max: 16 })
-    );
+    assert_eq!(sdp::check(&many), Err(SdpError::TooManyMSections { count: 17, max: 16 }));
     for garbage in ["", "hello", "v=0\r\nm=audio x\r\n"] {
         let error = sdp::check(&SessionDescription::new(SdpType::Offer, garbage)).unwrap_err();
-        assert!(
-            matches!(error, SdpError::Parse(_)),
-            "{garbage:?}: {error:?}"
-        );
+        assert!(matches!(error, SdpError::Parse(_)), "{garbage:?}: {error:?}");
     }
 }
 
@@ -213,16 +153,8 @@ fn the_line_scan_summary_agrees_with_the_checked_one() {
         "chromium-answer-screen-renegotiation.json",
     ] {
         let description = browser(name);
-        assert_eq!(
-            sdp::summarize(&description),
-            sdp::check(&description).unwrap(),
-            "{name}"
-        );
+        assert_eq!(sdp::summarize(&description), sdp::check(&description).unwrap(), "{name}");
         let lf = edited(name, |sdp| sdp.replace("\r\n", "\n"));
-        assert_eq!(
-            sdp::summarize(&lf),
-            sdp::check(&lf).unwrap(),
-            "{name} with LF"
-        );
+        assert_eq!(sdp::summarize(&lf), sdp::check(&lf).unwrap(), "{name} with LF");
     }
 }

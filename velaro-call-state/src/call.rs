@@ -318,10 +318,7 @@ impl Call {
             return Err(CallError::NotAnInvite(invite.message_type().to_owned()));
         };
         if invite.role != Role::Agent {
-            return Err(CallError::NotAllowed {
-                input: "call.invite",
-                role: invite.role,
-            });
+            return Err(CallError::NotAllowed { input: "call.invite", role: invite.role });
         }
         if invite.conversation_id != config.conversation_id {
             return Err(CallError::WrongCall {
@@ -329,13 +326,8 @@ impl Call {
                 call_id: invite.call_id.clone(),
             });
         }
-        let mut call = Call::new(
-            Role::Visitor,
-            config,
-            invite.call_id.clone(),
-            now,
-            State::Prompting,
-        );
+        let mut call =
+            Call::new(Role::Visitor, config, invite.call_id.clone(), now, State::Prompting);
         call.dedupe.first_time(&invite.party_id, invite.seq);
         call.remote_party = Some(invite.party_id.clone());
         call.requested = body.media;
@@ -402,10 +394,7 @@ impl Call {
                 .last_offer
                 .as_ref()
                 .map_or(0, |o| o.media.capacity() * 64 + o.ice_ufrag.capacity())
-            + self
-                .held_offer
-                .as_ref()
-                .map_or(0, |o| o.description.sdp.capacity())
+            + self.held_offer.as_ref().map_or(0, |o| o.description.sdp.capacity())
             + self.dedupe.heap_estimate();
         size_of::<Call>() + heap
     }
@@ -504,10 +493,9 @@ impl Call {
             }
             // A newer peer's message types are not ours to act on.
             (_, Message::Unknown(_)) => Ok(()),
-            (_, message) => Err(CallError::NotAllowed {
-                input: static_type(&message),
-                role: self.role.peer(),
-            }),
+            (_, message) => {
+                Err(CallError::NotAllowed { input: static_type(&message), role: self.role.peer() })
+            }
         }
     }
 
@@ -528,10 +516,7 @@ impl Call {
             }
             Action::Cancel => {
                 self.agent_only("cancel")?;
-                self.expect(
-                    matches!(self.state, State::Inviting(_) | State::Ringing),
-                    "cancel",
-                )?;
+                self.expect(matches!(self.state, State::Inviting(_) | State::Ringing), "cancel")?;
                 let announce = self.invite_sent;
                 if announce {
                     self.send(CancelBody::new(Reason::Cancelled));
@@ -561,10 +546,7 @@ impl Call {
                     return self.handle_action(now, Action::Decline);
                 }
                 State::Idle => {
-                    return Err(CallError::WrongPhase {
-                        input: "hangup",
-                        phase: self.phase(),
-                    });
+                    return Err(CallError::WrongPhase { input: "hangup", phase: self.phase() });
                 }
                 _ => self.end(now, Reason::UserHangup, Some(self.role), true),
             },
@@ -590,10 +572,7 @@ impl Call {
             Action::StartScreenShare => {
                 self.agent_only("screen share")?;
                 self.expect_media("screen share")?;
-                self.expect(
-                    self.media.screen.is_none() && !self.screen_requested,
-                    "screen share",
-                )?;
+                self.expect(self.media.screen.is_none() && !self.screen_requested, "screen share")?;
                 self.screen_requested = true;
                 self.media_command(MediaCommand::RequestScreenCapture);
             }
@@ -654,21 +633,13 @@ impl Call {
             MediaEvent::QualitySample { rtt_ms, loss_pct } => {
                 self.expect_media("quality sample")?;
                 // A sample the stats could not compute counts as total loss.
-                let loss_pct = if loss_pct.is_finite() {
-                    loss_pct.clamp(0.0, 100.0)
-                } else {
-                    100.0
-                };
+                let loss_pct =
+                    if loss_pct.is_finite() { loss_pct.clamp(0.0, 100.0) } else { 100.0 };
                 let level = quality::level(rtt_ms, loss_pct);
                 if self.last_level.as_ref() != Some(&level) {
                     self.last_level = Some(level.clone());
                     let report = QualityBody::new(level.clone());
-                    self.send(
-                        report
-                            .clone()
-                            .with_measurements(rtt_ms, loss_pct)
-                            .unwrap_or(report),
-                    );
+                    self.send(report.clone().with_measurements(rtt_ms, loss_pct).unwrap_or(report));
                 }
                 if self.role == Role::Agent {
                     // The agent decides on audio only: from the worse of both ends' views.
@@ -736,11 +707,7 @@ impl Call {
             (_, true) if self.screen_requested => {
                 // A refused screen share is reported; the call goes on.
                 self.screen_requested = false;
-                self.event(Event::PermissionHelp {
-                    device,
-                    error,
-                    help,
-                });
+                self.event(Event::PermissionHelp { device, error, help });
             }
             (State::Inviting(_), false) => {
                 // The agent's own denial stops the invite before it is sent.
@@ -803,8 +770,7 @@ impl Call {
                 self.media.sends = media;
                 self.started_at = now;
                 self.invite_sent = true;
-                self.timers
-                    .set(Timer::InviteExpiry, now + invite.lifetime());
+                self.timers.set(Timer::InviteExpiry, now + invite.lifetime());
                 self.state = State::Ringing;
                 self.send(*invite);
                 Ok(())
@@ -825,10 +791,7 @@ impl Call {
             other => {
                 let phase = phase_of(&other);
                 self.state = other;
-                Err(CallError::WrongPhase {
-                    input: "permission granted",
-                    phase,
-                })
+                Err(CallError::WrongPhase { input: "permission granted", phase })
             }
         }
     }
@@ -899,10 +862,7 @@ impl Call {
 
     fn on_remote_description(&mut self, now: Instant, body: DescriptionBody) {
         if self.role == Role::Visitor
-            && !matches!(
-                self.state,
-                State::Connecting | State::Active | State::Reconnecting
-            )
+            && !matches!(self.state, State::Connecting | State::Active | State::Reconnecting)
         {
             // No media before consent: hold the offer until the visitor accepted and the
             // browser granted permission.
@@ -934,9 +894,7 @@ impl Call {
                 }
                 self.media_command(MediaCommand::ApplyRemoteDescription(body.description));
                 self.apply_held_candidates(&summary.ice_ufrag);
-                self.signaling = Signaling::Answering {
-                    id: body.negotiation_id,
-                };
+                self.signaling = Signaling::Answering { id: body.negotiation_id };
                 self.media_command(MediaCommand::CreateAnswer);
             }
             SdpType::Answer => {
@@ -977,10 +935,7 @@ impl Call {
         match self.local_candidates.gathered(candidate) {
             Gathered::SendNow => self.flush_candidates(),
             Gathered::Hold if !self.timers.is_armed(Timer::CandidateBatch) => {
-                self.timers.set(
-                    Timer::CandidateBatch,
-                    now + self.config.timings.candidate_batch,
-                );
+                self.timers.set(Timer::CandidateBatch, now + self.config.timings.candidate_batch);
             }
             Gathered::Hold => {}
         }
@@ -1000,8 +955,7 @@ impl Call {
 
     fn arm_ice_connect(&mut self, now: Instant) {
         if self.connected_at.is_none() && !self.timers.is_armed(Timer::IceConnect) {
-            self.timers
-                .set(Timer::IceConnect, now + self.config.timings.ice_connect);
+            self.timers.set(Timer::IceConnect, now + self.config.timings.ice_connect);
         }
     }
 
@@ -1033,18 +987,15 @@ impl Call {
             (IceState::Disconnected, State::Active) => {
                 self.state = State::Reconnecting;
                 self.event(Event::Reconnecting);
-                self.timers
-                    .set(Timer::IceRestart, now + timings.ice_restart_after);
-                self.timers
-                    .set(Timer::IceReconnect, now + timings.ice_reconnect);
+                self.timers.set(Timer::IceRestart, now + timings.ice_restart_after);
+                self.timers.set(Timer::IceReconnect, now + timings.ice_reconnect);
             }
             (IceState::Failed, State::Connecting) => self.end(now, Reason::IceFailed, None, true),
             (IceState::Failed, State::Active | State::Reconnecting) => {
                 if self.state == State::Active {
                     self.state = State::Reconnecting;
                     self.event(Event::Reconnecting);
-                    self.timers
-                        .set(Timer::IceReconnect, now + timings.ice_reconnect);
+                    self.timers.set(Timer::IceReconnect, now + timings.ice_reconnect);
                 }
                 // Failed will not recover by itself: restart now rather than after the grace.
                 self.timers.stop(Timer::IceRestart);
@@ -1064,14 +1015,10 @@ impl Call {
             let audio_muted = self.media.mic_muted || !self.media.sends.audio;
             let video_muted =
                 self.media.camera_off || self.media.audio_only.is_some() || !self.media.sends.video;
-            body.streams.insert(
-                stream.clone(),
-                StreamState::camera(audio_muted, video_muted),
-            );
+            body.streams.insert(stream.clone(), StreamState::camera(audio_muted, video_muted));
         }
         if let Some((stream, surface)) = &self.media.screen {
-            body.streams
-                .insert(stream.clone(), StreamState::screen(surface.clone()));
+            body.streams.insert(stream.clone(), StreamState::screen(surface.clone()));
         }
         if let Some(reason) = &self.media.audio_only {
             body = body.with_audio_only(reason.clone());
@@ -1133,10 +1080,7 @@ impl Call {
             ) => Some(Reason::ProtocolError),
             _ => None,
         };
-        self.event(Event::Rejected {
-            code: rejected.code,
-            detail: rejected.detail,
-        });
+        self.event(Event::Rejected { code: rejected.code, detail: rejected.detail });
         if let Some(reason) = reason {
             self.end(now, reason, None, false);
         }
@@ -1196,21 +1140,11 @@ impl Call {
     // --- helpers ---
 
     fn in_call(&self) -> bool {
-        matches!(
-            self.state,
-            State::Connecting | State::Active | State::Reconnecting
-        )
+        matches!(self.state, State::Connecting | State::Active | State::Reconnecting)
     }
 
     fn expect(&self, ok: bool, input: &'static str) -> Result<(), CallError> {
-        if ok {
-            Ok(())
-        } else {
-            Err(CallError::WrongPhase {
-                input,
-                phase: self.phase(),
-            })
-        }
+        if ok { Ok(()) } else { Err(CallError::WrongPhase { input, phase: self.phase() }) }
     }
 
     fn expect_media(&self, input: &'static str) -> Result<(), CallError> {
@@ -1221,10 +1155,7 @@ impl Call {
         if self.role == Role::Agent {
             Ok(())
         } else {
-            Err(CallError::NotAllowed {
-                input,
-                role: self.role,
-            })
+            Err(CallError::NotAllowed { input, role: self.role })
         }
     }
 
@@ -1232,10 +1163,7 @@ impl Call {
         if self.role == Role::Visitor {
             Ok(())
         } else {
-            Err(CallError::NotAllowed {
-                input,
-                role: self.role,
-            })
+            Err(CallError::NotAllowed { input, role: self.role })
         }
     }
 

@@ -236,10 +236,7 @@ impl LiveCall {
         envelope: &Envelope,
     ) -> (Verdict, Effect) {
         let sender = self.sender(role, party);
-        if self
-            .window(sender, party)
-            .is_some_and(|w| w.is_duplicate(envelope.seq))
-        {
+        if self.window(sender, party).is_some_and(|w| w.is_duplicate(envelope.seq)) {
             return (Verdict::Drop, Effect::None);
         }
         let judged = self.rule(now, sender, party, &envelope.message);
@@ -282,10 +279,7 @@ impl LiveCall {
             (Message::Invite(_), _) => busy(&self.id),
             (_, Sender::OtherAgent) => reject(
                 RejectCode::Forbidden,
-                format!(
-                    "call {} belongs to agent party {}",
-                    self.id, self.agent.party
-                ),
+                format!("call {} belongs to agent party {}", self.id, self.agent.party),
             ),
             // A late prompt carries no decision: the tab learns from `call.select_answer`.
             (Message::Ringing(_), _) => Verdict::Drop,
@@ -306,10 +300,9 @@ impl LiveCall {
     ) -> (Verdict, Effect) {
         let to_agent = Verdict::Deliver(Delivery::Party(self.agent.party.clone()));
         match (message, sender) {
-            (Message::Invite(_), _) => plain(reject(
-                RejectCode::Invalid,
-                format!("call {} was already invited", self.id),
-            )),
+            (Message::Invite(_), _) => {
+                plain(reject(RejectCode::Invalid, format!("call {} was already invited", self.id)))
+            }
             (Message::Ringing(_), Sender::Tab) => plain(to_agent),
             (Message::Ringing(_), _) => plain(Verdict::Drop),
             (Message::Accept(_), Sender::Tab) => {
@@ -369,11 +362,7 @@ impl LiveCall {
         } else {
             (Delivery::Party(self.agent.party.clone()), Role::Visitor)
         };
-        let effect = Effect::Ended {
-            reason: reason.clone(),
-            by,
-            tell_tabs: sender == Sender::Tab,
-        };
+        let effect = Effect::Ended { reason: reason.clone(), by, tell_tabs: sender == Sender::Tab };
         (Verdict::Deliver(to), effect)
     }
 
@@ -383,27 +372,16 @@ impl LiveCall {
         if self.is_ringing() {
             return reject(
                 RejectCode::Forbidden,
-                format!(
-                    "{} before call {} was answered",
-                    message.message_type(),
-                    self.id
-                ),
+                format!("{} before call {} was answered", message.message_type(), self.id),
             );
         }
         let from_agent = sender == Sender::Inviter;
         if let Message::Candidates(body) = message {
-            let used = if from_agent {
-                &mut self.agent_candidates
-            } else {
-                &mut self.visitor_candidates
-            };
+            let used =
+                if from_agent { &mut self.agent_candidates } else { &mut self.visitor_candidates };
             let more = body.candidates.len();
             if used.saturating_add(more) > Referee::MAX_CANDIDATES {
-                let role = if from_agent {
-                    Role::Agent
-                } else {
-                    Role::Visitor
-                };
+                let role = if from_agent { Role::Agent } else { Role::Visitor };
                 return reject(
                     RejectCode::TooLarge,
                     format!(
@@ -435,10 +413,9 @@ impl LiveCall {
     fn tell_visitors(&self, conversation: &ConversationId, reason: Reason) -> Notice {
         let (to, message): (Delivery, Message) = match self.visitor() {
             None => (Delivery::AllVisitors, CancelBody::new(reason).into()),
-            Some(visitor) => (
-                Delivery::Party(visitor.party.clone()),
-                HangupBody::new(reason).into(),
-            ),
+            Some(visitor) => {
+                (Delivery::Party(visitor.party.clone()), HangupBody::new(reason).into())
+            }
         };
         let envelope = Envelope::new(
             conversation.clone(),
@@ -466,10 +443,7 @@ impl LiveCall {
             seq,
             HangupBody::new(reason),
         );
-        Some(Notice {
-            to: Delivery::Party(self.agent.party.clone()),
-            envelope,
-        })
+        Some(Notice { to: Delivery::Party(self.agent.party.clone()), envelope })
     }
 
     /// Bytes on the heap (ids by length: the referee's copies are exact-size clones).
@@ -494,10 +468,7 @@ fn reject(code: RejectCode, detail: String) -> Verdict {
 }
 
 fn busy(live: &CallId) -> Verdict {
-    reject(
-        RejectCode::Busy,
-        format!("the conversation has a live call {live}"),
-    )
+    reject(RejectCode::Busy, format!("the conversation has a live call {live}"))
 }
 
 /// Whether a role may ever send a message type, whatever the call's state.
@@ -705,10 +676,7 @@ impl Referee {
             message if !may_send(sender_role, message) => {
                 return reject(
                     RejectCode::Forbidden,
-                    format!(
-                        "{} may not come from the {sender_role}",
-                        message.message_type()
-                    ),
+                    format!("{} may not come from the {sender_role}", message.message_type()),
                 );
             }
             _ => {}
@@ -730,10 +698,7 @@ impl Referee {
         if let Message::Invite(invite) = &envelope.message {
             return self.invite(now, sender_party, envelope, invite);
         }
-        reject(
-            RejectCode::UnknownCall,
-            format!("call {call_id} is not live in this conversation"),
-        )
+        reject(RejectCode::UnknownCall, format!("call {call_id} is not live in this conversation"))
     }
 
     /// Ends the live call when `now` reaches its invite's deadline (outcome missed).
@@ -784,10 +749,7 @@ impl Referee {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called: the live call's
     /// invite deadline while it is unanswered.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.live
-            .as_ref()
-            .filter(|c| c.is_ringing())
-            .map(|c| c.expires_at)
+        self.live.as_ref().filter(|c| c.is_ringing()).map(|c| c.expires_at)
     }
 
     /// The next frame the relay writes itself, or `None` when drained. Deliver notices before
@@ -866,16 +828,12 @@ impl Referee {
                 return busy(&live.id);
             }
             if let Some(old) = self.live.take() {
-                self.notices
-                    .push_back(old.tell_visitors(&self.conversation_id, Reason::Replaced));
-                self.notices
-                    .extend(old.tell_agent(&self.conversation_id, Reason::Replaced));
+                self.notices.push_back(old.tell_visitors(&self.conversation_id, Reason::Replaced));
+                self.notices.extend(old.tell_agent(&self.conversation_id, Reason::Replaced));
                 self.finish(old, now, Reason::Replaced, Some(Role::Agent));
             }
         }
-        let lifetime: Duration = invite
-            .lifetime()
-            .clamp(MIN_INVITE_LIFETIME, MAX_INVITE_LIFETIME);
+        let lifetime: Duration = invite.lifetime().clamp(MIN_INVITE_LIFETIME, MAX_INVITE_LIFETIME);
         self.live = Some(LiveCall {
             id: envelope.call_id.clone(),
             agent: Speaker::new(party.clone(), SeqWindow::starting_at(envelope.seq)),
@@ -892,11 +850,7 @@ impl Referee {
         match effect {
             Effect::None => {}
             Effect::Answered(fact) => self.facts.push_back(fact),
-            Effect::Ended {
-                reason,
-                by,
-                tell_tabs,
-            } => {
+            Effect::Ended { reason, by, tell_tabs } => {
                 if let Some(call) = self.live.take() {
                     if tell_tabs {
                         let notice =
@@ -912,19 +866,13 @@ impl Referee {
     /// Ends `call` at `at`: summary, fact, tombstone.
     fn finish(&mut self, call: LiveCall, at: Instant, reason: Reason, ended_by: Option<Role>) {
         let answered_at = call.answered_at();
-        let ending = if reason == Reason::InviteTimeout {
-            Ending::Expired
-        } else {
-            Ending::Other
-        };
+        let ending = if reason == Reason::InviteTimeout { Ending::Expired } else { Ending::Other };
         let summary = CallSummary {
             call_id: call.id.clone(),
             outcome: Outcome::of(&reason, answered_at.is_some()),
             ended_by,
             reason,
-            ring_time: answered_at
-                .unwrap_or(at)
-                .saturating_duration_since(call.invited_at),
+            ring_time: answered_at.unwrap_or(at).saturating_duration_since(call.invited_at),
             talk_time: answered_at.map_or(Duration::ZERO, |a| at.saturating_duration_since(a)),
         };
         self.tombstones.bury(call.id, ending);
@@ -947,10 +895,7 @@ mod tests {
         use velaro_call_protocol::message::invite::MediaKinds;
         assert!(may_send(Role::Visitor, &RingingBody::new().into()));
         assert!(!may_send(Role::Agent, &RingingBody::new().into()));
-        assert!(!may_send(
-            Role::Agent,
-            &AcceptBody::new(MediaKinds::AUDIO_VIDEO).into()
-        ));
+        assert!(!may_send(Role::Agent, &AcceptBody::new(MediaKinds::AUDIO_VIDEO).into()));
         assert!(may_send(Role::Agent, &HangupBody::default().into()));
         assert!(may_send(Role::Visitor, &HangupBody::default().into()));
     }

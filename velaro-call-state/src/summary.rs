@@ -65,19 +65,15 @@ impl CallSummary {
             Outcome::Missed => "Missed video call".to_owned(),
             Outcome::Declined => match &self.reason {
                 Reason::MediaPermissionDenied { device, .. } => {
-                    format!(
-                        "Video call declined: {} permission denied",
-                        device_name(device)
-                    )
+                    format!("Video call declined: {} permission denied", device_name(device))
                 }
                 Reason::Busy => "Video call declined: busy".to_owned(),
                 _ => "Video call declined".to_owned(),
             },
             Outcome::Cancelled => "Video call cancelled".to_owned(),
-            Outcome::Failed => format!(
-                "Video call failed ({})",
-                self.reason.code().replace('_', " ")
-            ),
+            Outcome::Failed => {
+                format!("Video call failed ({})", self.reason.code().replace('_', " "))
+            }
         }
     }
 }
@@ -137,10 +133,8 @@ mod tests {
             summary(Outcome::Missed, Reason::InviteTimeout, 0).transcript_line(),
             "Missed video call"
         );
-        let denied = Reason::MediaPermissionDenied {
-            device: Device::Camera,
-            error: MediaError::NotAllowed,
-        };
+        let denied =
+            Reason::MediaPermissionDenied { device: Device::Camera, error: MediaError::NotAllowed };
         assert_eq!(
             summary(Outcome::Declined, denied, 0).transcript_line(),
             "Video call declined: camera permission denied"
@@ -158,10 +152,7 @@ mod tests {
         assert_eq!(Outcome::of(&Reason::InviteTimeout, false), Outcome::Missed);
         assert_eq!(Outcome::of(&Reason::Declined, false), Outcome::Declined);
         assert_eq!(Outcome::of(&Reason::Cancelled, false), Outcome::Cancelled);
-        assert_eq!(
-            Outcome::of(&Reason::AnsweredElsewhere, false),
-            Outcome::Cancelled
-        );
+        assert_eq!(Outcome::of(&Reason::AnsweredElsewhere, false), Outcome::Cancelled);
         assert_eq!(Outcome::of(&Reason::IceFailed, false), Outcome::Failed);
         assert_eq!(Outcome::of(&Reason::UserHangup, false), Outcome::Cancelled);
         assert_eq!(
@@ -169,10 +160,8 @@ mod tests {
             Outcome::Cancelled,
             "the accept was in flight"
         );
-        let denied = Reason::MediaPermissionDenied {
-            device: Device::Camera,
-            error: MediaError::NotAllowed,
-        };
+        let denied =
+            Reason::MediaPermissionDenied { device: Device::Camera, error: MediaError::NotAllowed };
         assert_eq!(Outcome::of(&denied, false), Outcome::Declined);
     }
 }

@@ -3,12 +3,7 @@
 //! random frame sequences.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -52,11 +47,7 @@ fn call_id(id: &str) -> CallId {
 }
 
 fn role_of(id: &str) -> Role {
-    if id.starts_with("agent") {
-        Role::Agent
-    } else {
-        Role::Visitor
-    }
+    if id.starts_with("agent") { Role::Agent } else { Role::Visitor }
 }
 
 fn invite_body() -> InviteBody {
@@ -67,13 +58,9 @@ fn invite_body() -> InviteBody {
 }
 
 fn candidates(n: usize) -> CandidatesBody {
-    let candidate: Candidate = "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host"
-        .parse()
-        .unwrap();
-    CandidatesBody::new(vec![
-        IceCandidate::new(candidate, Some("0".into()), Some(0));
-        n
-    ])
+    let candidate: Candidate =
+        "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host".parse().unwrap();
+    CandidatesBody::new(vec![IceCandidate::new(candidate, Some("0".into()), Some(0)); n])
 }
 
 fn offer() -> DescriptionBody {
@@ -110,11 +97,7 @@ impl Room {
 
     #[allow(clippy::disallowed_methods)] // a test needs one real instant to start from
     fn with_video(video: bool) -> Room {
-        Room {
-            referee: Referee::new(conv(), video),
-            start: Instant::now(),
-            seqs: HashMap::new(),
-        }
+        Room { referee: Referee::new(conv(), video), start: Instant::now(), seqs: HashMap::new() }
     }
 
     fn at(&self, secs: u64) -> Instant {
@@ -122,19 +105,9 @@ impl Room {
     }
 
     fn envelope(&mut self, from: &str, call: &str, message: impl Into<Message>) -> Envelope {
-        let seq = self
-            .seqs
-            .entry((call.to_owned(), from.to_owned()))
-            .or_insert(0);
+        let seq = self.seqs.entry((call.to_owned(), from.to_owned())).or_insert(0);
         *seq += 1;
-        Envelope::new(
-            conv(),
-            call_id(call),
-            party(from),
-            role_of(from),
-            *seq,
-            message,
-        )
+        Envelope::new(conv(), call_id(call), party(from), role_of(from), *seq, message)
     }
 
     /// Judges a frame from `from` (role by name) at `secs` after the start.
@@ -145,8 +118,7 @@ impl Room {
 
     fn judge(&mut self, secs: u64, from: &str, envelope: &Envelope) -> Verdict {
         let now = self.at(secs);
-        self.referee
-            .judge(now, role_of(from), &party(from), envelope)
+        self.referee.judge(now, role_of(from), &party(from), envelope)
     }
 
     fn facts(&mut self) -> Vec<Fact> {
@@ -170,18 +142,12 @@ impl Room {
     /// `AGENT` invites `call` at 0 s, `TAB_A` rings and accepts at 5 s, the agent selects it.
     fn answered(&mut self, call: &str) {
         assert_eq!(self.send(0, AGENT, call, invite_body()), to_visitors());
-        assert_eq!(
-            self.send(1, TAB_A, call, RingingBody::new()),
-            to_party(AGENT)
-        );
+        assert_eq!(self.send(1, TAB_A, call, RingingBody::new()), to_party(AGENT));
         assert_eq!(
             self.send(5, TAB_A, call, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
             to_party(AGENT)
         );
-        assert_eq!(
-            self.send(5, AGENT, call, SelectAnswerBody::new(party(TAB_A))),
-            to_visitors()
-        );
+        assert_eq!(self.send(5, AGENT, call, SelectAnswerBody::new(party(TAB_A))), to_visitors());
         self.facts();
         self.notices();
     }
@@ -212,14 +178,7 @@ fn invite_from_a_visitor_is_forbidden() {
 fn identity_comes_from_the_connection_not_the_envelope() {
     let mut room = Room::new();
     // The envelope claims to be the agent; the connection says it is a visitor tab.
-    let forged = Envelope::new(
-        conv(),
-        call_id("c1"),
-        party(AGENT),
-        Role::Agent,
-        1,
-        invite_body(),
-    );
+    let forged = Envelope::new(conv(), call_id("c1"), party(AGENT), Role::Agent, 1, invite_body());
     let verdict = room.judge(0, TAB_A, &forged);
     assert!(reject(RejectCode::Forbidden)(&verdict), "{verdict:?}");
     assert_eq!(room.referee.live_call(), None);
@@ -255,10 +214,7 @@ fn second_invite_while_a_call_is_answered_is_busy() {
     // Even a lesser call_id from another device: glare applies only before the answer.
     for (from, call) in [(AGENT, "c9"), (AGENT2, "c1"), (AGENT2, "c9")] {
         let verdict = room.send(10, from, call, invite_body());
-        assert!(
-            reject(RejectCode::Busy)(&verdict),
-            "{from} {call}: {verdict:?}"
-        );
+        assert!(reject(RejectCode::Busy)(&verdict), "{from} {call}: {verdict:?}");
     }
     assert_eq!(room.referee.live_call(), Some(&call_id("c5")));
     assert!(room.facts().is_empty());
@@ -298,26 +254,14 @@ fn glare_the_lesser_call_id_from_another_agent_device_replaces_the_ringing_call(
     assert_eq!(notices[0].to, Delivery::AllVisitors);
     let cancel = &notices[0].envelope;
     assert_eq!(cancel.call_id, call_id("call-b"));
-    assert_eq!(
-        (&cancel.party_id, cancel.role),
-        (&party(AGENT), Role::Agent)
-    );
+    assert_eq!((&cancel.party_id, cancel.role), (&party(AGENT), Role::Agent));
     assert_eq!(cancel.seq, 2, "one past the invite's seq");
-    assert_eq!(
-        cancel.message,
-        Message::Cancel(CancelBody::new(Reason::Replaced))
-    );
+    assert_eq!(cancel.message, Message::Cancel(CancelBody::new(Reason::Replaced)));
     // The old call's agent learns it was replaced.
     assert_eq!(notices[1].to, Delivery::Party(party(AGENT)));
     let hangup = &notices[1].envelope;
-    assert_eq!(
-        (&hangup.party_id, hangup.role),
-        (&party("relay"), Role::Visitor)
-    );
-    assert_eq!(
-        hangup.message,
-        Message::Hangup(HangupBody::new(Reason::Replaced))
-    );
+    assert_eq!((&hangup.party_id, hangup.role), (&party("relay"), Role::Visitor));
+    assert_eq!(hangup.message, Message::Hangup(HangupBody::new(Reason::Replaced)));
     // Notices are real frames: they survive the codec.
     for notice in &notices {
         assert_eq!(decode(&encode(&notice.envelope)).unwrap(), notice.envelope);
@@ -370,10 +314,7 @@ fn ringing_accept_decline_from_an_agent_are_forbidden() {
     ] {
         for from in [AGENT, AGENT2] {
             let verdict = room.send(1, from, "c1", message.clone());
-            assert!(
-                reject(RejectCode::Forbidden)(&verdict),
-                "{message}: {verdict:?}"
-            );
+            assert!(reject(RejectCode::Forbidden)(&verdict), "{message}: {verdict:?}");
         }
     }
     assert_eq!(room.referee.live_visitor(), None);
@@ -394,25 +335,13 @@ fn select_answer_and_cancel_from_a_visitor_are_forbidden() {
 fn before_the_answer_invite_and_cancel_go_to_all_tabs_ringing_and_decline_to_the_inviter() {
     let mut room = Room::new();
     assert_eq!(room.send(0, AGENT, "c1", invite_body()), to_visitors());
-    assert_eq!(
-        room.send(1, TAB_A, "c1", RingingBody::new()),
-        to_party(AGENT)
-    );
-    assert_eq!(
-        room.send(1, TAB_B, "c1", RingingBody::new()),
-        to_party(AGENT)
-    );
-    assert_eq!(
-        room.send(2, AGENT, "c1", CancelBody::default()),
-        to_visitors()
-    );
+    assert_eq!(room.send(1, TAB_A, "c1", RingingBody::new()), to_party(AGENT));
+    assert_eq!(room.send(1, TAB_B, "c1", RingingBody::new()), to_party(AGENT));
+    assert_eq!(room.send(2, AGENT, "c1", CancelBody::default()), to_visitors());
 
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
-    assert_eq!(
-        room.send(3, TAB_B, "c1", DeclineBody::new(Reason::Declined)),
-        to_party(AGENT)
-    );
+    assert_eq!(room.send(3, TAB_B, "c1", DeclineBody::new(Reason::Declined)), to_party(AGENT));
 }
 
 #[test]
@@ -438,10 +367,7 @@ fn an_agent_device_that_did_not_invite_is_forbidden_everything_of_the_call() {
         SelectAnswerBody::new(party(TAB_A)).into(),
     ] {
         let verdict = room.send(6, AGENT2, "c1", message.clone());
-        assert!(
-            reject(RejectCode::Forbidden)(&verdict),
-            "{message}: {verdict:?}"
-        );
+        assert!(reject(RejectCode::Forbidden)(&verdict), "{message}: {verdict:?}");
     }
     assert_eq!(room.referee.live_call(), Some(&call_id("c1")));
 }
@@ -458,10 +384,7 @@ fn media_before_the_answer_is_forbidden() {
         (AGENT, QualityBody::new(QualityLevel::Poor).into()),
     ] {
         let verdict = room.send(1, from, "c1", message.clone());
-        assert!(
-            reject(RejectCode::Forbidden)(&verdict),
-            "{from} {message}: {verdict:?}"
-        );
+        assert!(reject(RejectCode::Forbidden)(&verdict), "{from} {message}: {verdict:?}");
     }
 }
 
@@ -506,10 +429,7 @@ fn a_frame_for_an_unknown_call_id_is_unknown_call() {
         (AGENT, candidates(1).into()),
     ] {
         let verdict = room.send(1, from, "nope", message.clone());
-        assert!(
-            reject(RejectCode::UnknownCall)(&verdict),
-            "{message}: {verdict:?}"
-        );
+        assert!(reject(RejectCode::UnknownCall)(&verdict), "{message}: {verdict:?}");
     }
 }
 
@@ -531,10 +451,7 @@ fn call_rejected_from_a_client_is_forbidden() {
     for from in [AGENT, TAB_A] {
         let body = RejectedBody::new(RejectCode::Busy, "spoofed", Some(1));
         let verdict = room.send(6, from, "c1", body);
-        assert!(
-            reject(RejectCode::Forbidden)(&verdict),
-            "{from}: {verdict:?}"
-        );
+        assert!(reject(RejectCode::Forbidden)(&verdict), "{from}: {verdict:?}");
     }
     assert_eq!(room.referee.live_call(), Some(&call_id("c1")));
 }
@@ -562,18 +479,9 @@ fn accept_after_expiry_is_expired_after_the_timer_fired() {
     let verdict = room.send(70, TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
     assert!(reject(RejectCode::Expired)(&verdict), "{verdict:?}");
     // Other late frames of the expired call are dropped quietly.
-    assert_eq!(
-        room.send(70, TAB_B, "c1", RingingBody::new()),
-        Verdict::Drop
-    );
-    assert_eq!(
-        room.send(70, TAB_B, "c1", DeclineBody::new(Reason::Declined)),
-        Verdict::Drop
-    );
-    assert_eq!(
-        room.send(70, AGENT, "c1", CancelBody::new(Reason::InviteTimeout)),
-        Verdict::Drop
-    );
+    assert_eq!(room.send(70, TAB_B, "c1", RingingBody::new()), Verdict::Drop);
+    assert_eq!(room.send(70, TAB_B, "c1", DeclineBody::new(Reason::Declined)), Verdict::Drop);
+    assert_eq!(room.send(70, AGENT, "c1", CancelBody::new(Reason::InviteTimeout)), Verdict::Drop);
 }
 
 #[test]
@@ -582,23 +490,15 @@ fn accept_just_before_the_deadline_binds() {
     room.send(0, AGENT, "c1", invite_body());
     let just_before = room.at(60).checked_sub(Duration::from_millis(1)).unwrap();
     let accept = room.envelope(TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
-    let verdict = room
-        .referee
-        .judge(just_before, Role::Visitor, &party(TAB_A), &accept);
+    let verdict = room.referee.judge(just_before, Role::Visitor, &party(TAB_A), &accept);
     assert_eq!(verdict, to_party(AGENT));
-    assert_eq!(
-        room.referee.poll_timeout(),
-        None,
-        "answered: no invite timer"
-    );
+    assert_eq!(room.referee.poll_timeout(), None, "answered: no invite timer");
 }
 
 #[test]
 fn the_lifetime_is_the_invites_own_by_the_relays_clock() {
     let mut room = Room::new();
-    let short = invite_body()
-        .with_lifetime(Duration::from_secs(15))
-        .unwrap();
+    let short = invite_body().with_lifetime(Duration::from_secs(15)).unwrap();
     room.send(30, AGENT, "c1", short);
     assert_eq!(room.referee.poll_timeout(), Some(room.at(45)));
 }
@@ -609,14 +509,12 @@ fn timeout_ends_the_call_as_missed() {
     room.send(0, AGENT, "c1", invite_body());
     room.send(1, TAB_A, "c1", RingingBody::new());
     let deadline = room.referee.poll_timeout().unwrap();
-    room.referee
-        .handle_timeout(deadline.checked_sub(Duration::from_millis(1)).unwrap());
+    room.referee.handle_timeout(deadline.checked_sub(Duration::from_millis(1)).unwrap());
     assert_eq!(room.referee.live_call(), Some(&call_id("c1")), "not yet");
     assert!(room.facts().is_empty());
 
     // Late wake-up: the summary still ends at the deadline.
-    room.referee
-        .handle_timeout(deadline + Duration::from_secs(3));
+    room.referee.handle_timeout(deadline + Duration::from_secs(3));
     assert_eq!(room.referee.live_call(), None);
     assert_eq!(room.referee.poll_timeout(), None);
     let facts = room.facts();
@@ -653,8 +551,7 @@ fn timeout_at_exactly_the_deadline_makes_progress() {
     room.referee.handle_timeout(deadline);
     assert_eq!(room.referee.live_call(), None);
     assert_eq!(room.referee.poll_timeout(), None);
-    room.referee
-        .handle_timeout(deadline + Duration::from_secs(1));
+    room.referee.handle_timeout(deadline + Duration::from_secs(1));
     assert_eq!(room.ended().len(), 1, "ends exactly once");
 }
 
@@ -686,13 +583,8 @@ fn a_later_accept_from_another_tab_is_forbidden() {
     room.answered("c1");
     let verdict = room.send(6, TAB_B, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
     assert!(reject(RejectCode::Forbidden)(&verdict), "{verdict:?}");
-    let Verdict::Reject { detail, .. } = verdict else {
-        unreachable!()
-    };
-    assert!(
-        detail.contains("answered by another visitor tab"),
-        "{detail}"
-    );
+    let Verdict::Reject { detail, .. } = verdict else { unreachable!() };
+    assert!(detail.contains("answered by another visitor tab"), "{detail}");
     let decline = room.send(6, TAB_B, "c1", DeclineBody::new(Reason::Declined));
     assert!(reject(RejectCode::Forbidden)(&decline), "{decline:?}");
     assert_eq!(room.referee.live_visitor(), Some(&party(TAB_A)));
@@ -727,10 +619,7 @@ fn select_answer_goes_to_all_visitor_tabs_and_must_name_the_bound_tab() {
     room.send(2, TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
     let wrong = room.send(3, AGENT, "c1", SelectAnswerBody::new(party(TAB_B)));
     assert!(reject(RejectCode::Invalid)(&wrong), "{wrong:?}");
-    assert_eq!(
-        room.send(3, AGENT, "c1", SelectAnswerBody::new(party(TAB_A))),
-        to_visitors()
-    );
+    assert_eq!(room.send(3, AGENT, "c1", SelectAnswerBody::new(party(TAB_A))), to_visitors());
 }
 
 #[test]
@@ -743,26 +632,12 @@ fn after_binding_media_flows_only_between_the_bound_parties() {
         MediaBody::default().into(),
         QualityBody::new(QualityLevel::Excellent).into(),
     ] {
-        assert_eq!(
-            room.send(6, AGENT, "c1", message.clone()),
-            to_party(TAB_A),
-            "{message}"
-        );
-        assert_eq!(
-            room.send(6, TAB_A, "c1", message.clone()),
-            to_party(AGENT),
-            "{message}"
-        );
+        assert_eq!(room.send(6, AGENT, "c1", message.clone()), to_party(TAB_A), "{message}");
+        assert_eq!(room.send(6, TAB_A, "c1", message.clone()), to_party(AGENT), "{message}");
         let other_tab = room.send(6, TAB_B, "c1", message.clone());
-        assert!(
-            reject(RejectCode::Forbidden)(&other_tab),
-            "{message}: {other_tab:?}"
-        );
+        assert!(reject(RejectCode::Forbidden)(&other_tab), "{message}: {other_tab:?}");
         let other_agent = room.send(6, AGENT2, "c1", message.clone());
-        assert!(
-            reject(RejectCode::Forbidden)(&other_agent),
-            "{message}: {other_agent:?}"
-        );
+        assert!(reject(RejectCode::Forbidden)(&other_agent), "{message}: {other_agent:?}");
     }
     let hangup = room.send(6, TAB_B, "c1", HangupBody::default());
     assert!(reject(RejectCode::Forbidden)(&hangup), "{hangup:?}");
@@ -814,10 +689,7 @@ fn the_candidate_budget_is_per_call() {
 fn hangup_ends_the_call_with_a_summary() {
     let mut room = Room::new();
     room.answered("c1");
-    assert_eq!(
-        room.send(257, TAB_A, "c1", HangupBody::default()),
-        to_party(AGENT)
-    );
+    assert_eq!(room.send(257, TAB_A, "c1", HangupBody::default()), to_party(AGENT));
     assert_eq!(room.referee.live_call(), None);
     let ended = room.ended();
     assert_eq!(
@@ -832,20 +704,14 @@ fn hangup_ends_the_call_with_a_summary() {
         }]
     );
     assert_eq!(ended[0].transcript_line(), "Video call ended (4 min 12 s)");
-    assert!(
-        room.notices().is_empty(),
-        "the agent gets the hangup itself"
-    );
+    assert!(room.notices().is_empty(), "the agent gets the hangup itself");
 }
 
 #[test]
 fn hangup_from_the_agent_goes_to_the_bound_tab() {
     let mut room = Room::new();
     room.answered("c1");
-    assert_eq!(
-        room.send(65, AGENT, "c1", HangupBody::default()),
-        to_party(TAB_A)
-    );
+    assert_eq!(room.send(65, AGENT, "c1", HangupBody::default()), to_party(TAB_A));
     let ended = room.ended();
     assert_eq!(ended[0].ended_by, Some(Role::Agent));
     assert_eq!(ended[0].talk_time, Duration::from_secs(60));
@@ -858,11 +724,7 @@ fn a_failure_after_the_answer_is_a_failed_call() {
     room.send(40, AGENT, "c1", HangupBody::new(Reason::IceFailed));
     let ended = room.ended();
     assert_eq!(ended[0].outcome, Outcome::Failed);
-    assert_eq!(
-        ended[0].talk_time,
-        Duration::from_secs(35),
-        "counted from the answer"
-    );
+    assert_eq!(ended[0].talk_time, Duration::from_secs(35), "counted from the answer");
 }
 
 #[test]
@@ -870,14 +732,9 @@ fn decline_ends_the_call_and_stops_the_other_tabs() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
     room.send(1, TAB_A, "c1", RingingBody::new());
-    let denied = Reason::MediaPermissionDenied {
-        device: Device::Camera,
-        error: MediaError::NotAllowed,
-    };
-    assert_eq!(
-        room.send(4, TAB_A, "c1", DeclineBody::new(denied.clone())),
-        to_party(AGENT)
-    );
+    let denied =
+        Reason::MediaPermissionDenied { device: Device::Camera, error: MediaError::NotAllowed };
+    assert_eq!(room.send(4, TAB_A, "c1", DeclineBody::new(denied.clone())), to_party(AGENT));
     let ended = room.ended();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].outcome, Outcome::Declined);
@@ -893,20 +750,14 @@ fn decline_ends_the_call_and_stops_the_other_tabs() {
     );
     assert_eq!(notices[0].envelope.party_id, party(AGENT));
     // Another tab's accept after that is too late.
-    assert_eq!(
-        room.send(5, TAB_B, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-        Verdict::Drop
-    );
+    assert_eq!(room.send(5, TAB_B, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO)), Verdict::Drop);
 }
 
 #[test]
 fn hangup_from_a_tab_before_the_answer_is_a_decline() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
-    assert_eq!(
-        room.send(2, TAB_B, "c1", HangupBody::default()),
-        to_party(AGENT)
-    );
+    assert_eq!(room.send(2, TAB_B, "c1", HangupBody::default()), to_party(AGENT));
     assert_eq!(room.ended()[0].ended_by, Some(Role::Visitor));
     assert_eq!(room.notices().len(), 1, "the other tabs stop prompting");
 }
@@ -915,26 +766,17 @@ fn hangup_from_a_tab_before_the_answer_is_a_decline() {
 fn cancel_ends_the_call_as_cancelled() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
-    assert_eq!(
-        room.send(9, AGENT, "c1", CancelBody::default()),
-        to_visitors()
-    );
+    assert_eq!(room.send(9, AGENT, "c1", CancelBody::default()), to_visitors());
     let ended = room.ended();
     assert_eq!(ended[0].outcome, Outcome::Cancelled);
     assert_eq!(ended[0].reason, Reason::Cancelled);
     assert_eq!(ended[0].ended_by, Some(Role::Agent));
     assert_eq!(ended[0].ring_time, Duration::from_secs(9));
-    assert!(
-        room.notices().is_empty(),
-        "the cancel itself tells the tabs"
-    );
+    assert!(room.notices().is_empty(), "the cancel itself tells the tabs");
 
     // A hangup from the inviting agent before the answer works as a cancel.
     room.send(10, AGENT, "c2", invite_body());
-    assert_eq!(
-        room.send(11, AGENT, "c2", HangupBody::default()),
-        to_visitors()
-    );
+    assert_eq!(room.send(11, AGENT, "c2", HangupBody::default()), to_visitors());
     assert_eq!(room.ended()[0].outcome, Outcome::Cancelled);
 }
 
@@ -944,10 +786,7 @@ fn a_cancel_racing_an_accept_ends_the_answered_call() {
     room.send(0, AGENT, "c1", invite_body());
     room.send(3, TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
     // The agent's cancel crossed the accept: the bound tab must learn of it.
-    assert_eq!(
-        room.send(3, AGENT, "c1", CancelBody::default()),
-        to_party(TAB_A)
-    );
+    assert_eq!(room.send(3, AGENT, "c1", CancelBody::default()), to_party(TAB_A));
     assert_eq!(room.referee.live_call(), None);
     assert_eq!(room.ended()[0].ended_by, Some(Role::Agent));
 }
@@ -956,18 +795,9 @@ fn a_cancel_racing_an_accept_ends_the_answered_call() {
 fn the_first_terminal_frame_wins() {
     let mut room = Room::new();
     room.answered("c1");
-    assert_eq!(
-        room.send(20, AGENT, "c1", HangupBody::default()),
-        to_party(TAB_A)
-    );
-    assert_eq!(
-        room.send(20, TAB_A, "c1", HangupBody::default()),
-        Verdict::Drop
-    );
-    assert_eq!(
-        room.send(20, AGENT, "c1", CancelBody::default()),
-        Verdict::Drop
-    );
+    assert_eq!(room.send(20, AGENT, "c1", HangupBody::default()), to_party(TAB_A));
+    assert_eq!(room.send(20, TAB_A, "c1", HangupBody::default()), Verdict::Drop);
+    assert_eq!(room.send(20, AGENT, "c1", CancelBody::default()), Verdict::Drop);
     let ended = room.ended();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].ended_by, Some(Role::Agent));
@@ -990,11 +820,7 @@ fn every_frame_of_an_ended_call_is_dropped_quietly() {
         (TAB_B, RingingBody::new().into()),
         (AGENT, SelectAnswerBody::new(party(TAB_A)).into()),
     ] {
-        assert_eq!(
-            room.send(21, from, "c1", message.clone()),
-            Verdict::Drop,
-            "{message}"
-        );
+        assert_eq!(room.send(21, from, "c1", message.clone()), Verdict::Drop, "{message}");
     }
     assert!(room.facts().is_empty());
     assert!(room.notices().is_empty());
@@ -1029,10 +855,7 @@ fn tombstones_are_bounded_to_the_most_recent_calls() {
     // The 64 most recent are remembered.
     assert_eq!(room.send(1, TAB_A, "c1", RingingBody::new()), Verdict::Drop);
     let last = format!("c{}", calls - 1);
-    assert_eq!(
-        room.send(1, TAB_A, &last, RingingBody::new()),
-        Verdict::Drop
-    );
+    assert_eq!(room.send(1, TAB_A, &last, RingingBody::new()), Verdict::Drop);
 }
 
 // --- duplicates ---
@@ -1065,11 +888,7 @@ fn duplicates_from_the_same_party_are_dropped() {
     for seq in [2, 3] {
         let mut reordered = batch.clone();
         reordered.seq = seq;
-        assert_eq!(
-            room.judge(3, AGENT, &reordered),
-            to_party(TAB_A),
-            "reordered, new"
-        );
+        assert_eq!(room.judge(3, AGENT, &reordered), to_party(TAB_A), "reordered, new");
         assert_eq!(room.judge(3, AGENT, &reordered), Verdict::Drop);
     }
 }
@@ -1081,11 +900,7 @@ fn a_refused_frame_sent_again_is_refused_again() {
     let early = room.envelope(AGENT, "c1", offer());
     let first = room.judge(1, AGENT, &early);
     assert!(reject(RejectCode::Forbidden)(&first), "{first:?}");
-    assert_eq!(
-        room.judge(1, AGENT, &early),
-        first,
-        "not recorded as delivered"
-    );
+    assert_eq!(room.judge(1, AGENT, &early), first, "not recorded as delivered");
 }
 
 /// Invite, accept and hangup of `call`, each party counting from seq 1.
@@ -1096,19 +911,10 @@ fn one_call_from_seq_1(room: &mut Room, call: &str, at: u64) {
         (AGENT, HangupBody::default().into()),
     ];
     for (seq, (from, message)) in (1u64..).zip(frames) {
-        let envelope = Envelope::new(
-            conv(),
-            call_id(call),
-            party(from),
-            role_of(from),
-            seq,
-            message,
-        );
+        let envelope =
+            Envelope::new(conv(), call_id(call), party(from), role_of(from), seq, message);
         let verdict = room.judge(at, from, &envelope);
-        assert!(
-            matches!(verdict, Verdict::Deliver(_)),
-            "{call} {from}: {verdict:?}"
-        );
+        assert!(matches!(verdict, Verdict::Deliver(_)), "{call} {from}: {verdict:?}");
     }
 }
 
@@ -1127,20 +933,9 @@ fn losing_the_bound_visitor_ends_the_call_signaling_lost() {
     let mut room = Room::new();
     room.answered("c1");
     room.send(6, TAB_A, "c1", MediaBody::default());
-    assert!(
-        !room
-            .referee
-            .handle_session_lost(room.at(30), Role::Visitor, &party(TAB_B))
-    );
-    assert!(
-        !room
-            .referee
-            .handle_session_lost(room.at(30), Role::Agent, &party(AGENT2))
-    );
-    assert!(
-        room.referee
-            .handle_session_lost(room.at(30), Role::Visitor, &party(TAB_A))
-    );
+    assert!(!room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_B)));
+    assert!(!room.referee.handle_session_lost(room.at(30), Role::Agent, &party(AGENT2)));
+    assert!(room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_A)));
     assert_eq!(room.referee.live_call(), None);
     let ended = room.ended();
     assert_eq!(ended[0].reason, Reason::SignalingLost);
@@ -1151,25 +946,16 @@ fn losing_the_bound_visitor_ends_the_call_signaling_lost() {
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0].to, Delivery::Party(party(AGENT)));
     let hangup = &notices[0].envelope;
-    assert_eq!(
-        (&hangup.party_id, hangup.role),
-        (&party(TAB_A), Role::Visitor)
-    );
+    assert_eq!((&hangup.party_id, hangup.role), (&party(TAB_A), Role::Visitor));
     assert_eq!(hangup.seq, 4, "ringing, accept, media, then this");
-    assert_eq!(
-        hangup.message,
-        Message::Hangup(HangupBody::new(Reason::SignalingLost))
-    );
+    assert_eq!(hangup.message, Message::Hangup(HangupBody::new(Reason::SignalingLost)));
 }
 
 #[test]
 fn losing_the_inviting_agent_while_ringing_cancels_on_every_tab() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
-    assert!(
-        room.referee
-            .handle_session_lost(room.at(3), Role::Agent, &party(AGENT))
-    );
+    assert!(room.referee.handle_session_lost(room.at(3), Role::Agent, &party(AGENT)));
     let notices = room.notices();
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0].to, Delivery::AllVisitors);
@@ -1178,12 +964,7 @@ fn losing_the_inviting_agent_while_ringing_cancels_on_every_tab() {
         Message::Cancel(CancelBody::new(Reason::SignalingLost))
     );
     assert_eq!(room.ended()[0].reason, Reason::SignalingLost);
-    assert!(
-        !room
-            .referee
-            .handle_session_lost(room.at(4), Role::Agent, &party(AGENT)),
-        "once"
-    );
+    assert!(!room.referee.handle_session_lost(room.at(4), Role::Agent, &party(AGENT)), "once");
 }
 
 #[test]
@@ -1191,11 +972,7 @@ fn losing_an_unbound_tab_changes_nothing() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
     room.send(1, TAB_A, "c1", RingingBody::new());
-    assert!(
-        !room
-            .referee
-            .handle_session_lost(room.at(2), Role::Visitor, &party(TAB_A))
-    );
+    assert!(!room.referee.handle_session_lost(room.at(2), Role::Visitor, &party(TAB_A)));
     assert_eq!(room.referee.live_call(), Some(&call_id("c1")));
     assert!(room.facts().is_empty());
     assert!(room.notices().is_empty());
@@ -1223,14 +1000,7 @@ fn glare_notices_end_the_replaced_call_on_both_sides() {
     let mut agent = Call::agent(config, call_id("call-b"), now);
     let prompt = Prompt::new("Video call?").unwrap();
     agent
-        .handle_action(
-            now,
-            Action::Invite {
-                prompt,
-                media: MediaKinds::AUDIO_VIDEO,
-                ice: None,
-            },
-        )
+        .handle_action(now, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None })
         .unwrap();
     let granted = MediaEvent::PermissionGranted {
         media: MediaKinds::AUDIO_VIDEO,
@@ -1266,19 +1036,14 @@ fn glare_notices_end_the_replaced_call_on_both_sides() {
     );
     assert_eq!(ended_reason(&tab_outputs), Some(Reason::Replaced));
     let agent_outputs = drain(&mut agent);
-    assert_eq!(
-        ended_reason(&agent_outputs),
-        Some(Reason::Replaced),
-        "{agent_outputs:?}"
-    );
+    assert_eq!(ended_reason(&agent_outputs), Some(Reason::Replaced), "{agent_outputs:?}");
 }
 
 #[test]
 fn decline_and_expiry_notices_stop_the_other_tabs_prompting() {
-    for (end, expected) in [
-        ("decline", PromptEnd::AnsweredElsewhere),
-        ("expiry", PromptEnd::Expired),
-    ] {
+    for (end, expected) in
+        [("decline", PromptEnd::AnsweredElsewhere), ("expiry", PromptEnd::Expired)]
+    {
         let mut room = Room::new();
         let invite = room.envelope(AGENT, "c1", invite_body());
         room.judge(0, AGENT, &invite);
@@ -1292,9 +1057,7 @@ fn decline_and_expiry_notices_stop_the_other_tabs_prompting() {
         }
         let notices = room.notices();
         assert_eq!(notices.len(), 1, "{end}");
-        tab_b
-            .handle_message(room.at(2), notices[0].envelope.clone())
-            .unwrap();
+        tab_b.handle_message(room.at(2), notices[0].envelope.clone()).unwrap();
         let outputs = drain(&mut tab_b);
         assert!(
             outputs.contains(&Output::Event(Event::StopPrompting(expected))),
@@ -1341,15 +1104,8 @@ fn state_stays_bounded_however_many_calls_pass() {
     for n in Referee::MAX_TOMBSTONES..1000 {
         run(&mut room, n);
     }
-    assert!(
-        room.referee.memory() <= full,
-        "{} > {full}",
-        room.referee.memory()
-    );
-    assert!(
-        full < 32 * 1024,
-        "{full} bytes for 64 tombstones of 213-byte ids"
-    );
+    assert!(room.referee.memory() <= full, "{} > {full}", room.referee.memory());
+    assert!(full < 32 * 1024, "{full} bytes for 64 tombstones of 213-byte ids");
 }
 
 // --- properties ---
@@ -1359,17 +1115,8 @@ const CALLS: [&str; 3] = ["c1", "c2", "c3"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Frame {
-        advance_ms: u64,
-        from: usize,
-        call: usize,
-        seq: u64,
-        kind: u8,
-    },
-    Lost {
-        advance_ms: u64,
-        from: usize,
-    },
+    Frame { advance_ms: u64, from: usize, call: usize, seq: u64, kind: u8 },
+    Lost { advance_ms: u64, from: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {

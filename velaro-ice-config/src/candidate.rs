@@ -187,9 +187,7 @@ fn is_mdns_name(text: &str) -> bool {
     let Some(uuid) = text.get(..text.len().saturating_sub(6)) else {
         return false;
     };
-    let suffix_ok = text
-        .get(uuid.len()..)
-        .is_some_and(|s| s.eq_ignore_ascii_case(".local"));
+    let suffix_ok = text.get(uuid.len()..).is_some_and(|s| s.eq_ignore_ascii_case(".local"));
     let mut groups = uuid.split('-');
     suffix_ok
         && [8, 4, 4, 4, 12].iter().all(|len| {
@@ -325,10 +323,7 @@ impl Extension {
     }
 
     fn parse(name: &str, value: &str) -> Result<Self, CandidateError> {
-        let invalid = |field| CandidateError::Invalid {
-            field,
-            value: excerpt(value),
-        };
+        let invalid = |field| CandidateError::Invalid { field, value: excerpt(value) };
         let number = |field| value_u32(value).ok_or_else(|| invalid(field));
         Ok(match name {
             "tcptype" => Extension::TcpType(match value {
@@ -351,10 +346,7 @@ impl Extension {
             _ if !value.bytes().all(|b| b.is_ascii_graphic()) => {
                 return Err(invalid("extension value"));
             }
-            _ => Extension::Other {
-                name: name.to_owned(),
-                value: value.to_owned(),
-            },
+            _ => Extension::Other { name: name.to_owned(), value: value.to_owned() },
         })
     }
 }
@@ -517,11 +509,8 @@ impl Candidate {
             self.related_address.as_ref().or(Some(&self.address)),
             Some(CandidateAddress::Ip(IpAddr::V6(_)))
         );
-        let blank = if v6 {
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-        } else {
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-        };
+        let blank =
+            if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
         self.related_address = Some(CandidateAddress::Ip(blank));
         self.related_port = Some(0);
     }
@@ -532,10 +521,7 @@ impl FromStr for Candidate {
 
     fn from_str(text: &str) -> Result<Self, CandidateError> {
         if text.len() > MAX_CANDIDATE_LEN {
-            return Err(CandidateError::TooLong {
-                len: text.len(),
-                max: MAX_CANDIDATE_LEN,
-            });
+            return Err(CandidateError::TooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
         }
         let line = text.strip_suffix('\n').unwrap_or(text);
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -546,17 +532,11 @@ impl FromStr for Candidate {
         }
         let mut fields = line.split(' ');
         let mut next = |field| match fields.next() {
-            Some("") => Err(CandidateError::Invalid {
-                field,
-                value: String::new(),
-            }),
+            Some("") => Err(CandidateError::Invalid { field, value: String::new() }),
             Some(value) => Ok(value),
             None => Err(CandidateError::Missing { field }),
         };
-        let invalid = |field, value: &str| CandidateError::Invalid {
-            field,
-            value: excerpt(value),
-        };
+        let invalid = |field, value: &str| CandidateError::Invalid { field, value: excerpt(value) };
 
         let foundation = next("foundation")?;
         if !is_ice_token(foundation, 1, 32) {
@@ -630,11 +610,9 @@ impl Candidate {
                 if self.related_address.is_some() {
                     return Err(duplicate());
                 }
-                let address =
-                    CandidateAddress::parse(value).ok_or_else(|| CandidateError::Invalid {
-                        field: "raddr",
-                        value: excerpt(value),
-                    })?;
+                let address = CandidateAddress::parse(value).ok_or_else(|| {
+                    CandidateError::Invalid { field: "raddr", value: excerpt(value) }
+                })?;
                 self.related_address = Some(address);
             }
             "rport" => {
@@ -654,9 +632,7 @@ impl Candidate {
                     return Err(duplicate());
                 }
                 if self.extensions.len() == MAX_EXTENSIONS {
-                    return Err(CandidateError::TooManyExtensions {
-                        max: MAX_EXTENSIONS,
-                    });
+                    return Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS });
                 }
                 self.extensions.push(extension);
             }
@@ -720,17 +696,13 @@ fn value_u16(text: &str) -> Option<u16> {
 /// `min..=max` ice-chars: ALPHA / DIGIT / "+" / "/" (RFC 8839 §5.1).
 fn is_ice_token(text: &str, min: usize, max: usize) -> bool {
     (min..=max).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// An RFC 4566 token: visible ASCII except the separators it excludes.
 fn is_token(text: &str) -> bool {
     !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`{|}~".contains(&b))
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`{|}~".contains(&b))
 }
 
 #[cfg(test)]
@@ -748,10 +720,7 @@ mod tests {
         assert_eq!(c.component(), 1);
         assert_eq!(c.transport(), &CandidateTransport::Udp);
         assert_eq!(c.priority(), 2_122_260_223);
-        assert_eq!(
-            c.address(),
-            &CandidateAddress::Ip("127.0.0.1".parse().unwrap())
-        );
+        assert_eq!(c.address(), &CandidateAddress::Ip("127.0.0.1".parse().unwrap()));
         assert_eq!(c.port(), 43974);
         assert_eq!(c.kind(), CandidateKind::Host);
         assert_eq!(
@@ -769,10 +738,7 @@ mod tests {
         assert_eq!(c.component(), 2);
         assert_eq!(c.tcp_type(), Some(TcpType::Active));
         assert_eq!(c.ip_family(), Some(IpFamily::V6));
-        assert_eq!(
-            c.to_string(),
-            "candidate:3 2 tcp 2105524478 ::1 9 typ host tcptype active"
-        );
+        assert_eq!(c.to_string(), "candidate:3 2 tcp 2105524478 ::1 9 typ host tcptype active");
     }
 
     #[test]
@@ -791,10 +757,7 @@ mod tests {
         assert_eq!(relay.related_port(), Some(50000));
 
         let bare = parse("1 1 udp 1 turn.example.com 3478 typ relay").unwrap();
-        assert_eq!(
-            bare.address(),
-            &CandidateAddress::Fqdn("turn.example.com".into())
-        );
+        assert_eq!(bare.address(), &CandidateAddress::Fqdn("turn.example.com".into()));
     }
 
     #[test]
@@ -818,12 +781,7 @@ mod tests {
         let cases: Vec<(String, CandidateError)> = vec![
             (String::new(), CandidateError::Empty),
             ("candidate:".into(), CandidateError::Empty),
-            (
-                "candidate:1".into(),
-                CandidateError::Missing {
-                    field: "component-id",
-                },
-            ),
+            ("candidate:1".into(), CandidateError::Missing { field: "component-id" }),
             (
                 "candidate:1 1 udp 100 192.0.2.1 5000".into(),
                 CandidateError::Missing { field: "typ" },
@@ -832,76 +790,34 @@ mod tests {
                 "candidate:1 1 udp 100 192.0.2.1 5000 typ".into(),
                 CandidateError::Missing { field: "cand-type" },
             ),
-            (
-                "candidate:1  1 udp 100 192.0.2.1 5000 typ host".into(),
-                invalid("component-id", ""),
-            ),
-            (
-                base.replace(":1 1", ":bad!f 1"),
-                invalid("foundation", "bad!f"),
-            ),
+            ("candidate:1  1 udp 100 192.0.2.1 5000 typ host".into(), invalid("component-id", "")),
+            (base.replace(":1 1", ":bad!f 1"), invalid("foundation", "bad!f")),
             (
                 base.replace(":1 1", &format!(":{} 1", "f".repeat(33))),
                 invalid("foundation", &"f".repeat(33)),
             ),
-            (
-                base.replace(" 1 udp", " 0 udp"),
-                invalid("component-id", "0"),
-            ),
-            (
-                base.replace(" 1 udp", " 257 udp"),
-                invalid("component-id", "257"),
-            ),
-            (
-                base.replace(" udp ", " u/dp "),
-                invalid("transport", "u/dp"),
-            ),
+            (base.replace(" 1 udp", " 0 udp"), invalid("component-id", "0")),
+            (base.replace(" 1 udp", " 257 udp"), invalid("component-id", "257")),
+            (base.replace(" udp ", " u/dp "), invalid("transport", "u/dp")),
             (base.replace(" 100 ", " 0 "), invalid("priority", "0")),
-            (
-                base.replace(" 100 ", " 2147483648 "),
-                invalid("priority", "2147483648"),
-            ),
-            (
-                base.replace("192.0.2.1", "999.0.0.1"),
-                invalid("connection-address", "999.0.0.1"),
-            ),
-            (
-                base.replace("192.0.2.1", "[::1]"),
-                invalid("connection-address", "[::1]"),
-            ),
+            (base.replace(" 100 ", " 2147483648 "), invalid("priority", "2147483648")),
+            (base.replace("192.0.2.1", "999.0.0.1"), invalid("connection-address", "999.0.0.1")),
+            (base.replace("192.0.2.1", "[::1]"), invalid("connection-address", "[::1]")),
             (base.replace("5000", "65536"), invalid("port", "65536")),
             (base.replace(" typ ", " type "), invalid("typ", "type")),
-            (
-                base.replace("host", "local"),
-                CandidateError::UnknownType("local".into()),
-            ),
-            (
-                format!("{base} tcptype sideways"),
-                invalid("tcptype", "sideways"),
-            ),
+            (base.replace("host", "local"), CandidateError::UnknownType("local".into())),
+            (format!("{base} tcptype sideways"), invalid("tcptype", "sideways")),
             (format!("{base} generation x"), invalid("generation", "x")),
-            (
-                format!("{base} raddr nowhere_"),
-                invalid("raddr", "nowhere_"),
-            ),
+            (format!("{base} raddr nowhere_"), invalid("raddr", "nowhere_")),
             (format!("{base} rport -1"), invalid("rport", "-1")),
             (format!("{base} ufrag a!b"), invalid("ufrag", "a!b")),
-            (
-                format!("{base} generation"),
-                invalid("extension value", "generation"),
-            ),
+            (format!("{base} generation"), invalid("extension value", "generation")),
             (
                 format!("{base} generation 0 generation 1"),
                 CandidateError::DuplicateExtension("generation".into()),
             ),
-            (
-                format!("{base} rport 1 rport 2"),
-                CandidateError::DuplicateExtension("rport".into()),
-            ),
-            (
-                format!("{base} na(me v"),
-                invalid("extension name", "na(me"),
-            ),
+            (format!("{base} rport 1 rport 2"), CandidateError::DuplicateExtension("rport".into())),
+            (format!("{base} na(me v"), invalid("extension name", "na(me")),
         ];
         for (text, expected) in cases {
             assert_eq!(parse(&text), Err(expected), "{text}");
@@ -909,18 +825,10 @@ mod tests {
         let long = format!("{base} {}", "x y ".repeat(300));
         assert_eq!(
             parse(&long),
-            Err(CandidateError::TooLong {
-                len: long.len(),
-                max: MAX_CANDIDATE_LEN
-            })
+            Err(CandidateError::TooLong { len: long.len(), max: MAX_CANDIDATE_LEN })
         );
         let many = format!("{base}{}", " x 1".repeat(33));
-        assert_eq!(
-            parse(&many),
-            Err(CandidateError::TooManyExtensions {
-                max: MAX_EXTENSIONS
-            })
-        );
+        assert_eq!(parse(&many), Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS }));
     }
 
     #[test]
@@ -959,9 +867,7 @@ mod tests {
     fn mdns_needs_a_uuid() {
         assert!(is_mdns_name("9C2BCFC6-d912-448b-bb12-741511d3000c.LOCAL"));
         assert!(!is_mdns_name("printer.local"));
-        assert!(!is_mdns_name(
-            "9c2bcfc6-d912-448b-bb12-741511d3000c.example"
-        ));
+        assert!(!is_mdns_name("9c2bcfc6-d912-448b-bb12-741511d3000c.example"));
         assert!(!is_mdns_name(".local"));
         assert!(!is_mdns_name(""));
     }

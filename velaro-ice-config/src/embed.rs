@@ -80,9 +80,8 @@ impl FromStr for Origin {
     /// Parses `https://host[:port]` (or `wss://`, and `http://`/`ws://` for localhost); one
     /// trailing `/` is tolerated, since that is how origins are often pasted.
     fn from_str(text: &str) -> Result<Self, OriginError> {
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or_else(|| OriginError::MissingScheme(excerpt(text)))?;
+        let (scheme, rest) =
+            text.split_once("://").ok_or_else(|| OriginError::MissingScheme(excerpt(text)))?;
         let secure = match scheme.to_ascii_lowercase().as_str() {
             "https" | "wss" => true,
             "http" | "ws" => false,
@@ -120,12 +119,7 @@ impl FromStr for Origin {
         if !secure && (wildcard || !host.is_local()) {
             return Err(OriginError::UnsupportedScheme(excerpt(scheme)));
         }
-        Ok(Origin {
-            secure,
-            wildcard,
-            host,
-            port,
-        })
+        Ok(Origin { secure, wildcard, host, port })
     }
 }
 
@@ -173,10 +167,7 @@ impl EmbedPolicy {
         for origin in signaling_origins {
             push_unique(&mut signaling, origin);
         }
-        EmbedPolicy {
-            signaling,
-            frames: Vec::new(),
-        }
+        EmbedPolicy { signaling, frames: Vec::new() }
     }
 
     /// Also grant camera, microphone and display capture to iframes from these origins (the
@@ -191,10 +182,7 @@ impl EmbedPolicy {
 
     /// The `connect-src` sources: each signaling origin as `https:` and as `wss:`.
     pub fn connect_src_sources(&self) -> Vec<String> {
-        self.signaling
-            .iter()
-            .flat_map(|o| [o.http(), o.websocket()])
-            .collect()
+        self.signaling.iter().flat_map(|o| [o.http(), o.websocket()]).collect()
     }
 
     /// Merges [`connect_src_sources`](Self::connect_src_sources) into an existing
@@ -210,11 +198,7 @@ impl EmbedPolicy {
     pub fn merge_csp(&self, existing: &str) -> String {
         let mut directives: Vec<Vec<String>> = existing
             .split(';')
-            .map(|d| {
-                d.split_ascii_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
+            .map(|d| d.split_ascii_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .filter(|d| !d.is_empty())
             .collect();
         let named =
@@ -238,11 +222,7 @@ impl EmbedPolicy {
         {
             connect.retain(|s| !s.eq_ignore_ascii_case("'none'"));
             for source in self.connect_src_sources() {
-                if !connect
-                    .iter()
-                    .skip(1)
-                    .any(|s| s.eq_ignore_ascii_case(&source))
-                {
+                if !connect.iter().skip(1).any(|s| s.eq_ignore_ascii_case(&source)) {
                     connect.push(source);
                 }
             }
@@ -258,9 +238,7 @@ impl EmbedPolicy {
             allowlist.push_str(&origin.http());
             allowlist.push('"');
         }
-        FEATURES
-            .map(|feature| format!("{feature}=({allowlist})"))
-            .join(", ")
+        FEATURES.map(|feature| format!("{feature}=({allowlist})")).join(", ")
     }
 
     /// The iframe `allow` attribute: the features for the frame's own origin (`'src'`, the
@@ -277,11 +255,7 @@ fn push_unique(list: &mut Vec<Origin>, origin: Origin) {
 }
 
 fn join_csp(directives: &[Vec<String>]) -> String {
-    directives
-        .iter()
-        .map(|d| d.join(" "))
-        .collect::<Vec<_>>()
-        .join("; ")
+    directives.iter().map(|d| d.join(" ")).collect::<Vec<_>>().join("; ")
 }
 
 #[cfg(test)]
@@ -301,47 +275,20 @@ mod tests {
 
     #[test]
     fn parses_and_normalizes_origins() {
-        assert_eq!(
-            origin("wss://Api.Example.com:8443").http(),
-            "https://api.example.com:8443"
-        );
-        assert_eq!(
-            origin("https://api.example.com/").websocket(),
-            "wss://api.example.com"
-        );
-        assert_eq!(
-            origin("http://127.0.0.1:8080").websocket(),
-            "ws://127.0.0.1:8080"
-        );
-        assert_eq!(
-            origin("http://localhost:3000").http(),
-            "http://localhost:3000"
-        );
-        assert_eq!(
-            origin("https://[2001:db8::1]").http(),
-            "https://[2001:db8::1]"
-        );
-        assert_eq!(
-            origin("https://*.velaro.example").websocket(),
-            "wss://*.velaro.example"
-        );
+        assert_eq!(origin("wss://Api.Example.com:8443").http(), "https://api.example.com:8443");
+        assert_eq!(origin("https://api.example.com/").websocket(), "wss://api.example.com");
+        assert_eq!(origin("http://127.0.0.1:8080").websocket(), "ws://127.0.0.1:8080");
+        assert_eq!(origin("http://localhost:3000").http(), "http://localhost:3000");
+        assert_eq!(origin("https://[2001:db8::1]").http(), "https://[2001:db8::1]");
+        assert_eq!(origin("https://*.velaro.example").websocket(), "wss://*.velaro.example");
     }
 
     #[test]
     fn refuses_what_is_not_an_origin() {
         let cases = [
-            (
-                "api.example.com",
-                OriginError::MissingScheme("api.example.com".into()),
-            ),
-            (
-                "ftp://api.example.com",
-                OriginError::UnsupportedScheme("ftp".into()),
-            ),
-            (
-                "http://api.example.com",
-                OriginError::UnsupportedScheme("http".into()),
-            ),
+            ("api.example.com", OriginError::MissingScheme("api.example.com".into())),
+            ("ftp://api.example.com", OriginError::UnsupportedScheme("ftp".into())),
+            ("http://api.example.com", OriginError::UnsupportedScheme("http".into())),
             (
                 "https://api.example.com/v1",
                 OriginError::NotAnOrigin("https://api.example.com/v1".into()),
@@ -351,28 +298,16 @@ mod tests {
                 OriginError::NotAnOrigin("https://api.example.com?x".into()),
             ),
             ("https://u@api.example.com", OriginError::Userinfo),
-            (
-                "https://bad_host",
-                OriginError::InvalidHost("bad_host".into()),
-            ),
+            ("https://bad_host", OriginError::InvalidHost("bad_host".into())),
             ("https://[::1", OriginError::InvalidHost("[::1".into())),
-            (
-                "https://api.example.com:0",
-                OriginError::InvalidPort("0".into()),
-            ),
+            ("https://api.example.com:0", OriginError::InvalidPort("0".into())),
             ("https://*", OriginError::BroadWildcard("https://*".into())),
-            (
-                "https://*.com",
-                OriginError::BroadWildcard("https://*.com".into()),
-            ),
+            ("https://*.com", OriginError::BroadWildcard("https://*.com".into())),
             (
                 "https://a.*.example.com",
                 OriginError::BroadWildcard("https://a.*.example.com".into()),
             ),
-            (
-                "http://*.app.localhost",
-                OriginError::UnsupportedScheme("http".into()),
-            ),
+            ("http://*.app.localhost", OriginError::UnsupportedScheme("http".into())),
         ];
         for (text, expected) in cases {
             assert_eq!(text.parse::<Origin>(), Err(expected), "{text}");
@@ -397,11 +332,7 @@ mod tests {
             "default-src 'self'; connect-src 'self' https://api.velaro.example \
              wss://api.velaro.example; img-src data:"
         );
-        assert_eq!(
-            policy().merge_csp(&merged),
-            merged,
-            "merging twice changes nothing"
-        );
+        assert_eq!(policy().merge_csp(&merged), merged, "merging twice changes nothing");
     }
 
     #[test]
@@ -420,11 +351,7 @@ mod tests {
             "default-src 'self' https://cdn.example; connect-src 'self' https://cdn.example \
              https://api.velaro.example wss://api.velaro.example"
         );
-        assert_eq!(
-            policy().merge_csp("img-src *"),
-            "img-src *",
-            "unrestricted stays unrestricted"
-        );
+        assert_eq!(policy().merge_csp("img-src *"), "img-src *", "unrestricted stays unrestricted");
         assert_eq!(policy().merge_csp(""), "");
     }
 

@@ -93,10 +93,7 @@ pub(crate) fn split_host_port(text: &str) -> Result<(&str, Option<&str>), HostFa
 pub(crate) fn parse_host(text: &str) -> Result<Host, HostFault> {
     if let Some(inner) = text.strip_prefix('[') {
         let inner = inner.strip_suffix(']').ok_or(HostFault::BadIpv6)?;
-        return inner
-            .parse()
-            .map(Host::Ipv6)
-            .map_err(|_| HostFault::BadIpv6);
+        return inner.parse().map(Host::Ipv6).map_err(|_| HostFault::BadIpv6);
     }
     if text.contains(['[', ']']) {
         return Err(HostFault::BadIpv6);
@@ -123,9 +120,7 @@ pub(crate) fn is_dns_name(text: &str) -> bool {
         let bytes = label.as_bytes();
         let valid = !bytes.is_empty()
             && bytes.len() <= MAX_DNS_LABEL_LEN
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
             && bytes.first() != Some(&b'-')
             && bytes.last() != Some(&b'-');
         if !valid {
@@ -163,18 +158,9 @@ mod tests {
 
     #[test]
     fn parses_each_host_form() {
-        assert_eq!(
-            parse_host("Turn.Example.COM"),
-            Ok(Host::Domain("turn.example.com".into()))
-        );
-        assert_eq!(
-            parse_host("192.0.2.7"),
-            Ok(Host::Ipv4(Ipv4Addr::new(192, 0, 2, 7)))
-        );
-        assert_eq!(
-            parse_host("[2001:db8::1]"),
-            Ok(Host::Ipv6("2001:db8::1".parse().unwrap()))
-        );
+        assert_eq!(parse_host("Turn.Example.COM"), Ok(Host::Domain("turn.example.com".into())));
+        assert_eq!(parse_host("192.0.2.7"), Ok(Host::Ipv4(Ipv4Addr::new(192, 0, 2, 7))));
+        assert_eq!(parse_host("[2001:db8::1]"), Ok(Host::Ipv6("2001:db8::1".parse().unwrap())));
     }
 
     #[test]

@@ -77,10 +77,7 @@ pub struct FilteredSdp {
 impl CandidateFilter {
     /// A filter for `policy` that drops unroutable addresses.
     pub fn new(policy: CandidatePolicy) -> Self {
-        CandidateFilter {
-            policy,
-            allow_unroutable: false,
-        }
+        CandidateFilter { policy, allow_unroutable: false }
     }
 
     /// Lets loopback, link-local, unspecified and multicast addresses through. Only for tests
@@ -127,10 +124,7 @@ impl CandidateFilter {
             let body = line.trim_end_matches(['\r', '\n']);
             let ending = line.get(body.len()..).unwrap_or_default();
             if let Some(value) = body.strip_prefix("a=candidate:") {
-                match value
-                    .parse()
-                    .map_err(|_| DropReason::Unparsable)
-                    .and_then(|c| self.apply(c))
+                match value.parse().map_err(|_| DropReason::Unparsable).and_then(|c| self.apply(c))
                 {
                     // `Candidate` displays as `candidate:…`; writing to a String cannot fail.
                     Ok(kept) => {
@@ -196,57 +190,33 @@ mod tests {
         for text in [HOST_PRIVATE, MDNS, SRFLX, RELAY_V6] {
             assert_eq!(filter.apply(candidate(text)), Ok(candidate(text)), "{text}");
         }
-        assert_eq!(
-            filter.apply(candidate(HOST_LOOPBACK)),
-            Err(DropReason::Unroutable)
-        );
+        assert_eq!(filter.apply(candidate(HOST_LOOPBACK)), Err(DropReason::Unroutable));
         let mapped = "candidate:1 1 udp 1 ::ffff:169.254.3.3 5000 typ host";
         assert_eq!(filter.apply(candidate(mapped)), Err(DropReason::Unroutable));
         let loose = filter.dangerous_allow_unroutable();
-        assert_eq!(
-            loose.apply(candidate(HOST_LOOPBACK)),
-            Ok(candidate(HOST_LOOPBACK))
-        );
+        assert_eq!(loose.apply(candidate(HOST_LOOPBACK)), Ok(candidate(HOST_LOOPBACK)));
     }
 
     #[test]
     fn relay_only_keeps_relays_with_blank_related_address() {
         let filter = CandidateFilter::new(CandidatePolicy::RelayOnly);
-        assert_eq!(
-            filter.apply(candidate(HOST_PRIVATE)),
-            Err(DropReason::NotRelay)
-        );
+        assert_eq!(filter.apply(candidate(HOST_PRIVATE)), Err(DropReason::NotRelay));
         assert_eq!(filter.apply(candidate(MDNS)), Err(DropReason::NotRelay));
         assert_eq!(filter.apply(candidate(SRFLX)), Err(DropReason::NotRelay));
-        assert_eq!(
-            filter.apply(candidate(RELAY_FQDN)),
-            Err(DropReason::NamedAddress)
-        );
+        assert_eq!(filter.apply(candidate(RELAY_FQDN)), Err(DropReason::NamedAddress));
         let kept = filter.apply(candidate(RELAY_V6)).unwrap();
         assert_eq!(
             kept.to_string(),
             "candidate:3 1 udp 41885439 2001:db8::9 61234 typ relay raddr :: rport 0"
         );
-        let bare = filter
-            .apply(candidate("candidate:4 1 udp 5 198.51.100.1 3 typ relay"))
-            .unwrap();
-        assert!(
-            bare.to_string()
-                .ends_with("typ relay raddr 0.0.0.0 rport 0"),
-            "{bare}"
-        );
+        let bare = filter.apply(candidate("candidate:4 1 udp 5 198.51.100.1 3 typ relay")).unwrap();
+        assert!(bare.to_string().ends_with("typ relay raddr 0.0.0.0 rport 0"), "{bare}");
     }
 
     #[test]
     fn converts_from_the_transport_policy() {
-        assert_eq!(
-            CandidatePolicy::from(IceTransportPolicy::Relay),
-            CandidatePolicy::RelayOnly
-        );
-        assert_eq!(
-            CandidatePolicy::from(IceTransportPolicy::All),
-            CandidatePolicy::All
-        );
+        assert_eq!(CandidatePolicy::from(IceTransportPolicy::Relay), CandidatePolicy::RelayOnly);
+        assert_eq!(CandidatePolicy::from(IceTransportPolicy::All), CandidatePolicy::All);
     }
 
     #[test]

@@ -119,10 +119,7 @@ impl IceServer {
             return Err(ConfigError::NoUrls);
         }
         if urls.len() > MAX_URLS_PER_SERVER {
-            return Err(ConfigError::TooManyUrls {
-                count: urls.len(),
-                max: MAX_URLS_PER_SERVER,
-            });
+            return Err(ConfigError::TooManyUrls { count: urls.len(), max: MAX_URLS_PER_SERVER });
         }
         if let Some(name) = &username
             && name.len() >= MAX_USERNAME_LEN
@@ -143,15 +140,9 @@ impl IceServer {
         if (username.is_none() || credential.is_none())
             && let Some(turn) = urls.iter().find(|url| url.scheme().is_turn())
         {
-            return Err(ConfigError::MissingTurnCredentials {
-                url: turn.to_string(),
-            });
+            return Err(ConfigError::MissingTurnCredentials { url: turn.to_string() });
         }
-        Ok(IceServer {
-            urls,
-            username,
-            credential,
-        })
+        Ok(IceServer { urls, username, credential })
     }
 
     /// A STUN server without credentials. Refuses TURN URLs, which need credentials.
@@ -289,10 +280,7 @@ impl RtcConfiguration {
                 max: MAX_ICE_SERVERS,
             });
         }
-        Ok(RtcConfiguration {
-            ice_servers,
-            ice_transport_policy,
-        })
+        Ok(RtcConfiguration { ice_servers, ice_transport_policy })
     }
 
     /// The servers.
@@ -333,10 +321,7 @@ mod tests {
 
     fn turn_server() -> IceServer {
         IceServer::new(
-            vec![
-                url("turn:t.example.com?transport=udp"),
-                url("turns:t.example.com"),
-            ],
+            vec![url("turn:t.example.com?transport=udp"), url("turns:t.example.com")],
             Some("1700000000:alice".into()),
             Some(Credential::new("c2VjcmV0")),
         )
@@ -346,10 +331,7 @@ mod tests {
     #[test]
     fn serializes_exact_browser_json() {
         let config = RtcConfiguration::new(
-            vec![
-                IceServer::stun(vec![url("stun:s.example.com:19302")]).unwrap(),
-                turn_server(),
-            ],
+            vec![IceServer::stun(vec![url("stun:s.example.com:19302")]).unwrap(), turn_server()],
             IceTransportPolicy::Relay,
         )
         .unwrap();
@@ -386,15 +368,11 @@ mod tests {
         assert_eq!(IceServer::stun(vec![]), Err(ConfigError::NoUrls));
         assert_eq!(
             IceServer::stun(turn()),
-            Err(ConfigError::MissingTurnCredentials {
-                url: "turn:t.example.com".into()
-            })
+            Err(ConfigError::MissingTurnCredentials { url: "turn:t.example.com".into() })
         );
         assert_eq!(
             IceServer::new(turn(), Some("u".into()), None),
-            Err(ConfigError::MissingTurnCredentials {
-                url: "turn:t.example.com".into()
-            })
+            Err(ConfigError::MissingTurnCredentials { url: "turn:t.example.com".into() })
         );
         assert_eq!(
             IceServer::new(turn(), Some("u".repeat(509)), Some(Credential::new("p"))),
@@ -402,15 +380,8 @@ mod tests {
         );
         assert!(IceServer::new(turn(), Some("u".repeat(508)), Some(Credential::new("p"))).is_ok());
         assert_eq!(
-            IceServer::new(
-                turn(),
-                Some("u".into()),
-                Some(Credential::new("p".repeat(1025)))
-            ),
-            Err(ConfigError::CredentialTooLong {
-                len: 1025,
-                max: 1024
-            })
+            IceServer::new(turn(), Some("u".into()), Some(Credential::new("p".repeat(1025)))),
+            Err(ConfigError::CredentialTooLong { len: 1025, max: 1024 })
         );
         assert_eq!(
             IceServer::stun(vec![url("stun:s.example.com"); 17]),
@@ -427,19 +398,11 @@ mod tests {
         let cases = [
             (r#"{"urls":[]}"#, "no urls"),
             (r#"{"urls":"turn:t.example.com"}"#, "needs a username"),
-            (
-                r#"{"urls":"turn://t.example.com","username":"u","credential":"p"}"#,
-                "`//`",
-            ),
-            (
-                r#"{"urls":"stun:s.example.com?transport=udp"}"#,
-                "take no query",
-            ),
+            (r#"{"urls":"turn://t.example.com","username":"u","credential":"p"}"#, "`//`"),
+            (r#"{"urls":"stun:s.example.com?transport=udp"}"#, "take no query"),
         ];
         for (json, needle) in cases {
-            let err = serde_json::from_str::<IceServer>(json)
-                .unwrap_err()
-                .to_string();
+            let err = serde_json::from_str::<IceServer>(json).unwrap_err().to_string();
             assert!(err.contains(needle), "{json}: {err}");
         }
         let err = serde_json::from_str::<RtcConfiguration>(r#"{"iceTransportPolicy":"none"}"#)

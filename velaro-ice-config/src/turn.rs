@@ -87,10 +87,7 @@ impl TurnSecret {
             return Err(CredentialError::EmptySecret);
         }
         if secret.len() < MIN_SECRET_LEN {
-            return Err(CredentialError::ShortSecret {
-                len: secret.len(),
-                min: MIN_SECRET_LEN,
-            });
+            return Err(CredentialError::ShortSecret { len: secret.len(), min: MIN_SECRET_LEN });
         }
         Ok(TurnSecret(secret))
     }
@@ -174,16 +171,13 @@ impl TurnCredentials {
         now: SystemTime,
     ) -> Result<Self, CredentialError> {
         if !(MIN_TTL..=MAX_TTL).contains(&ttl) {
-            return Err(CredentialError::TtlOutOfRange {
-                ttl_secs: ttl.as_secs(),
-            });
+            return Err(CredentialError::TtlOutOfRange { ttl_secs: ttl.as_secs() });
         }
         if user.is_empty() || user.chars().any(char::is_control) {
             return Err(CredentialError::InvalidUser);
         }
-        let now_secs = now
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| CredentialError::ClockOutOfRange)?;
+        let now_secs =
+            now.duration_since(UNIX_EPOCH).map_err(|_| CredentialError::ClockOutOfRange)?;
         let expiry_secs = now_secs
             .as_secs()
             .checked_add(ttl.as_secs())
@@ -199,11 +193,7 @@ impl TurnCredentials {
             });
         }
         let password = turn_password(secret, &username);
-        Ok(TurnCredentials {
-            username,
-            password,
-            expires_at,
-        })
+        Ok(TurnCredentials { username, password, expires_at })
     }
 
     /// Checks credentials as a TURN server would: the password must match under `current` or
@@ -218,15 +208,12 @@ impl TurnCredentials {
         current: &TurnSecret,
         previous: Option<&TurnSecret>,
     ) -> Result<SystemTime, CredentialError> {
-        let expiry_text = username
-            .split_once(':')
-            .map_or(username, |(expiry, _)| expiry);
+        let expiry_text = username.split_once(':').map_or(username, |(expiry, _)| expiry);
         if expiry_text.is_empty() || !expiry_text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(CredentialError::MalformedUsername);
         }
-        let expiry_secs: u64 = expiry_text
-            .parse()
-            .map_err(|_| CredentialError::MalformedUsername)?;
+        let expiry_secs: u64 =
+            expiry_text.parse().map_err(|_| CredentialError::MalformedUsername)?;
         let expires_at = UNIX_EPOCH
             .checked_add(Duration::from_secs(expiry_secs))
             .ok_or(CredentialError::MalformedUsername)?;
@@ -242,9 +229,7 @@ impl TurnCredentials {
             return Err(CredentialError::BadPassword);
         }
         if now >= expires_at {
-            return Err(CredentialError::Expired {
-                expired_at: expiry_secs,
-            });
+            return Err(CredentialError::Expired { expired_at: expiry_secs });
         }
         Ok(expires_at)
     }
@@ -267,8 +252,7 @@ impl TurnCredentials {
     /// Whether to mint new credentials: true once `now + margin` reaches the expiry, so a call
     /// about to restart ICE gets credentials that outlive the restart.
     pub fn needs_refresh(&self, now: SystemTime, margin: Duration) -> bool {
-        now.checked_add(margin)
-            .is_none_or(|deadline| deadline >= self.expires_at)
+        now.checked_add(margin).is_none_or(|deadline| deadline >= self.expires_at)
     }
 }
 
@@ -297,24 +281,15 @@ mod tests {
     #[test]
     fn published_vector() {
         let secret = TurnSecret::dangerous_allow_short("foobar").unwrap();
-        assert_eq!(
-            turn_password(&secret, "1599491771").expose(),
-            "Tpz/nKkyvX/vMSLKvL4sbtBt8Vs="
-        );
+        assert_eq!(turn_password(&secret, "1599491771").expose(), "Tpz/nKkyvX/vMSLKvL4sbtBt8Vs=");
     }
 
     #[test]
     fn secrets_must_be_long_enough() {
-        assert_eq!(
-            TurnSecret::new("").unwrap_err(),
-            CredentialError::EmptySecret
-        );
+        assert_eq!(TurnSecret::new("").unwrap_err(), CredentialError::EmptySecret);
         assert_eq!(
             TurnSecret::new("short").unwrap_err(),
-            CredentialError::ShortSecret {
-                len: 5,
-                min: MIN_SECRET_LEN
-            }
+            CredentialError::ShortSecret { len: 5, min: MIN_SECRET_LEN }
         );
         assert_eq!(
             TurnSecret::dangerous_allow_short("").unwrap_err(),
@@ -338,10 +313,7 @@ mod tests {
             )
         };
         assert_eq!(verify(at(1059)), Ok(at(1060)));
-        assert_eq!(
-            verify(at(1060)),
-            Err(CredentialError::Expired { expired_at: 1060 })
-        );
+        assert_eq!(verify(at(1060)), Err(CredentialError::Expired { expired_at: 1060 }));
     }
 
     #[test]
@@ -354,10 +326,7 @@ mod tests {
             TurnCredentials::verify(user, pass, at(1), &new, None),
             Err(CredentialError::BadPassword)
         );
-        assert_eq!(
-            TurnCredentials::verify(user, pass, at(1), &new, Some(&old)),
-            Ok(at(60))
-        );
+        assert_eq!(TurnCredentials::verify(user, pass, at(1), &new, Some(&old)), Ok(at(60)));
     }
 
     #[test]
@@ -367,18 +336,9 @@ mod tests {
         let verify =
             |user: &str, pass: &str| TurnCredentials::verify(user, pass, at(1), &secret(), None);
         assert_eq!(verify("99999:u", pass), Err(CredentialError::BadPassword));
-        assert_eq!(
-            verify(creds.username(), "not base64!"),
-            Err(CredentialError::BadPassword)
-        );
-        assert_eq!(
-            verify(creds.username(), ""),
-            Err(CredentialError::BadPassword)
-        );
-        assert_eq!(
-            verify("soon:u", pass),
-            Err(CredentialError::MalformedUsername)
-        );
+        assert_eq!(verify(creds.username(), "not base64!"), Err(CredentialError::BadPassword));
+        assert_eq!(verify(creds.username(), ""), Err(CredentialError::BadPassword));
+        assert_eq!(verify("soon:u", pass), Err(CredentialError::MalformedUsername));
         assert_eq!(verify(":u", pass), Err(CredentialError::MalformedUsername));
         assert_eq!(
             verify("99999999999999999999999:u", pass),
@@ -400,10 +360,7 @@ mod tests {
         );
         assert!(mint("u", MAX_TTL, at(0)).is_ok());
         assert_eq!(mint("", minute, at(0)), Err(CredentialError::InvalidUser));
-        assert_eq!(
-            mint("a\nb", minute, at(0)),
-            Err(CredentialError::InvalidUser)
-        );
+        assert_eq!(mint("a\nb", minute, at(0)), Err(CredentialError::InvalidUser));
         assert_eq!(
             mint(&"x".repeat(600), minute, at(0)),
             Err(CredentialError::UsernameTooLong { len: 603, max: 508 })

@@ -52,11 +52,7 @@ impl Scheme {
     }
 
     fn default_port(self) -> u16 {
-        if self.is_secure() {
-            DEFAULT_TLS_PORT
-        } else {
-            DEFAULT_PORT
-        }
+        if self.is_secure() { DEFAULT_TLS_PORT } else { DEFAULT_PORT }
     }
 }
 
@@ -159,12 +155,7 @@ pub struct IceUrl {
 impl IceUrl {
     /// Builds a URL from parts, with the default port and transport.
     pub fn new(scheme: Scheme, host: Host) -> Self {
-        IceUrl {
-            scheme,
-            host,
-            port: None,
-            transport: None,
-        }
+        IceUrl { scheme, host, port: None, transport: None }
     }
 
     /// Sets an explicit port. Port 0 means "the default port".
@@ -178,10 +169,7 @@ impl IceUrl {
     pub fn with_transport(mut self, transport: TurnTransport) -> Result<Self, UrlError> {
         match (self.scheme, transport) {
             (Scheme::Stun | Scheme::Stuns, _) => {
-                return Err(UrlError::QueryOnStun(format!(
-                    "transport={}",
-                    transport.as_str()
-                )));
+                return Err(UrlError::QueryOnStun(format!("transport={}", transport.as_str())));
             }
             (Scheme::Turns, TurnTransport::Udp) => return Err(UrlError::TurnsOverUdp),
             _ => {}
@@ -234,14 +222,10 @@ impl FromStr for IceUrl {
             return Err(UrlError::Empty);
         }
         if text.len() > MAX_URL_LEN {
-            return Err(UrlError::TooLong {
-                len: text.len(),
-                max: MAX_URL_LEN,
-            });
+            return Err(UrlError::TooLong { len: text.len(), max: MAX_URL_LEN });
         }
-        let (scheme_text, rest) = text
-            .split_once(':')
-            .ok_or_else(|| UrlError::UnknownScheme(excerpt(text)))?;
+        let (scheme_text, rest) =
+            text.split_once(':').ok_or_else(|| UrlError::UnknownScheme(excerpt(text)))?;
         let scheme = match scheme_text.to_ascii_lowercase().as_str() {
             "stun" => Scheme::Stun,
             "stuns" => Scheme::Stuns,
@@ -263,9 +247,7 @@ impl FromStr for IceUrl {
             return Err(UrlError::Userinfo);
         }
         if let Some(slash) = authority.find('/') {
-            return Err(UrlError::Path(excerpt(
-                authority.get(slash..).unwrap_or_default(),
-            )));
+            return Err(UrlError::Path(excerpt(authority.get(slash..).unwrap_or_default())));
         }
         let host_error = |fault| match fault {
             HostFault::BadIpv6 => UrlError::InvalidIpv6(excerpt(authority)),
@@ -288,12 +270,7 @@ impl FromStr for IceUrl {
         if scheme == Scheme::Turns && transport == Some(TurnTransport::Udp) {
             return Err(UrlError::TurnsOverUdp);
         }
-        Ok(IceUrl {
-            scheme,
-            host,
-            port,
-            transport,
-        })
+        Ok(IceUrl { scheme, host, port, transport })
     }
 }
 
@@ -348,49 +325,16 @@ mod tests {
     #[test]
     fn parses_every_scheme_with_defaults() {
         let cases = [
-            (
-                "stun:stun.example.com",
-                Scheme::Stun,
-                3478,
-                TurnTransport::Udp,
-            ),
-            (
-                "stuns:stun.example.com",
-                Scheme::Stuns,
-                5349,
-                TurnTransport::Tcp,
-            ),
-            (
-                "turn:turn.example.com",
-                Scheme::Turn,
-                3478,
-                TurnTransport::Udp,
-            ),
-            (
-                "turns:turn.example.com",
-                Scheme::Turns,
-                5349,
-                TurnTransport::Tcp,
-            ),
-            (
-                "turn:192.0.2.1:80?transport=tcp",
-                Scheme::Turn,
-                80,
-                TurnTransport::Tcp,
-            ),
-            (
-                "turns:[2001:db8::1]:443?transport=tcp",
-                Scheme::Turns,
-                443,
-                TurnTransport::Tcp,
-            ),
+            ("stun:stun.example.com", Scheme::Stun, 3478, TurnTransport::Udp),
+            ("stuns:stun.example.com", Scheme::Stuns, 5349, TurnTransport::Tcp),
+            ("turn:turn.example.com", Scheme::Turn, 3478, TurnTransport::Udp),
+            ("turns:turn.example.com", Scheme::Turns, 5349, TurnTransport::Tcp),
+            ("turn:192.0.2.1:80?transport=tcp", Scheme::Turn, 80, TurnTransport::Tcp),
+            ("turns:[2001:db8::1]:443?transport=tcp", Scheme::Turns, 443, TurnTransport::Tcp),
         ];
         for (text, scheme, port, transport) in cases {
             let url = parse(text).unwrap();
-            assert_eq!(
-                (url.scheme(), url.port(), url.transport()),
-                (scheme, port, transport)
-            );
+            assert_eq!((url.scheme(), url.port(), url.transport()), (scheme, port, transport));
             assert_eq!(url.to_string(), text);
         }
     }
@@ -413,80 +357,41 @@ mod tests {
             ("turn:user@example.com", UrlError::Userinfo),
             ("stun:example.com/path", UrlError::Path("/path".into())),
             ("stun:example.com#frag", UrlError::Fragment),
-            (
-                "stun:example.com?transport=udp",
-                UrlError::QueryOnStun("transport=udp".into()),
-            ),
+            ("stun:example.com?transport=udp", UrlError::QueryOnStun("transport=udp".into())),
             ("stuns:example.com?", UrlError::QueryOnStun(String::new())),
-            (
-                "turn:example.com?proto=udp",
-                UrlError::InvalidQuery("proto=udp".into()),
-            ),
-            (
-                "turn:example.com?transport=sctp",
-                UrlError::InvalidQuery("transport=sctp".into()),
-            ),
+            ("turn:example.com?proto=udp", UrlError::InvalidQuery("proto=udp".into())),
+            ("turn:example.com?transport=sctp", UrlError::InvalidQuery("transport=sctp".into())),
             (
                 "turn:example.com?transport=udp&x=1",
                 UrlError::InvalidQuery("transport=udp&x=1".into()),
             ),
             ("turns:example.com?transport=udp", UrlError::TurnsOverUdp),
             ("turn:example.com:0", UrlError::InvalidPort("0".into())),
-            (
-                "turn:example.com:65536",
-                UrlError::InvalidPort("65536".into()),
-            ),
+            ("turn:example.com:65536", UrlError::InvalidPort("65536".into())),
             ("turn:example.com:", UrlError::InvalidPort(String::new())),
             ("turn:example.com:12a", UrlError::InvalidPort("12a".into())),
-            (
-                "turn:[2001:db8::1",
-                UrlError::InvalidIpv6("[2001:db8::1".into()),
-            ),
-            (
-                "turn:2001:db8::1",
-                UrlError::InvalidIpv6("2001:db8::1".into()),
-            ),
-            (
-                "turn:[2001:db8::1]x",
-                UrlError::InvalidIpv6("[2001:db8::1]x".into()),
-            ),
-            (
-                "turn:[192.0.2.1]",
-                UrlError::InvalidIpv6("[192.0.2.1]".into()),
-            ),
+            ("turn:[2001:db8::1", UrlError::InvalidIpv6("[2001:db8::1".into())),
+            ("turn:2001:db8::1", UrlError::InvalidIpv6("2001:db8::1".into())),
+            ("turn:[2001:db8::1]x", UrlError::InvalidIpv6("[2001:db8::1]x".into())),
+            ("turn:[192.0.2.1]", UrlError::InvalidIpv6("[192.0.2.1]".into())),
             ("turn:", UrlError::InvalidHost(String::new())),
-            (
-                "turn:bad_host.example",
-                UrlError::InvalidHost("bad_host.example".into()),
-            ),
+            ("turn:bad_host.example", UrlError::InvalidHost("bad_host.example".into())),
             ("turn:999.1.1.1", UrlError::InvalidHost("999.1.1.1".into())),
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text).as_ref(), Err(expected), "{text}");
         }
         let long = format!("stun:{}", "a".repeat(MAX_URL_LEN));
-        assert_eq!(
-            parse(&long),
-            Err(UrlError::TooLong {
-                len: long.len(),
-                max: MAX_URL_LEN
-            })
-        );
+        assert_eq!(parse(&long), Err(UrlError::TooLong { len: long.len(), max: MAX_URL_LEN }));
     }
 
     #[test]
     fn builder_enforces_the_same_rules() {
         let host = Host::Domain("turn.example.com".into());
         let stun = IceUrl::new(Scheme::Stun, host.clone());
-        assert!(matches!(
-            stun.with_transport(TurnTransport::Tcp),
-            Err(UrlError::QueryOnStun(_))
-        ));
+        assert!(matches!(stun.with_transport(TurnTransport::Tcp), Err(UrlError::QueryOnStun(_))));
         let turns = IceUrl::new(Scheme::Turns, host.clone());
-        assert_eq!(
-            turns.with_transport(TurnTransport::Udp),
-            Err(UrlError::TurnsOverUdp)
-        );
+        assert_eq!(turns.with_transport(TurnTransport::Udp), Err(UrlError::TurnsOverUdp));
         let turn = IceUrl::new(Scheme::Turn, host)
             .with_port(443)
             .with_transport(TurnTransport::Tcp)
@@ -497,10 +402,7 @@ mod tests {
     #[test]
     fn serde_uses_the_string_form() {
         let url: IceUrl = serde_json::from_str("\"turn:h.example:3479\"").unwrap();
-        assert_eq!(
-            serde_json::to_string(&url).unwrap(),
-            "\"turn:h.example:3479\""
-        );
+        assert_eq!(serde_json::to_string(&url).unwrap(), "\"turn:h.example:3479\"");
         let err = serde_json::from_str::<IceUrl>("\"turn://h\"").unwrap_err();
         assert!(err.to_string().contains("`//`"), "{err}");
     }

@@ -37,23 +37,14 @@ impl IceServer {
     /// Every URL of this server as a `webrtc_ice::url::Url` carrying its credentials.
     pub fn to_webrtc_ice_urls(&self) -> Vec<Url> {
         let username = self.username().unwrap_or_default();
-        let password = self
-            .credential()
-            .map(Credential::expose)
-            .unwrap_or_default();
-        self.urls()
-            .iter()
-            .map(|url| url.to_webrtc_ice(username, password))
-            .collect()
+        let password = self.credential().map(Credential::expose).unwrap_or_default();
+        self.urls().iter().map(|url| url.to_webrtc_ice(username, password)).collect()
     }
 }
 
 impl RtcConfiguration {
     /// The URL list for `webrtc_ice::agent::agent_config::AgentConfig::urls`.
     pub fn to_webrtc_ice_urls(&self) -> Vec<Url> {
-        self.ice_servers()
-            .iter()
-            .flat_map(IceServer::to_webrtc_ice_urls)
-            .collect()
+        self.ice_servers().iter().flat_map(IceServer::to_webrtc_ice_urls).collect()
     }
 }

@@ -2,12 +2,7 @@
 //! and cross-checked against webrtc-ice's parser.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::net::IpAddr;
 
@@ -20,10 +15,7 @@ use webrtc_ice::candidate::Candidate as _;
 /// The `candidate` strings of a captured `event.candidate.toJSON()` array, skipping `null` (end
 /// of gathering) and Firefox's empty end-of-candidates strings.
 fn fixture_candidates(name: &str) -> Vec<String> {
-    let path = format!(
-        "{}/../tests/fixtures/browser/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../tests/fixtures/browser/{name}", env!("CARGO_MANIFEST_DIR"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     json.as_array()
@@ -36,10 +28,7 @@ fn fixture_candidates(name: &str) -> Vec<String> {
 }
 
 fn fixture_sdp(name: &str) -> String {
-    let path = format!(
-        "{}/../tests/fixtures/browser/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../tests/fixtures/browser/{name}", env!("CARGO_MANIFEST_DIR"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     json["sdp"].as_str().unwrap().to_owned()
@@ -58,27 +47,15 @@ fn chromium_loopback_candidates() {
     let candidates = fixture_candidates("chromium-candidates.json");
     assert_eq!(candidates.len(), 4);
     let parsed: Vec<Candidate> = candidates.iter().map(|c| c.parse().unwrap()).collect();
-    assert!(
-        parsed
-            .iter()
-            .all(|c| c.ufrag() == Some("lZ7j") && c.generation() == Some(0))
-    );
-    assert!(
-        parsed
-            .iter()
-            .all(|c| c.address().class() == AddressClass::Loopback)
-    );
+    assert!(parsed.iter().all(|c| c.ufrag() == Some("lZ7j") && c.generation() == Some(0)));
+    assert!(parsed.iter().all(|c| c.address().class() == AddressClass::Loopback));
     let tcp = &parsed[2];
     assert_eq!(
         (tcp.transport(), tcp.tcp_type(), tcp.port()),
         (&CandidateTransport::Tcp, Some(TcpType::Active), 9)
     );
     for (text, candidate) in candidates.iter().zip(&parsed) {
-        assert_eq!(
-            &candidate.to_string(),
-            text,
-            "chromium's lines display unchanged"
-        );
+        assert_eq!(&candidate.to_string(), text, "chromium's lines display unchanged");
     }
 }
 
@@ -94,10 +71,8 @@ fn chromium_mdns_candidates() {
 
 #[test]
 fn firefox_candidates_with_uppercase_transport_and_rtcp_component() {
-    let parsed: Vec<Candidate> = fixture_candidates("firefox-candidates.json")
-        .iter()
-        .map(|c| c.parse().unwrap())
-        .collect();
+    let parsed: Vec<Candidate> =
+        fixture_candidates("firefox-candidates.json").iter().map(|c| c.parse().unwrap()).collect();
     assert_eq!(parsed.len(), 16);
     assert_eq!(parsed.iter().filter(|c| c.component() == 2).count(), 8);
     assert_eq!(
@@ -107,20 +82,13 @@ fn firefox_candidates_with_uppercase_transport_and_rtcp_component() {
             .count(),
         8
     );
-    assert!(
-        parsed
-            .iter()
-            .all(|c| c.kind() == CandidateKind::Host && c.ufrag().is_none())
-    );
+    assert!(parsed.iter().all(|c| c.kind() == CandidateKind::Host && c.ufrag().is_none()));
 }
 
 #[test]
 fn candidates_inside_sdp_parse_as_sdp_lines() {
     let sdp = fixture_sdp("chromium-answer-screen-renegotiation.json");
-    let lines: Vec<&str> = sdp
-        .lines()
-        .filter(|l| l.starts_with("a=candidate:"))
-        .collect();
+    let lines: Vec<&str> = sdp.lines().filter(|l| l.starts_with("a=candidate:")).collect();
     assert!(!lines.is_empty());
     for line in lines {
         let candidate: Candidate = line.parse().unwrap();
@@ -131,10 +99,7 @@ fn candidates_inside_sdp_parse_as_sdp_lines() {
 #[test]
 fn network_candidates_classify() {
     let parsed: Vec<Candidate> = CHROME_NETWORK.iter().map(|c| c.parse().unwrap()).collect();
-    let classes: Vec<_> = parsed
-        .iter()
-        .map(|c| (c.kind(), c.address().class()))
-        .collect();
+    let classes: Vec<_> = parsed.iter().map(|c| (c.kind(), c.address().class())).collect();
     assert_eq!(
         classes,
         [
@@ -165,22 +130,13 @@ fn relay_only_filter_over_browser_candidates() {
         .filter_map(|c| filter.apply(c.parse().unwrap()).ok())
         .collect();
     assert_eq!(kept.len(), 1);
-    assert!(
-        kept[0]
-            .to_string()
-            .contains("typ relay raddr 0.0.0.0 rport 0"),
-        "{}",
-        kept[0]
-    );
+    assert!(kept[0].to_string().contains("typ relay raddr 0.0.0.0 rport 0"), "{}", kept[0]);
 }
 
 #[test]
 fn filtering_a_real_offer_keeps_everything_but_candidates() {
     let sdp = fixture_sdp("chromium-answer-screen-renegotiation.json");
-    let candidate_lines = sdp
-        .lines()
-        .filter(|l| l.starts_with("a=candidate:"))
-        .count();
+    let candidate_lines = sdp.lines().filter(|l| l.starts_with("a=candidate:")).count();
     let relay_only = CandidateFilter::new(CandidatePolicy::RelayOnly).filter_sdp(&sdp);
     assert_eq!(relay_only.dropped, candidate_lines);
     // Browsers put a dummy 127.0.0.1 in `o=`; every address that reaches ICE is gone.
@@ -190,13 +146,9 @@ fn filtering_a_real_offer_keeps_everything_but_candidates() {
         .filter(|l| l.contains("127.0.0.1") && !l.starts_with("o="))
         .collect();
     assert!(leaks.is_empty(), "{leaks:?}");
-    assert_eq!(
-        relay_only.sdp.lines().count(),
-        sdp.lines().count() - candidate_lines
-    );
-    let loopback_ok = CandidateFilter::new(CandidatePolicy::All)
-        .dangerous_allow_unroutable()
-        .filter_sdp(&sdp);
+    assert_eq!(relay_only.sdp.lines().count(), sdp.lines().count() - candidate_lines);
+    let loopback_ok =
+        CandidateFilter::new(CandidatePolicy::All).dangerous_allow_unroutable().filter_sdp(&sdp);
     assert_eq!(loopback_ok.dropped, 0);
     assert_eq!(loopback_ok.sdp, sdp, "nothing to change: byte-identical");
 }
@@ -220,16 +172,8 @@ fn cross_check_with_webrtc_ice() {
         assert_eq!(ours.component(), theirs.component(), "{text}");
         assert_eq!(ours.priority(), theirs.priority(), "{text}");
         assert_eq!(ours.port(), theirs.port(), "{text}");
-        assert_eq!(
-            ours.kind().as_str(),
-            theirs.candidate_type().to_string(),
-            "{text}"
-        );
-        assert_eq!(
-            ours.address().to_string(),
-            theirs.address().to_ascii_lowercase(),
-            "{text}"
-        );
+        assert_eq!(ours.kind().as_str(), theirs.candidate_type().to_string(), "{text}");
+        assert_eq!(ours.address().to_string(), theirs.address().to_ascii_lowercase(), "{text}");
         if let Some(related) = theirs.related_address() {
             assert_eq!(
                 ours.related_address().map(ToString::to_string),
@@ -259,23 +203,12 @@ fn url_cross_check_with_webrtc_ice() {
         let theirs = Url::parse_url(text).unwrap();
         assert_eq!(ours.scheme().as_str(), theirs.scheme.to_string(), "{text}");
         assert_eq!(ours.port(), theirs.port, "{text}");
-        assert_eq!(
-            ours.transport().as_str(),
-            theirs.proto.to_string(),
-            "{text}"
-        );
-        assert_eq!(
-            ours.host().to_string().trim_matches(['[', ']']),
-            theirs.host,
-            "{text}"
-        );
+        assert_eq!(ours.transport().as_str(), theirs.proto.to_string(), "{text}");
+        assert_eq!(ours.host().to_string().trim_matches(['[', ']']), theirs.host, "{text}");
     }
     // Both refuse hierarchical URLs and queries on stun; only we also refuse these.
     for text in ["turn://h", "stun:h?transport=udp"] {
-        assert!(
-            text.parse::<IceUrl>().is_err() && Url::parse_url(text).is_err(),
-            "{text}"
-        );
+        assert!(text.parse::<IceUrl>().is_err() && Url::parse_url(text).is_err(), "{text}");
     }
     for text in ["turns:h?transport=udp", "turn:u@h"] {
         assert!(text.parse::<IceUrl>().is_err(), "{text}");

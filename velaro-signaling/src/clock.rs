@@ -27,8 +27,6 @@ impl Clock for TokioClock {
     }
 
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
-            deadline,
-        )))
+        Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)))
     }
 }

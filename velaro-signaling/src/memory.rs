@@ -131,15 +131,8 @@ impl MemoryTransport {
     fn push(&mut self, frame: Bytes) {
         let deliver_at = self.faults.max_delay.as_ref().map(|(max, clock)| {
             let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
-            let delay = if max_ms == 0 {
-                0
-            } else {
-                self.rng.next_u64() % (max_ms + 1)
-            };
-            (
-                clock.now() + Duration::from_millis(delay),
-                Arc::clone(clock),
-            )
+            let delay = if max_ms == 0 { 0 } else { self.rng.next_u64() % (max_ms + 1) };
+            (clock.now() + Duration::from_millis(delay), Arc::clone(clock))
         });
         // A closed receiver means the peer is gone; the frame is lost like on a real link.
         let _ = self.tx.unbounded_send((deliver_at, frame));
@@ -161,22 +154,14 @@ impl Transport for MemoryTransport {
             return Err(TransportError::Closed);
         }
         let sent = self.link.sent.fetch_add(1, Ordering::SeqCst) + 1;
-        if self
-            .faults
-            .disconnect_after
-            .is_some_and(|limit| sent > limit)
-        {
+        if self.faults.disconnect_after.is_some_and(|limit| sent > limit) {
             self.go_down();
             return Err(TransportError::Closed);
         }
         if self.rng.chance(self.faults.drop_pct) {
             return Ok(());
         }
-        let copies = if self.rng.chance(self.faults.duplicate_pct) {
-            2
-        } else {
-            1
-        };
+        let copies = if self.rng.chance(self.faults.duplicate_pct) { 2 } else { 1 };
         if self.held.is_none() && self.rng.chance(self.faults.reorder_pct) {
             self.held = Some(frame);
             return Ok(());

@@ -59,13 +59,7 @@ impl RelayConfig {
 
 impl Default for RelayConfig {
     fn default() -> Self {
-        RelayConfig {
-            rate: RateLimit {
-                burst: 64,
-                per_second: 20,
-            },
-            max_queued: 256,
-        }
+        RelayConfig { rate: RateLimit { burst: 64, per_second: 20 }, max_queued: 256 }
     }
 }
 
@@ -197,13 +191,8 @@ impl Relay {
             conversation.referee.set_video_enabled(video_enabled);
         } else {
             let referee = Referee::new(conversation_id.clone(), video_enabled);
-            self.conversations.insert(
-                conversation_id,
-                Conversation {
-                    referee,
-                    sessions: Vec::new(),
-                },
-            );
+            self.conversations
+                .insert(conversation_id, Conversation { referee, sessions: Vec::new() });
         }
     }
 
@@ -222,10 +211,7 @@ impl Relay {
         let id = SessionId(self.next_session);
         self.next_session += 1;
         conversation.sessions.push(id);
-        let bucket = Bucket {
-            tokens: f64::from(self.config.rate.burst),
-            at: now,
-        };
+        let bucket = Bucket { tokens: f64::from(self.config.rate.burst), at: now };
         let session = Session {
             conversation: conversation_id.clone(),
             role,
@@ -241,10 +227,7 @@ impl Relay {
     /// The session's transport is gone. When it was its party's last session, a live call of
     /// that party ends `signaling_lost` and the other side is told.
     pub fn disconnect(&mut self, now: Instant, session: SessionId) -> Result<(), RelayError> {
-        let gone = self
-            .sessions
-            .remove(&session)
-            .ok_or(RelayError::UnknownSession(session))?;
+        let gone = self.sessions.remove(&session).ok_or(RelayError::UnknownSession(session))?;
         let Some(conversation) = self.conversations.get_mut(&gone.conversation) else {
             return Ok(());
         };
@@ -255,9 +238,7 @@ impl Relay {
             .filter_map(|s| self.sessions.get(s))
             .any(|s| s.party == gone.party && s.role == gone.role);
         if !party_still_here {
-            conversation
-                .referee
-                .handle_session_lost(now, gone.role, &gone.party);
+            conversation.referee.handle_session_lost(now, gone.role, &gone.party);
             self.drain_referee(&gone.conversation);
         }
         Ok(())
@@ -270,10 +251,7 @@ impl Relay {
         session: SessionId,
         frame: &[u8],
     ) -> Result<(), RelayError> {
-        let sender = self
-            .sessions
-            .get_mut(&session)
-            .ok_or(RelayError::UnknownSession(session))?;
+        let sender = self.sessions.get_mut(&session).ok_or(RelayError::UnknownSession(session))?;
         if !take_token(&mut sender.bucket, self.config.rate, now) {
             self.refuse(
                 session,
@@ -283,11 +261,8 @@ impl Relay {
             );
             return Ok(());
         }
-        let (conversation_id, role, party) = (
-            sender.conversation.clone(),
-            sender.role,
-            sender.party.clone(),
-        );
+        let (conversation_id, role, party) =
+            (sender.conversation.clone(), sender.role, sender.party.clone());
         let mut envelope = match decode(frame) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -337,10 +312,7 @@ impl Relay {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.conversations
-            .values()
-            .filter_map(|c| c.referee.poll_timeout())
-            .min()
+        self.conversations.values().filter_map(|c| c.referee.poll_timeout()).min()
     }
 
     /// The next frame to write to `session`, if any.
@@ -369,30 +341,20 @@ impl Relay {
         }
         while let Some(fact) = conversation.referee.poll_fact() {
             self.events.push_back(match fact {
-                Fact::CallStarted {
-                    call_id,
-                    agent,
-                    visitor,
-                    ..
-                } => RelayEvent::CallStarted {
+                Fact::CallStarted { call_id, agent, visitor, .. } => RelayEvent::CallStarted {
                     conversation_id: conversation_id.clone(),
                     call_id,
                     agent,
                     visitor,
                 },
-                Fact::CallEnded { summary, .. } => RelayEvent::CallEnded {
-                    conversation_id: conversation_id.clone(),
-                    summary,
-                },
+                Fact::CallEnded { summary, .. } => {
+                    RelayEvent::CallEnded { conversation_id: conversation_id.clone(), summary }
+                }
                 _ => continue,
             });
         }
         for notice in notices {
-            self.deliver(
-                conversation_id,
-                &notice.to,
-                &Bytes::from(encode(&notice.envelope)),
-            );
+            self.deliver(conversation_id, &notice.to, &Bytes::from(encode(&notice.envelope)));
         }
     }
 
@@ -424,8 +386,7 @@ impl Relay {
             if let Some(session) = self.sessions.get_mut(&id) {
                 session.queue.clear();
             }
-            self.events
-                .push_back(RelayEvent::Disconnect { session: id });
+            self.events.push_back(RelayEvent::Disconnect { session: id });
         }
     }
 

@@ -60,10 +60,7 @@ pub struct SinkStream<S> {
 impl<S> SinkStream<S> {
     /// Wraps a sink-and-stream of frames.
     pub fn new(inner: S) -> Self {
-        SinkStream {
-            inner,
-            closed: false,
-        }
+        SinkStream { inner, closed: false }
     }
 
     /// The wrapped connection.
@@ -82,10 +79,7 @@ where
         if self.closed {
             return Err(TransportError::Closed);
         }
-        self.inner
-            .send(frame)
-            .await
-            .map_err(|e| TransportError::Failed(Box::new(e)))
+        self.inner.send(frame).await.map_err(|e| TransportError::Failed(Box::new(e)))
     }
 
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
@@ -98,9 +92,6 @@ where
 
     async fn close(&mut self) -> Result<(), TransportError> {
         self.closed = true;
-        self.inner
-            .close()
-            .await
-            .map_err(|e| TransportError::Failed(Box::new(e)))
+        self.inner.close().await.map_err(|e| TransportError::Failed(Box::new(e)))
     }
 }

@@ -1,12 +1,7 @@
 //! The in-memory transport pair, with each fault it can inject.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +23,7 @@ impl Clock for TestClock {
     }
 
     fn sleep_until(&self, deadline: std::time::Instant) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
-            deadline,
-        )))
+        Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)))
     }
 }
 
@@ -61,27 +54,18 @@ async fn frames_arrive_whole_and_in_order_both_ways() {
     b.close().await.unwrap();
     assert_eq!(received(&mut b).await, [1, 2, 3, 4, 5]);
     assert_eq!(received(&mut a).await, [9, 8]);
-    assert!(matches!(
-        a.send(frame(0)).await,
-        Err(TransportError::Closed)
-    ));
+    assert!(matches!(a.send(frame(0)).await, Err(TransportError::Closed)));
 }
 
 #[tokio::test]
 async fn drop_and_duplicate() {
-    let lossy = Faults {
-        drop_pct: 100,
-        ..Faults::default()
-    };
+    let lossy = Faults { drop_pct: 100, ..Faults::default() };
     let (mut a, mut b) = memory_pair_with_faults(lossy, Faults::default());
     send_all(&mut a, 1..=3).await;
     a.close().await.unwrap();
     assert!(received(&mut b).await.is_empty());
 
-    let twice = Faults {
-        duplicate_pct: 100,
-        ..Faults::default()
-    };
+    let twice = Faults { duplicate_pct: 100, ..Faults::default() };
     let (mut a, mut b) = memory_pair_with_faults(twice, Faults::default());
     send_all(&mut a, [1, 2]).await;
     a.close().await.unwrap();
@@ -90,43 +74,23 @@ async fn drop_and_duplicate() {
 
 #[tokio::test]
 async fn reorder_swaps_a_held_frame_with_the_next() {
-    let swap = Faults {
-        reorder_pct: 100,
-        ..Faults::default()
-    };
+    let swap = Faults { reorder_pct: 100, ..Faults::default() };
     let (mut a, mut b) = memory_pair_with_faults(swap, Faults::default());
     send_all(&mut a, 1..=5).await;
     a.close().await.unwrap();
-    assert_eq!(
-        received(&mut b).await,
-        [2, 1, 4, 3, 5],
-        "the last held frame goes out on close"
-    );
+    assert_eq!(received(&mut b).await, [2, 1, 4, 3, 5], "the last held frame goes out on close");
 }
 
 #[tokio::test]
 async fn disconnect_ends_both_directions() {
-    let cut = Faults {
-        disconnect_after: Some(3),
-        ..Faults::default()
-    };
+    let cut = Faults { disconnect_after: Some(3), ..Faults::default() };
     let (mut a, mut b) = memory_pair_with_faults(cut, Faults::default());
     send_all(&mut a, [1, 2]).await;
     b.send(frame(7)).await.unwrap();
-    assert!(
-        matches!(a.send(frame(3)).await, Err(TransportError::Closed)),
-        "the fourth frame"
-    );
-    assert_eq!(
-        received(&mut b).await,
-        [1, 2],
-        "what was in flight arrives, then the end"
-    );
+    assert!(matches!(a.send(frame(3)).await, Err(TransportError::Closed)), "the fourth frame");
+    assert_eq!(received(&mut b).await, [1, 2], "what was in flight arrives, then the end");
     assert_eq!(received(&mut a).await, [7]);
-    assert!(matches!(
-        b.send(frame(8)).await,
-        Err(TransportError::Closed)
-    ));
+    assert!(matches!(b.send(frame(8)).await, Err(TransportError::Closed)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -142,22 +106,14 @@ async fn delay_holds_frames_back_in_order() {
     a.close().await.unwrap();
     assert_eq!(received(&mut b).await, (1..=20).collect::<Vec<_>>());
     let waited = start.elapsed();
-    assert!(
-        waited > Duration::ZERO && waited <= Duration::from_millis(500),
-        "{waited:?}"
-    );
+    assert!(waited > Duration::ZERO && waited <= Duration::from_millis(500), "{waited:?}");
 }
 
 #[tokio::test]
 async fn faults_repeat_from_their_seed() {
     let run = |seed| async move {
-        let faults = Faults {
-            drop_pct: 30,
-            duplicate_pct: 20,
-            reorder_pct: 20,
-            seed,
-            ..Faults::default()
-        };
+        let faults =
+            Faults { drop_pct: 30, duplicate_pct: 20, reorder_pct: 20, seed, ..Faults::default() };
         let (mut a, mut b) = memory_pair_with_faults(faults, Faults::default());
         send_all(&mut a, 0..50).await;
         a.close().await.unwrap();
@@ -225,8 +181,5 @@ async fn any_sink_and_stream_is_a_transport() {
     assert_eq!(a.recv().await.unwrap(), Some(frame(2)));
     a.close().await.unwrap();
     assert_eq!(b.recv().await.unwrap(), None);
-    assert!(matches!(
-        a.send(frame(3)).await,
-        Err(TransportError::Closed)
-    ));
+    assert!(matches!(a.send(frame(3)).await, Err(TransportError::Closed)));
 }

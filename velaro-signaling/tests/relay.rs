@@ -2,12 +2,7 @@
 //! nothing was delivered.
 
 // Tests panic on purpose when an expectation fails.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
@@ -44,20 +39,12 @@ fn setup_with(config: RelayConfig, video: bool) -> Setup {
     let conversation = ConversationId::new("conv-1").unwrap();
     relay.open_conversation(conversation.clone(), video);
     let mut connect = |role, party: &str| {
-        relay
-            .connect(now, &conversation, role, PartyId::new(party).unwrap())
-            .unwrap()
+        relay.connect(now, &conversation, role, PartyId::new(party).unwrap()).unwrap()
     };
     let agent = connect(Role::Agent, "agent-1");
     let tab1 = connect(Role::Visitor, "visitor-1");
     let tab2 = connect(Role::Visitor, "visitor-2");
-    Setup {
-        relay,
-        now,
-        agent,
-        tab1,
-        tab2,
-    }
+    Setup { relay, now, agent, tab1, tab2 }
 }
 
 fn setup() -> Setup {
@@ -87,9 +74,7 @@ fn invite() -> InviteBody {
 }
 
 fn drain(relay: &mut Relay, session: SessionId) -> Vec<Envelope> {
-    std::iter::from_fn(|| relay.poll_frame(session))
-        .map(|f| decode(&f).unwrap())
-        .collect()
+    std::iter::from_fn(|| relay.poll_frame(session)).map(|f| decode(&f).unwrap()).collect()
 }
 
 fn types(envelopes: &[Envelope]) -> Vec<&str> {
@@ -118,10 +103,7 @@ impl Setup {
 
     fn all_quiet(&mut self, sessions: &[SessionId]) {
         for session in sessions {
-            assert!(
-                drain(&mut self.relay, *session).is_empty(),
-                "{session} got something"
-            );
+            assert!(drain(&mut self.relay, *session).is_empty(), "{session} got something");
         }
     }
 }
@@ -147,17 +129,11 @@ fn a_visitors_invite_is_forbidden_and_goes_nowhere() {
     let mut s = setup();
     let frame = frame("conv-1", "call-1", Role::Agent, 4, invite()); // claims to be an agent
     s.send(s.tab1, &frame);
-    assert_eq!(
-        rejected(&drain(&mut s.relay, s.tab1)),
-        [(RejectCode::Forbidden, Some(4))]
-    );
+    assert_eq!(rejected(&drain(&mut s.relay, s.tab1)), [(RejectCode::Forbidden, Some(4))]);
     s.all_quiet(&[s.agent, s.tab2]);
     assert_eq!(
         s.relay.poll_event(),
-        Some(RelayEvent::Refused {
-            session: s.tab1,
-            code: RejectCode::Forbidden
-        })
+        Some(RelayEvent::Refused { session: s.tab1, code: RejectCode::Forbidden })
     );
 }
 
@@ -165,10 +141,7 @@ fn a_visitors_invite_is_forbidden_and_goes_nowhere() {
 fn an_account_without_video_is_refused() {
     let mut s = setup_with(RelayConfig::default(), false);
     s.invite();
-    assert_eq!(
-        rejected(&drain(&mut s.relay, s.agent)),
-        [(RejectCode::FeatureDisabled, Some(1))]
-    );
+    assert_eq!(rejected(&drain(&mut s.relay, s.agent)), [(RejectCode::FeatureDisabled, Some(1))]);
     s.all_quiet(&[s.tab1, s.tab2]);
 }
 
@@ -180,10 +153,7 @@ fn a_second_call_in_the_conversation_is_busy() {
     drain(&mut s.relay, s.tab2);
     let second = frame("conv-1", "call-2", Role::Agent, 1, invite());
     s.send(s.agent, &second);
-    assert_eq!(
-        rejected(&drain(&mut s.relay, s.agent)),
-        [(RejectCode::Busy, Some(1))]
-    );
+    assert_eq!(rejected(&drain(&mut s.relay, s.agent)), [(RejectCode::Busy, Some(1))]);
     s.all_quiet(&[s.tab1, s.tab2]);
 }
 
@@ -193,28 +163,15 @@ fn a_call_of_another_conversation_or_an_unknown_call_is_refused() {
     s.invite();
     drain(&mut s.relay, s.tab1);
     drain(&mut s.relay, s.tab2);
-    let foreign = frame(
-        "conv-2",
-        "call-1",
-        Role::Visitor,
-        1,
-        AcceptBody::new(MediaKinds::AUDIO_VIDEO),
-    );
+    let foreign =
+        frame("conv-2", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO));
     s.send(s.tab1, &foreign);
-    let unknown = frame(
-        "conv-1",
-        "call-9",
-        Role::Visitor,
-        2,
-        AcceptBody::new(MediaKinds::AUDIO_VIDEO),
-    );
+    let unknown =
+        frame("conv-1", "call-9", Role::Visitor, 2, AcceptBody::new(MediaKinds::AUDIO_VIDEO));
     s.send(s.tab1, &unknown);
     assert_eq!(
         rejected(&drain(&mut s.relay, s.tab1)),
-        [
-            (RejectCode::UnknownCall, Some(1)),
-            (RejectCode::UnknownCall, Some(2))
-        ]
+        [(RejectCode::UnknownCall, Some(1)), (RejectCode::UnknownCall, Some(2))]
     );
     s.all_quiet(&[s.agent, s.tab2]);
 }
@@ -223,22 +180,11 @@ fn a_call_of_another_conversation_or_an_unknown_call_is_refused() {
 fn the_first_tab_to_accept_wins_and_the_others_hear_the_selection() {
     let mut s = setup();
     s.invite();
-    let accept = frame(
-        "conv-1",
-        "call-1",
-        Role::Visitor,
-        2,
-        AcceptBody::new(MediaKinds::AUDIO_VIDEO),
-    );
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, RingingBody::new()),
-    );
+    let accept =
+        frame("conv-1", "call-1", Role::Visitor, 2, AcceptBody::new(MediaKinds::AUDIO_VIDEO));
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 1, RingingBody::new()));
     s.send(s.tab1, &accept);
-    assert_eq!(
-        types(&drain(&mut s.relay, s.agent)),
-        ["call.ringing", "call.accept"]
-    );
+    assert_eq!(types(&drain(&mut s.relay, s.agent)), ["call.ringing", "call.accept"]);
     assert!(
         matches!(s.relay.poll_event(), Some(RelayEvent::CallStarted { visitor, .. }) if visitor.as_str() == "visitor-1")
     );
@@ -251,16 +197,10 @@ fn the_first_tab_to_accept_wins_and_the_others_hear_the_selection() {
     );
     s.send(s.agent, &select);
     for tab in [s.tab1, s.tab2] {
-        assert_eq!(
-            types(&drain(&mut s.relay, tab)),
-            ["call.invite", "call.select_answer"]
-        );
+        assert_eq!(types(&drain(&mut s.relay, tab)), ["call.invite", "call.select_answer"]);
     }
     s.send(s.tab2, &accept);
-    assert_eq!(
-        rejected(&drain(&mut s.relay, s.tab2)),
-        [(RejectCode::Forbidden, Some(2))]
-    );
+    assert_eq!(rejected(&drain(&mut s.relay, s.tab2)), [(RejectCode::Forbidden, Some(2))]);
     s.all_quiet(&[s.agent]);
 }
 
@@ -277,42 +217,24 @@ fn broken_frames_and_sdp_are_refused_with_what_was_wrong() {
     let got = drain(&mut s.relay, s.agent);
     assert_eq!(
         rejected(&got),
-        [
-            (RejectCode::Invalid, None),
-            (RejectCode::TooLarge, None),
-            (RejectCode::Invalid, Some(5))
-        ]
+        [(RejectCode::Invalid, None), (RejectCode::TooLarge, None), (RejectCode::Invalid, Some(5))]
     );
-    let Message::Rejected(last) = &got[2].message else {
-        panic!()
-    };
-    assert!(
-        last.detail.starts_with("body.description.sdp: "),
-        "{}",
-        last.detail
-    );
-    assert_eq!(
-        (got[0].party_id.as_str(), got[0].call_id.as_str()),
-        ("relay", "unknown")
-    );
+    let Message::Rejected(last) = &got[2].message else { panic!() };
+    assert!(last.detail.starts_with("body.description.sdp: "), "{}", last.detail);
+    assert_eq!((got[0].party_id.as_str(), got[0].call_id.as_str()), ("relay", "unknown"));
     s.all_quiet(&[s.tab1, s.tab2]);
 }
 
 #[test]
 fn a_session_sending_too_fast_is_rate_limited() {
-    let config = RelayConfig::default().with_rate(RateLimit {
-        burst: 3,
-        per_second: 1,
-    });
+    let config = RelayConfig::default().with_rate(RateLimit { burst: 3, per_second: 1 });
     let mut s = setup_with(config, true);
     for seq in 1..=4 {
         let ringing = frame("conv-1", "call-x", Role::Visitor, seq, RingingBody::new());
         s.send(s.tab1, &ringing);
     }
-    let codes: Vec<RejectCode> = rejected(&drain(&mut s.relay, s.tab1))
-        .into_iter()
-        .map(|(c, _)| c)
-        .collect();
+    let codes: Vec<RejectCode> =
+        rejected(&drain(&mut s.relay, s.tab1)).into_iter().map(|(c, _)| c).collect();
     assert_eq!(
         codes,
         [
@@ -323,10 +245,7 @@ fn a_session_sending_too_fast_is_rate_limited() {
         ]
     );
     s.now += Duration::from_secs(1);
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-x", Role::Visitor, 5, RingingBody::new()),
-    );
+    s.send(s.tab1, &frame("conv-1", "call-x", Role::Visitor, 5, RingingBody::new()));
     assert_eq!(
         rejected(&drain(&mut s.relay, s.tab1)),
         [(RejectCode::UnknownCall, Some(5))],
@@ -340,25 +259,13 @@ fn a_slow_consumer_is_disconnected_not_buffered() {
     let mut s = setup_with(config, true);
     s.invite();
     drain(&mut s.relay, s.tab1); // tab 1 keeps up, tab 2 never reads
-    let cancel = frame(
-        "conv-1",
-        "call-1",
-        Role::Agent,
-        2,
-        CancelBody::new(Reason::Cancelled),
-    );
+    let cancel = frame("conv-1", "call-1", Role::Agent, 2, CancelBody::new(Reason::Cancelled));
     s.send(s.agent, &cancel);
     let events: Vec<RelayEvent> = std::iter::from_fn(|| s.relay.poll_event()).collect();
-    assert!(
-        events.contains(&RelayEvent::Disconnect { session: s.tab2 }),
-        "{events:?}"
-    );
+    assert!(events.contains(&RelayEvent::Disconnect { session: s.tab2 }), "{events:?}");
     assert!(!events.contains(&RelayEvent::Disconnect { session: s.tab1 }));
     assert_eq!(types(&drain(&mut s.relay, s.tab1)), ["call.cancel"]);
-    assert!(
-        drain(&mut s.relay, s.tab2).is_empty(),
-        "its queue was dropped, not grown"
-    );
+    assert!(drain(&mut s.relay, s.tab2).is_empty(), "its queue was dropped, not grown");
 }
 
 #[test]
@@ -367,13 +274,7 @@ fn a_party_that_leaves_ends_its_call_and_the_other_side_is_told() {
     s.invite();
     s.send(
         s.tab1,
-        &frame(
-            "conv-1",
-            "call-1",
-            Role::Visitor,
-            1,
-            AcceptBody::new(MediaKinds::AUDIO_VIDEO),
-        ),
+        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
     );
     drain(&mut s.relay, s.agent);
     s.relay.disconnect(s.now, s.tab1).unwrap();
@@ -401,33 +302,15 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
     s.invite();
     s.send(
         s.tab1,
-        &frame(
-            "conv-1",
-            "call-1",
-            Role::Visitor,
-            1,
-            AcceptBody::new(MediaKinds::AUDIO_VIDEO),
-        ),
+        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
     );
     s.send(
         s.agent,
-        &frame(
-            "conv-1",
-            "call-1",
-            Role::Agent,
-            2,
-            HangupBody::new(Reason::UserHangup),
-        ),
+        &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::new(Reason::UserHangup)),
     );
     s.send(
         s.agent,
-        &frame(
-            "conv-1",
-            "call-1",
-            Role::Agent,
-            3,
-            HangupBody::new(Reason::UserHangup),
-        ),
+        &frame("conv-1", "call-1", Role::Agent, 3, HangupBody::new(Reason::UserHangup)),
     );
     assert_eq!(
         types(&drain(&mut s.relay, s.tab1)),
@@ -442,12 +325,6 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
         .collect();
     assert_eq!(ended, [Outcome::Answered]);
     // A new call in the same conversation is welcome.
-    s.send(
-        s.agent,
-        &frame("conv-1", "call-2", Role::Agent, 1, invite()),
-    );
-    assert_eq!(
-        types(&drain(&mut s.relay, s.tab2)),
-        ["call.invite", "call.invite"]
-    );
+    s.send(s.agent, &frame("conv-1", "call-2", Role::Agent, 1, invite()));
+    assert_eq!(types(&drain(&mut s.relay, s.tab2)), ["call.invite", "call.invite"]);
 }

@@ -14,20 +14,13 @@ use crate::value::{ValueError, check_token};
 #[non_exhaustive]
 pub struct IceCandidate {
     /// The candidate, or `None` for end-of-candidates (`""` on the wire).
-    #[serde(
-        serialize_with = "candidate_or_empty",
-        deserialize_with = "empty_or_candidate"
-    )]
+    #[serde(serialize_with = "candidate_or_empty", deserialize_with = "empty_or_candidate")]
     pub candidate: Option<Candidate>,
     /// The media stream identification of the m-section; may be empty or absent (webrtc-rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
     /// The index of the m-section.
-    #[serde(
-        default,
-        rename = "sdpMLineIndex",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
     pub sdp_m_line_index: Option<u16>,
     /// The ICE username fragment: which ICE generation the candidate belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,12 +44,7 @@ impl IceCandidate {
 
     /// End of candidates for the generation `username_fragment` (all m-sections when `None`).
     pub fn end_of_candidates(username_fragment: Option<String>) -> Self {
-        IceCandidate {
-            candidate: None,
-            sdp_mid: None,
-            sdp_m_line_index: None,
-            username_fragment,
-        }
+        IceCandidate { candidate: None, sdp_mid: None, sdp_m_line_index: None, username_fragment }
     }
 
     /// Sets the username fragment.
@@ -73,9 +61,7 @@ impl IceCandidate {
 
     /// The ICE generation: `usernameFragment`, else the candidate's own `ufrag` extension.
     pub fn ufrag(&self) -> Option<&str> {
-        self.username_fragment
-            .as_deref()
-            .or_else(|| self.candidate.as_ref()?.ufrag())
+        self.username_fragment.as_deref().or_else(|| self.candidate.as_ref()?.ufrag())
     }
 
     pub(crate) fn check(&self) -> Result<(), ValueError> {
@@ -119,11 +105,7 @@ fn empty_or_candidate<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Candidate>, D::Error> {
     crate::value::parse_str(deserializer, |text| {
-        if text.is_empty() {
-            Ok(None)
-        } else {
-            text.parse().map(Some)
-        }
+        if text.is_empty() { Ok(None) } else { text.parse().map(Some) }
     })
 }
 

@@ -24,10 +24,7 @@ impl<'de> Deserialize<'de> for SdpType {
             "pranswer" | "rollback" => Err(serde::de::Error::custom(format_args!(
                 "sdp type `{text}` never travels (only offer and answer)"
             ))),
-            _ => Err(serde::de::Error::unknown_variant(
-                &text,
-                &["offer", "answer"],
-            )),
+            _ => Err(serde::de::Error::unknown_variant(&text, &["offer", "answer"])),
         }
     }
 }
@@ -47,10 +44,7 @@ pub struct SessionDescription {
 impl SessionDescription {
     /// A description of `sdp_type` carrying `sdp`.
     pub fn new(sdp_type: SdpType, sdp: impl Into<String>) -> Self {
-        SessionDescription {
-            sdp_type,
-            sdp: sdp.into(),
-        }
+        SessionDescription { sdp_type, sdp: sdp.into() }
     }
 }
 
@@ -67,9 +61,6 @@ pub struct DescriptionBody {
 impl DescriptionBody {
     /// A description for negotiation `negotiation_id`.
     pub fn new(description: SessionDescription, negotiation_id: NegotiationId) -> Self {
-        DescriptionBody {
-            description,
-            negotiation_id,
-        }
+        DescriptionBody { description, negotiation_id }
     }
 }

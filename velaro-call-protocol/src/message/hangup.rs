@@ -74,11 +74,7 @@ impl RejectedBody {
             }
             detail.truncate(end);
         }
-        RejectedBody {
-            code,
-            detail,
-            rejected_seq,
-        }
+        RejectedBody { code, detail, rejected_seq }
     }
 
     pub(crate) fn check(&self) -> Result<(), ValueError> {

@@ -25,10 +25,7 @@ pub struct Prompt {
 impl Prompt {
     /// A prompt with checked text and no locale.
     pub fn new(text: impl Into<String>) -> Result<Self, ValueError> {
-        let prompt = Prompt {
-            text: text.into(),
-            locale: None,
-        };
+        let prompt = Prompt { text: text.into(), locale: None };
         prompt.check()?;
         Ok(prompt)
     }
@@ -43,9 +40,7 @@ impl Prompt {
     pub(crate) fn check(&self) -> Result<(), ValueError> {
         check_text("prompt text", &self.text, MAX_PROMPT_LEN)?;
         if self.text.trim().is_empty() {
-            return Err(ValueError::Empty {
-                what: "prompt text",
-            });
+            return Err(ValueError::Empty { what: "prompt text" });
         }
         if let Some(locale) = &self.locale {
             check_token("locale", locale, MAX_LOCALE_LEN, |b| {
@@ -68,15 +63,9 @@ pub struct MediaKinds {
 
 impl MediaKinds {
     /// Audio and video: a video call.
-    pub const AUDIO_VIDEO: MediaKinds = MediaKinds {
-        audio: true,
-        video: true,
-    };
+    pub const AUDIO_VIDEO: MediaKinds = MediaKinds { audio: true, video: true };
     /// Audio only.
-    pub const AUDIO_ONLY: MediaKinds = MediaKinds {
-        audio: true,
-        video: false,
-    };
+    pub const AUDIO_ONLY: MediaKinds = MediaKinds { audio: true, video: false };
 
     /// Media of the given kinds.
     pub fn new(audio: bool, video: bool) -> Self {
@@ -162,10 +151,7 @@ impl InviteBody {
 
     pub(crate) fn check(&self) -> Result<(), ValueError> {
         self.prompt.check()?;
-        let (min, max) = (
-            duration_ms(MIN_INVITE_LIFETIME),
-            duration_ms(MAX_INVITE_LIFETIME),
-        );
+        let (min, max) = (duration_ms(MIN_INVITE_LIFETIME), duration_ms(MAX_INVITE_LIFETIME));
         if !(min..=max).contains(&self.lifetime_ms) {
             return Err(ValueError::OutOfRange {
                 what: "lifetime_ms",
@@ -197,37 +183,16 @@ mod tests {
     #[test]
     fn prompt_checks_text_and_locale() {
         assert!(Prompt::new("Your agent would like to start a video call. Accept?").is_ok());
-        assert_eq!(
-            Prompt::new("  "),
-            Err(ValueError::Empty {
-                what: "prompt text"
-            })
-        );
+        assert_eq!(Prompt::new("  "), Err(ValueError::Empty { what: "prompt text" }));
         assert_eq!(
             Prompt::new("x".repeat(1025)),
-            Err(ValueError::TooLong {
-                what: "prompt text",
-                len: 1025,
-                max: 1024
-            })
+            Err(ValueError::TooLong { what: "prompt text", len: 1025, max: 1024 })
         );
         let prompt = Prompt::new("Aceita?").unwrap();
-        assert_eq!(
-            prompt
-                .clone()
-                .with_locale("pt-BR")
-                .unwrap()
-                .locale
-                .as_deref(),
-            Some("pt-BR")
-        );
+        assert_eq!(prompt.clone().with_locale("pt-BR").unwrap().locale.as_deref(), Some("pt-BR"));
         assert_eq!(
             prompt.with_locale("pt_BR"),
-            Err(ValueError::InvalidChar {
-                what: "locale",
-                ch: '_',
-                at: 2
-            })
+            Err(ValueError::InvalidChar { what: "locale", ch: '_', at: 2 })
         );
     }
 

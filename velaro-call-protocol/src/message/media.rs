@@ -149,10 +149,7 @@ pub struct MediaBody {
 impl MediaBody {
     /// A media state with these streams and no audio-only marker.
     pub fn new(streams: BTreeMap<StreamId, StreamState>) -> Self {
-        MediaBody {
-            streams,
-            audio_only: None,
-        }
+        MediaBody { streams, audio_only: None }
     }
 
     /// Marks the call audio only.
@@ -164,9 +161,7 @@ impl MediaBody {
 
     /// The screen share, if any.
     pub fn screen(&self) -> Option<(&StreamId, &StreamState)> {
-        self.streams
-            .iter()
-            .find(|(_, s)| s.purpose == StreamPurpose::Screen)
+        self.streams.iter().find(|(_, s)| s.purpose == StreamPurpose::Screen)
     }
 
     pub(crate) fn check(&self) -> Result<(), ValueError> {
@@ -199,9 +194,7 @@ fn unique_streams<'de, D: Deserializer<'de>>(
             let mut streams = BTreeMap::new();
             while let Some(id) = map.next_key::<StreamId>()? {
                 if streams.contains_key(&id) {
-                    return Err(serde::de::Error::custom(format_args!(
-                        "duplicate field `{id}`"
-                    )));
+                    return Err(serde::de::Error::custom(format_args!("duplicate field `{id}`")));
                 }
                 if streams.len() == MAX_STREAMS {
                     return Err(serde::de::Error::invalid_length(
@@ -249,11 +242,7 @@ pub struct QualityBody {
 impl QualityBody {
     /// A report of `level` without measurements.
     pub fn new(level: QualityLevel) -> Self {
-        QualityBody {
-            level,
-            rtt_ms: None,
-            loss_pct: None,
-        }
+        QualityBody { level, rtt_ms: None, loss_pct: None }
     }
 
     /// Adds measurements; `loss_pct` must be a number from 0 to 100.
@@ -288,11 +277,7 @@ mod tests {
         assert!(StreamId::new("{6c9fe6a9-5c2b-4d4b-9d1a-4f3f5b0d2a11}").is_ok());
         assert_eq!(
             StreamId::new("a\"b"),
-            Err(ValueError::InvalidChar {
-                what: "stream id",
-                ch: '"',
-                at: 1
-            })
+            Err(ValueError::InvalidChar { what: "stream id", ch: '"', at: 1 })
         );
     }
 
@@ -305,20 +290,8 @@ mod tests {
 
     #[test]
     fn loss_is_a_percentage() {
-        assert!(
-            QualityBody::new(QualityLevel::Poor)
-                .with_measurements(250, 12.5)
-                .is_ok()
-        );
-        assert!(
-            QualityBody::new(QualityLevel::Poor)
-                .with_measurements(250, 101.0)
-                .is_err()
-        );
-        assert!(
-            QualityBody::new(QualityLevel::Poor)
-                .with_measurements(250, f64::NAN)
-                .is_err()
-        );
+        assert!(QualityBody::new(QualityLevel::Poor).with_measurements(250, 12.5).is_ok());
+        assert!(QualityBody::new(QualityLevel::Poor).with_measurements(250, 101.0).is_err());
+        assert!(QualityBody::new(QualityLevel::Poor).with_measurements(250, f64::NAN).is_err());
     }
 }

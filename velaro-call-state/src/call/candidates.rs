@@ -46,9 +46,7 @@ impl LocalCandidates {
     /// Takes what is pending (at most one message's worth), marking the first batch sent.
     pub(crate) fn take(&mut self) -> Vec<IceCandidate> {
         self.first_batch_sent = true;
-        let rest = self
-            .pending
-            .split_off(self.pending.len().min(MAX_CANDIDATES));
+        let rest = self.pending.split_off(self.pending.len().min(MAX_CANDIDATES));
         std::mem::replace(&mut self.pending, rest)
     }
 
@@ -126,15 +124,9 @@ impl RemoteCandidates {
 
 /// The heap a candidate holds: its strings, roughly (the candidate line's length bounds them).
 fn candidate_heap(candidate: &IceCandidate) -> usize {
-    candidate
-        .candidate
-        .as_ref()
-        .map_or(0, |c| c.to_string().len())
+    candidate.candidate.as_ref().map_or(0, |c| c.to_string().len())
         + candidate.sdp_mid.as_ref().map_or(0, String::capacity)
-        + candidate
-            .username_fragment
-            .as_ref()
-            .map_or(0, String::capacity)
+        + candidate.username_fragment.as_ref().map_or(0, String::capacity)
 }
 
 #[cfg(test)]
@@ -155,11 +147,7 @@ mod tests {
         assert_eq!(local.gathered(candidate("a", 3)), Gathered::SendNow);
         assert_eq!(local.take().len(), 1);
         local.new_generation();
-        assert_eq!(
-            local.gathered(candidate("b", 4)),
-            Gathered::Hold,
-            "a restart batches again"
-        );
+        assert_eq!(local.gathered(candidate("b", 4)), Gathered::Hold, "a restart batches again");
     }
 
     #[test]
@@ -170,10 +158,7 @@ mod tests {
         assert_eq!(remote.received(candidate("new", 3)), None);
         let ready = remote.description_applied("new");
         assert_eq!(
-            ready
-                .iter()
-                .map(|c| c.candidate.as_ref().unwrap().port())
-                .collect::<Vec<_>>(),
+            ready.iter().map(|c| c.candidate.as_ref().unwrap().port()).collect::<Vec<_>>(),
             [2, 3]
         );
         assert_eq!(remote.dropped, 1, "the old generation's candidate");

@@ -27,11 +27,7 @@ const MAX_PARTIES: usize = 8;
 impl Dedupe {
     pub(crate) fn heap_estimate(&self) -> usize {
         self.windows.capacity() * size_of::<Window>()
-            + self
-                .windows
-                .iter()
-                .map(|w| w.party.as_str().len())
-                .sum::<usize>()
+            + self.windows.iter().map(|w| w.party.as_str().len()).sum::<usize>()
     }
 
     /// Records `seq` from `party`; `false` if it was seen before (or is too old to tell).
@@ -40,20 +36,12 @@ impl Dedupe {
             if self.windows.len() == MAX_PARTIES {
                 self.windows.remove(0);
             }
-            self.windows.push(Window {
-                party: party.clone(),
-                highest: seq,
-                seen: 1,
-            });
+            self.windows.push(Window { party: party.clone(), highest: seq, seen: 1 });
             return true;
         };
         if seq > window.highest {
             let shift = seq - window.highest;
-            window.seen = if shift >= WINDOW {
-                1
-            } else {
-                (window.seen << shift) | 1
-            };
+            window.seen = if shift >= WINDOW { 1 } else { (window.seen << shift) | 1 };
             window.highest = seq;
             return true;
         }

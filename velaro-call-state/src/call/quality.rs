@@ -88,35 +88,21 @@ mod tests {
         let poor = QualityLevel::Poor;
         assert_eq!(monitor.sample(&poor), None);
         assert_eq!(monitor.sample(&poor), None);
-        assert_eq!(
-            monitor.sample(&poor),
-            Some(QualityAdvice::SwitchToAudioOnly)
-        );
+        assert_eq!(monitor.sample(&poor), Some(QualityAdvice::SwitchToAudioOnly));
         assert_eq!(monitor.sample(&poor), None, "no repeat");
         assert_eq!(monitor.sample(&QualityLevel::Excellent), None);
-        assert_eq!(
-            monitor.sample(&QualityLevel::Good),
-            None,
-            "middling resets the streak"
-        );
+        assert_eq!(monitor.sample(&QualityLevel::Good), None, "middling resets the streak");
         for _ in 0..2 {
             assert_eq!(monitor.sample(&QualityLevel::Excellent), None);
         }
-        assert_eq!(
-            monitor.sample(&QualityLevel::Excellent),
-            Some(QualityAdvice::Recovered)
-        );
+        assert_eq!(monitor.sample(&QualityLevel::Excellent), Some(QualityAdvice::Recovered));
     }
 
     #[test]
     fn alternating_samples_never_flap() {
         let mut monitor = QualityMonitor::default();
         for i in 0..100 {
-            let level = if i % 2 == 0 {
-                QualityLevel::Poor
-            } else {
-                QualityLevel::Excellent
-            };
+            let level = if i % 2 == 0 { QualityLevel::Poor } else { QualityLevel::Excellent };
             assert_eq!(monitor.sample(&level), None);
         }
     }

@@ -40,20 +40,13 @@ impl Tombstones {
 
     /// How `call_id` ended, if it is remembered.
     pub(super) fn get(&self, call_id: &CallId) -> Option<Ending> {
-        self.ended
-            .iter()
-            .find(|t| &t.call_id == call_id)
-            .map(|t| t.ending)
+        self.ended.iter().find(|t| &t.call_id == call_id).map(|t| t.ending)
     }
 
     /// The heap this holds, in bytes (ids by length: they are exact-size clones).
     pub(super) fn heap(&self) -> usize {
         self.ended.capacity() * size_of::<Tombstone>()
-            + self
-                .ended
-                .iter()
-                .map(|t| t.call_id.as_str().len())
-                .sum::<usize>()
+            + self.ended.iter().map(|t| t.call_id.as_str().len()).sum::<usize>()
     }
 }
 

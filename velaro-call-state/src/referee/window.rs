@@ -41,11 +41,7 @@ impl SeqWindow {
             self.seen = 1;
         } else if seq > self.highest {
             let shift = seq - self.highest;
-            self.seen = if shift >= WINDOW {
-                1
-            } else {
-                (self.seen << shift) | 1
-            };
+            self.seen = if shift >= WINDOW { 1 } else { (self.seen << shift) | 1 };
             self.highest = seq;
         } else {
             let age = self.highest - seq;
