@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use velaro_call_state::velaro_call_protocol::message::hangup::{RejectCode, RejectedBody};
@@ -39,6 +39,9 @@ pub struct RelayConfig {
     /// The most frames waiting for one session; a session that falls further behind is a slow
     /// consumer and is disconnected rather than buffered without bound.
     pub max_queued: usize,
+    /// How long a party whose last session dropped keeps its calls and the frames it missed,
+    /// waiting for it to come back.
+    pub grace: Duration,
 }
 
 impl RelayConfig {
@@ -46,6 +49,13 @@ impl RelayConfig {
     #[must_use]
     pub fn with_rate(mut self, rate: RateLimit) -> Self {
         self.rate = rate;
+        self
+    }
+
+    /// Sets the grace period for a dropped party.
+    #[must_use]
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
         self
     }
 
@@ -59,7 +69,11 @@ impl RelayConfig {
 
 impl Default for RelayConfig {
     fn default() -> Self {
-        RelayConfig { rate: RateLimit { burst: 64, per_second: 20 }, max_queued: 256 }
+        RelayConfig {
+            rate: RateLimit { burst: 64, per_second: 20 },
+            max_queued: 256,
+            grace: Duration::from_secs(20),
+        }
     }
 }
 
@@ -128,10 +142,26 @@ struct Session {
     notices: u64,
 }
 
+/// The most frames kept per party for a resume; a call sends far fewer (the referee caps
+/// candidates at 100 per direction).
+const MAX_REPLAY: usize = 512;
+
+/// A party (one agent device or visitor tab) across its sessions: the frames delivered to it,
+/// so that a session that comes back can catch up, and since when it has had no session.
+#[derive(Debug)]
+struct Party {
+    role: Role,
+    id: PartyId,
+    /// Frames delivered to the party: who sent each, with which `seq`.
+    log: VecDeque<(PartyId, u64, Bytes)>,
+    lost_since: Option<Instant>,
+}
+
 #[derive(Debug)]
 struct Conversation {
     referee: Referee,
     sessions: Vec<SessionId>,
+    parties: Vec<Party>,
 }
 
 /// The relay: routes call frames between the sessions of each conversation.
@@ -191,8 +221,10 @@ impl Relay {
             conversation.referee.set_video_enabled(video_enabled);
         } else {
             let referee = Referee::new(conversation_id.clone(), video_enabled);
-            self.conversations
-                .insert(conversation_id, Conversation { referee, sessions: Vec::new() });
+            self.conversations.insert(
+                conversation_id,
+                Conversation { referee, sessions: Vec::new(), parties: Vec::new() },
+            );
         }
     }
 
@@ -211,6 +243,15 @@ impl Relay {
         let id = SessionId(self.next_session);
         self.next_session += 1;
         conversation.sessions.push(id);
+        match conversation.parties.iter_mut().find(|p| p.id == party && p.role == role) {
+            Some(known) => known.lost_since = None,
+            None => conversation.parties.push(Party {
+                role,
+                id: party.clone(),
+                log: VecDeque::new(),
+                lost_since: None,
+            }),
+        }
         let bucket = Bucket { tokens: f64::from(self.config.rate.burst), at: now };
         let session = Session {
             conversation: conversation_id.clone(),
@@ -224,8 +265,10 @@ impl Relay {
         Ok(id)
     }
 
-    /// The session's transport is gone. When it was its party's last session, a live call of
-    /// that party ends `signaling_lost` and the other side is told.
+    /// The session's transport is gone. When it was its party's last session, the party has
+    /// [`RelayConfig::grace`] to come back (see [`resume`](Self::resume)); frames for it are
+    /// kept meanwhile. Past the grace its live call ends `signaling_lost`, the other side is
+    /// told, and the party is forgotten.
     pub fn disconnect(&mut self, now: Instant, session: SessionId) -> Result<(), RelayError> {
         let gone = self.sessions.remove(&session).ok_or(RelayError::UnknownSession(session))?;
         let Some(conversation) = self.conversations.get_mut(&gone.conversation) else {
@@ -237,9 +280,42 @@ impl Relay {
             .iter()
             .filter_map(|s| self.sessions.get(s))
             .any(|s| s.party == gone.party && s.role == gone.role);
-        if !party_still_here {
-            conversation.referee.handle_session_lost(now, gone.role, &gone.party);
-            self.drain_referee(&gone.conversation);
+        if !party_still_here
+            && let Some(party) =
+                conversation.parties.iter_mut().find(|p| p.id == gone.party && p.role == gone.role)
+        {
+            party.lost_since = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Catches a reconnected session up: queues, in order, every frame delivered to its party
+    /// (before it dropped or while it was away) that `seen` does not cover. `seen` is the
+    /// highest `seq` the client saw from each sender; a sender it does not name is replayed
+    /// from its first frame.
+    pub fn resume(
+        &mut self,
+        session: SessionId,
+        seen: &[(PartyId, u64)],
+    ) -> Result<(), RelayError> {
+        let target = self.sessions.get(&session).ok_or(RelayError::UnknownSession(session))?;
+        let conversation = self
+            .conversations
+            .get(&target.conversation)
+            .ok_or_else(|| RelayError::UnknownConversation(target.conversation.clone()))?;
+        let missed = |(sender, seq, _): &&(PartyId, u64, Bytes)| {
+            seen.iter().find(|(s, _)| s == sender).is_none_or(|(_, last)| seq > last)
+        };
+        let missing: Vec<Bytes> = conversation
+            .parties
+            .iter()
+            .filter(|p| p.id == target.party && p.role == target.role)
+            .flat_map(|p| p.log.iter())
+            .filter(missed)
+            .map(|(_, _, frame)| frame.clone())
+            .collect();
+        if let Some(target) = self.sessions.get_mut(&session) {
+            target.queue.extend(missing);
         }
         Ok(())
     }
@@ -286,7 +362,8 @@ impl Relay {
         match verdict {
             Verdict::Deliver(delivery) => {
                 envelope.stamp(party, role, envelope.seq);
-                self.deliver(&conversation_id, &delivery, &Bytes::from(encode(&envelope)));
+                let frame = Bytes::from(encode(&envelope));
+                self.deliver(&conversation_id, &delivery, &envelope, &frame);
             }
             Verdict::Reject { code, detail } => self.refuse(session, Some(&envelope), code, detail),
             Verdict::Drop => {}
@@ -294,17 +371,20 @@ impl Relay {
         Ok(())
     }
 
-    /// Fires every referee timer due at `now` (invite expiry).
+    /// Fires every timer due at `now`: invite expiries, and parties whose grace ran out (their
+    /// live call ends `signaling_lost`).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<ConversationId> = self
-            .conversations
-            .iter()
-            .filter(|(_, c)| c.referee.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
-            if let Some(conversation) = self.conversations.get_mut(&id) {
-                conversation.referee.handle_timeout(now);
+        let grace = self.config.grace;
+        let ids: Vec<ConversationId> = self.conversations.keys().cloned().collect();
+        for id in ids {
+            let Some(conversation) = self.conversations.get_mut(&id) else { continue };
+            conversation.referee.handle_timeout(now);
+            let (lost, kept): (Vec<Party>, Vec<Party>) = std::mem::take(&mut conversation.parties)
+                .into_iter()
+                .partition(|p| p.lost_since.is_some_and(|since| since + grace <= now));
+            conversation.parties = kept;
+            for party in lost {
+                conversation.referee.handle_session_lost(now, party.role, &party.id);
             }
             self.drain_referee(&id);
         }
@@ -312,7 +392,14 @@ impl Relay {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.conversations.values().filter_map(|c| c.referee.poll_timeout()).min()
+        let grace = self.config.grace;
+        self.conversations
+            .values()
+            .flat_map(|c| {
+                let lost = c.parties.iter().filter_map(move |p| p.lost_since.map(|at| at + grace));
+                c.referee.poll_timeout().into_iter().chain(lost)
+            })
+            .min()
     }
 
     /// The next frame to write to `session`, if any.
@@ -354,26 +441,39 @@ impl Relay {
             });
         }
         for notice in notices {
-            self.deliver(conversation_id, &notice.to, &Bytes::from(encode(&notice.envelope)));
+            let frame = Bytes::from(encode(&notice.envelope));
+            self.deliver(conversation_id, &notice.to, &notice.envelope, &frame);
         }
     }
 
     /// Queues `frame` for every session `delivery` names; a session whose queue is full is
     /// disconnected instead.
-    fn deliver(&mut self, conversation_id: &ConversationId, delivery: &Delivery, frame: &Bytes) {
-        let Some(conversation) = self.conversations.get(conversation_id) else {
-            return;
+    fn deliver(
+        &mut self,
+        conversation_id: &ConversationId,
+        delivery: &Delivery,
+        envelope: &Envelope,
+        frame: &Bytes,
+    ) {
+        let Some(conversation) = self.conversations.get_mut(conversation_id) else { return };
+        let wanted = |role: Role, party: &PartyId| match delivery {
+            Delivery::AllVisitors => role == Role::Visitor,
+            Delivery::Party(target) => party == target,
         };
+        // Each call starts its parties' replay logs afresh.
+        if matches!(envelope.message, Message::Invite(_)) {
+            conversation.parties.iter_mut().for_each(|p| p.log.clear());
+        }
+        for party in conversation.parties.iter_mut().filter(|p| wanted(p.role, &p.id)) {
+            if party.log.len() == MAX_REPLAY {
+                party.log.pop_front();
+            }
+            party.log.push_back((envelope.party_id.clone(), envelope.seq, frame.clone()));
+        }
         let mut slow = Vec::new();
         for id in &conversation.sessions {
-            let Some(session) = self.sessions.get_mut(id) else {
-                continue;
-            };
-            let wanted = match delivery {
-                Delivery::AllVisitors => session.role == Role::Visitor,
-                Delivery::Party(party) => &session.party == party,
-            };
-            if !wanted {
+            let Some(session) = self.sessions.get_mut(id) else { continue };
+            if !wanted(session.role, &session.party) {
                 continue;
             }
             if session.queue.len() >= self.config.max_queued {

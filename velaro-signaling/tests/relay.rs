@@ -278,6 +278,9 @@ fn a_party_that_leaves_ends_its_call_and_the_other_side_is_told() {
     );
     drain(&mut s.relay, s.agent);
     s.relay.disconnect(s.now, s.tab1).unwrap();
+    assert!(drain(&mut s.relay, s.agent).is_empty(), "the tab has 20 s to come back");
+    assert_eq!(s.relay.poll_timeout(), Some(s.now + Duration::from_secs(20)));
+    s.relay.handle_timeout(s.now + Duration::from_secs(20));
     let got = drain(&mut s.relay, s.agent);
     assert!(
         got.iter()
@@ -327,4 +330,50 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
     // A new call in the same conversation is welcome.
     s.send(s.agent, &frame("conv-1", "call-2", Role::Agent, 1, invite()));
     assert_eq!(types(&drain(&mut s.relay, s.tab2)), ["call.invite", "call.invite"]);
+}
+
+#[test]
+fn a_tab_that_comes_back_within_the_grace_gets_exactly_what_it_missed() {
+    let mut s = setup();
+    s.invite();
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
+    );
+    let select = SelectAnswerBody::new(PartyId::new("visitor-1").unwrap());
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, select));
+    let seen_before = drain(&mut s.relay, s.tab1);
+    assert_eq!(seen_before.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    // The tab drops in the middle of the candidate exchange.
+    s.relay.disconnect(s.now, s.tab1).unwrap();
+    for seq in 3..=5 {
+        let candidates = velaro_signaling::velaro_call_state::velaro_call_protocol::message::candidates::CandidatesBody::new(vec![]);
+        s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, seq, candidates));
+    }
+    s.now += Duration::from_secs(5);
+    let back = s
+        .relay
+        .connect(
+            s.now,
+            &ConversationId::new("conv-1").unwrap(),
+            Role::Visitor,
+            PartyId::new("visitor-1").unwrap(),
+        )
+        .unwrap();
+    s.relay.resume(back, &[(PartyId::new("agent-1").unwrap(), 2)]).unwrap();
+    let caught_up = drain(&mut s.relay, back);
+    assert_eq!(
+        caught_up.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [3, 4, 5],
+        "the missing frames, in order, once"
+    );
+    // The call goes on: no signaling_lost when the grace would have run out.
+    drain(&mut s.relay, s.agent);
+    s.relay.handle_timeout(s.now + Duration::from_secs(30));
+    assert!(drain(&mut s.relay, s.agent).is_empty());
+    s.send(
+        s.agent,
+        &frame("conv-1", "call-1", Role::Agent, 6, HangupBody::new(Reason::UserHangup)),
+    );
+    assert_eq!(types(&drain(&mut s.relay, back)), ["call.hangup"]);
 }
