@@ -7,7 +7,7 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 
 /// A clock that can also wait.
-pub trait Clock: Send + Sync + 'static {
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     /// The current time.
     fn now(&self) -> Instant;
 

@@ -24,6 +24,7 @@
 mod clock;
 mod memory;
 mod relay;
+mod session;
 mod transport;
 
 pub use clock::Clock;
@@ -31,5 +32,6 @@ pub use clock::Clock;
 pub use clock::TokioClock;
 pub use memory::{Faults, MemoryTransport, memory_pair, memory_pair_with_faults};
 pub use relay::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, SessionId};
+pub use session::{CallHandle, CallSession, SessionError, SessionOutput};
 pub use transport::{SinkStream, Transport, TransportError};
 pub use velaro_call_state;

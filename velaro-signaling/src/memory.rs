@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::transport::{Transport, TransportError};
 
 /// What the link does to the frames one end sends. All off by default.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Percent of frames lost.
     pub drop_pct: u8,
@@ -28,19 +28,6 @@ pub struct Faults {
     pub max_delay: Option<(Duration, Arc<dyn Clock>)>,
     /// The seed of the fault draws, so a run repeats.
     pub seed: u64,
-}
-
-impl std::fmt::Debug for Faults {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Faults")
-            .field("drop_pct", &self.drop_pct)
-            .field("duplicate_pct", &self.duplicate_pct)
-            .field("reorder_pct", &self.reorder_pct)
-            .field("disconnect_after", &self.disconnect_after)
-            .field("max_delay", &self.max_delay.as_ref().map(|(d, _)| d))
-            .field("seed", &self.seed)
-            .finish()
-    }
 }
 
 /// A tiny deterministic generator (xorshift64*), for the fault draws.
@@ -93,6 +80,9 @@ pub struct MemoryTransport {
     faults: Faults,
     rng: Rng,
     held: Option<Bytes>,
+    /// A frame taken off the channel whose delay has not run out: kept here, so that a
+    /// `recv` dropped while it waits (in a `select!`) loses nothing.
+    arriving: Option<InFlight>,
     link: Arc<Link>,
     closed: bool,
 }
@@ -121,6 +111,7 @@ pub fn memory_pair_with_faults(
         rng: Rng::new(faults.seed),
         faults,
         held: None,
+        arriving: None,
         link: Arc::clone(&link),
         closed: false,
     };
@@ -176,15 +167,14 @@ impl Transport for MemoryTransport {
     }
 
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
-        match self.rx.next().await {
-            Some((deliver_at, frame)) => {
-                if let Some((at, clock)) = deliver_at {
-                    clock.sleep_until(at).await;
-                }
-                Ok(Some(frame))
-            }
-            None => Ok(None),
+        if self.arriving.is_none() {
+            self.arriving = self.rx.next().await;
         }
+        let Some((deliver_at, _)) = &self.arriving else { return Ok(None) };
+        if let Some((at, clock)) = deliver_at {
+            clock.sleep_until(*at).await;
+        }
+        Ok(self.arriving.take().map(|(_, frame)| frame))
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {

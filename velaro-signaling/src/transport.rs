@@ -26,6 +26,9 @@ pub trait Transport: Send {
     async fn send(&mut self, frame: Bytes) -> Result<(), TransportError>;
 
     /// Receives the next frame; `Ok(None)` when the peer ended the stream.
+    ///
+    /// Must be cancel-safe: a `recv` dropped before it completes (one branch of a `select!`)
+    /// loses no frame.
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError>;
 
     /// Closes the connection; later sends fail with [`TransportError::Closed`].

@@ -7,25 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use futures::{SinkExt as _, StreamExt as _};
+mod common;
+
+use common::TestClock;
 use velaro_signaling::{
-    Clock, Faults, SinkStream, Transport, TransportError, memory_pair, memory_pair_with_faults,
+    Faults, SinkStream, Transport, TransportError, memory_pair, memory_pair_with_faults,
 };
-
-/// tokio's clock, so paused tests run in virtual time (the crate's own `TokioClock` needs the
-/// `tokio` feature; the `velaro-tests` package covers it).
-struct TestClock;
-
-impl Clock for TestClock {
-    fn now(&self) -> std::time::Instant {
-        tokio::time::Instant::now().into_std()
-    }
-
-    fn sleep_until(&self, deadline: std::time::Instant) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)))
-    }
-}
 
 fn frame(n: u8) -> Bytes {
     Bytes::from(vec![n])

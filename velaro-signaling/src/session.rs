@@ -1,0 +1,220 @@
+//! `CallSession`: one party's call, driven over a transport with real time.
+
+use std::sync::Arc;
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::future::{Either, select};
+use futures::{Stream, StreamExt as _};
+use velaro_call_state::velaro_call_protocol::{CallId, Message, decode, encode};
+use velaro_call_state::{
+    Action, Call, CallConfig, CallError, CallSummary, Event, MediaCommand, MediaEvent, Output,
+};
+
+use crate::clock::Clock;
+use crate::transport::{Transport, TransportError};
+
+/// What the session asks of its host: media commands for the WebRTC layer, events for the UI.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SessionOutput {
+    /// Do this with the local media layer, then report what happened with
+    /// [`CallHandle::media`].
+    Media(MediaCommand),
+    /// Tell the user.
+    Event(Event),
+    /// An action or media fact was refused; the call is unchanged.
+    Refused(CallError),
+}
+
+/// Why a session stopped before its call ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The transport ended while the call was still on. The relay keeps the call for its grace
+    /// period: reconnect and resume to carry on.
+    #[error("the transport ended during the call")]
+    Disconnected,
+    /// The host dropped its [`CallHandle`] before there was a call to hang up.
+    #[error("the call handle was dropped before the call started")]
+    Abandoned,
+}
+
+#[derive(Debug)]
+enum Input {
+    Action(Action),
+    Media(MediaEvent),
+}
+
+/// What woke the session up.
+enum Wake {
+    Frame(Result<Option<bytes::Bytes>, TransportError>),
+    Input(Option<Input>),
+    Timer,
+}
+
+/// The host's side of a [`CallSession`]: actions and media facts in, outputs out (it is a
+/// `Stream` of [`SessionOutput`]).
+#[derive(Debug)]
+pub struct CallHandle {
+    inputs: UnboundedSender<Input>,
+    outputs: UnboundedReceiver<SessionOutput>,
+}
+
+impl CallHandle {
+    /// Passes on a user action. `false` once the session has stopped.
+    pub fn act(&self, action: Action) -> bool {
+        self.inputs.unbounded_send(Input::Action(action)).is_ok()
+    }
+
+    /// Reports a fact from the media layer. `false` once the session has stopped.
+    pub fn media(&self, event: MediaEvent) -> bool {
+        self.inputs.unbounded_send(Input::Media(event)).is_ok()
+    }
+}
+
+impl Stream for CallHandle {
+    type Item = SessionOutput;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<SessionOutput>> {
+        self.outputs.poll_next_unpin(cx)
+    }
+}
+
+/// One party's call over a [`Transport`]: frames in and out through the codec, timers from a
+/// [`Clock`], actions and media facts from the host's [`CallHandle`].
+///
+/// Runtime-agnostic: [`run`](Self::run) is a future to spawn on any executor.
+#[derive(Debug)]
+pub struct CallSession<T> {
+    config: CallConfig,
+    call: Option<Call>,
+    transport: T,
+    clock: Arc<dyn Clock>,
+    inputs: UnboundedReceiver<Input>,
+    outputs: UnboundedSender<SessionOutput>,
+}
+
+impl<T: Transport> CallSession<T> {
+    fn new(
+        config: CallConfig,
+        call: Option<Call>,
+        transport: T,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, CallHandle) {
+        let (input_tx, input_rx) = unbounded();
+        let (output_tx, output_rx) = unbounded();
+        let session =
+            CallSession { config, call, transport, clock, inputs: input_rx, outputs: output_tx };
+        (session, CallHandle { inputs: input_tx, outputs: output_rx })
+    }
+
+    /// An agent's session for a new call; send [`Action::Invite`] through the handle.
+    pub fn agent(
+        config: CallConfig,
+        call_id: CallId,
+        transport: T,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, CallHandle) {
+        let call = Call::agent(config.clone(), call_id, clock.now());
+        CallSession::new(config, Some(call), transport, clock)
+    }
+
+    /// A visitor's session: its call starts with the first invite that arrives.
+    pub fn visitor(config: CallConfig, transport: T, clock: Arc<dyn Clock>) -> (Self, CallHandle) {
+        CallSession::new(config, None, transport, clock)
+    }
+
+    /// Drives the call until it ends, returning its summary.
+    pub async fn run(mut self) -> Result<CallSummary, SessionError> {
+        loop {
+            self.flush().await?;
+            if let Some(summary) = self.call.as_ref().and_then(Call::summary) {
+                return Ok(summary.clone());
+            }
+            let deadline = self.call.as_ref().and_then(Call::poll_timeout);
+            let CallSession { transport, inputs, clock, .. } = &mut self;
+            let timer = match deadline {
+                Some(at) => Either::Left(clock.sleep_until(at)),
+                None => Either::Right(futures::future::pending::<()>()),
+            };
+            let frame_or_input = select(transport.recv(), inputs.next());
+            let wake = match select(frame_or_input, timer).await {
+                Either::Left((Either::Left((frame, _)), _)) => Wake::Frame(frame),
+                Either::Left((Either::Right((input, _)), _)) => Wake::Input(input),
+                Either::Right(((), _)) => Wake::Timer,
+            };
+            match wake {
+                Wake::Frame(frame) => match frame? {
+                    Some(frame) => self.on_frame(&frame),
+                    None => return Err(SessionError::Disconnected),
+                },
+                Wake::Input(Some(input)) => self.on_input(input),
+                // The host dropped its handle: nobody can drive the media any more.
+                Wake::Input(None) => {
+                    self.on_input(Input::Action(Action::Hangup));
+                    self.flush().await?;
+                    return match self.call.as_ref().and_then(Call::summary) {
+                        Some(summary) => Ok(summary.clone()),
+                        None => Err(SessionError::Abandoned),
+                    };
+                }
+                Wake::Timer => {
+                    let now = self.clock.now();
+                    if let Some(call) = self.call.as_mut() {
+                        call.handle_timeout(now);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, frame: &[u8]) {
+        // A relay forwards only frames it decoded; anything else is dropped here.
+        let Ok(envelope) = decode(frame) else { return };
+        let now = self.clock.now();
+        match self.call.as_mut() {
+            Some(call) => {
+                let _ = call.handle_message(now, envelope);
+            }
+            None if matches!(envelope.message, Message::Invite(_)) => {
+                self.call = Call::visitor(self.config.clone(), &envelope, now).ok();
+            }
+            None => {}
+        }
+    }
+
+    fn on_input(&mut self, input: Input) {
+        let now = self.clock.now();
+        let Some(call) = self.call.as_mut() else { return };
+        let result = match input {
+            Input::Action(action) => call.handle_action(now, action),
+            Input::Media(event) => call.handle_media(now, event),
+        };
+        if let Err(error) = result {
+            let _ = self.outputs.unbounded_send(SessionOutput::Refused(error));
+        }
+    }
+
+    /// Sends the call's frames and hands its commands and events to the host.
+    async fn flush(&mut self) -> Result<(), SessionError> {
+        while let Some(output) = self.call.as_mut().and_then(Call::poll_output) {
+            match output {
+                Output::Send(envelope) => self.transport.send(encode(&envelope).into()).await?,
+                // A host that stopped listening only misses what it no longer wants.
+                Output::Media(command) => {
+                    let _ = self.outputs.unbounded_send(SessionOutput::Media(command));
+                }
+                Output::Event(event) => {
+                    let _ = self.outputs.unbounded_send(SessionOutput::Event(event));
+                }
+            }
+        }
+        Ok(())
+    }
+}
