@@ -2,3 +2,4 @@
 //! harness they share.
 
 pub mod call_pair;
+pub mod fake_browser;

@@ -399,6 +399,12 @@ impl Call {
         size_of::<Call>() + heap
     }
 
+    /// The highest `seq` this call took from each party: what a reconnecting client tells the
+    /// relay, so that it replays exactly the frames that were missed.
+    pub fn last_seen(&self) -> Vec<(PartyId, u64)> {
+        self.dedupe.highest().map(|(party, seq)| (party.clone(), seq)).collect()
+    }
+
     /// Whether the call is over.
     pub fn is_ended(&self) -> bool {
         self.state == State::Ended

@@ -17,13 +17,16 @@
 //! ```
 //!
 //! # Features
-//! - `tokio`: `TokioClock`, the [`Clock`] of a tokio runtime.
+//! - `tokio`: `TokioClock`, the [`Clock`] of a tokio runtime, and `serve`, which runs a
+//!   [`Relay`] over many transports on a tokio runtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod clock;
 mod memory;
 mod relay;
+#[cfg(feature = "tokio")]
+mod serve;
 mod session;
 mod transport;
 
@@ -32,6 +35,8 @@ pub use clock::Clock;
 pub use clock::TokioClock;
 pub use memory::{Faults, MemoryTransport, memory_pair, memory_pair_with_faults};
 pub use relay::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, SessionId};
+#[cfg(feature = "tokio")]
+pub use serve::{RelayServer, serve};
 pub use session::{CallHandle, CallSession, SessionError, SessionOutput};
 pub use transport::{SinkStream, Transport, TransportError};
 pub use velaro_call_state;

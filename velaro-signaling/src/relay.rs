@@ -198,6 +198,8 @@ pub struct Relay {
     sessions: HashMap<SessionId, Session>,
     next_session: u64,
     events: VecDeque<RelayEvent>,
+    /// Sessions whose queue went from empty to not empty.
+    ready: VecDeque<SessionId>,
 }
 
 /// The call id of a notice about a frame too broken to name its call.
@@ -212,6 +214,7 @@ impl Relay {
             sessions: HashMap::new(),
             next_session: 1,
             events: VecDeque::new(),
+            ready: VecDeque::new(),
         }
     }
 
@@ -315,7 +318,11 @@ impl Relay {
             .map(|(_, _, frame)| frame.clone())
             .collect();
         if let Some(target) = self.sessions.get_mut(&session) {
+            let was_empty = target.queue.is_empty();
             target.queue.extend(missing);
+            if was_empty && !target.queue.is_empty() {
+                self.ready.push_back(session);
+            }
         }
         Ok(())
     }
@@ -407,6 +414,12 @@ impl Relay {
         self.sessions.get_mut(&session)?.queue.pop_front()
     }
 
+    /// The next session with frames to write (its queue was empty before): lets the IO edge
+    /// wake only the writers that have work.
+    pub fn poll_ready(&mut self) -> Option<SessionId> {
+        self.ready.pop_front()
+    }
+
     /// The next event for the host.
     pub fn poll_event(&mut self) -> Option<RelayEvent> {
         self.events.pop_front()
@@ -479,6 +492,9 @@ impl Relay {
             if session.queue.len() >= self.config.max_queued {
                 slow.push(*id);
             } else {
+                if session.queue.is_empty() {
+                    self.ready.push_back(*id);
+                }
                 session.queue.push_back(frame.clone());
             }
         }
@@ -519,6 +535,9 @@ impl Relay {
         );
         let frame = Bytes::from(encode(&notice));
         if to.queue.len() < self.config.max_queued {
+            if to.queue.is_empty() {
+                self.ready.push_back(session);
+            }
             to.queue.push_back(frame);
         }
         self.events.push_back(RelayEvent::Refused { session, code });

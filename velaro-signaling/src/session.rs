@@ -130,15 +130,16 @@ impl<T: Transport> CallSession<T> {
         CallSession::new(config, None, transport, clock)
     }
 
-    /// Drives the call until it ends, returning its summary.
-    pub async fn run(mut self) -> Result<CallSummary, SessionError> {
+    /// Drives the call until it ends, returning its summary. On
+    /// [`SessionError::Disconnected`], [`reconnect`](Self::reconnect) and run again.
+    pub async fn run(&mut self) -> Result<CallSummary, SessionError> {
         loop {
             self.flush().await?;
             if let Some(summary) = self.call.as_ref().and_then(Call::summary) {
                 return Ok(summary.clone());
             }
             let deadline = self.call.as_ref().and_then(Call::poll_timeout);
-            let CallSession { transport, inputs, clock, .. } = &mut self;
+            let CallSession { transport, inputs, clock, .. } = &mut *self;
             let timer = match deadline {
                 Some(at) => Either::Left(clock.sleep_until(at)),
                 None => Either::Right(futures::future::pending::<()>()),
@@ -172,6 +173,16 @@ impl<T: Transport> CallSession<T> {
                 }
             }
         }
+    }
+
+    /// Carries on over a new transport after a disconnect; returns the highest `seq` seen from
+    /// each sender, for the relay's resume (so it replays exactly the missed frames).
+    pub fn reconnect(
+        &mut self,
+        transport: T,
+    ) -> Vec<(velaro_call_state::velaro_call_protocol::PartyId, u64)> {
+        self.transport = transport;
+        self.call.as_ref().map(Call::last_seen).unwrap_or_default()
     }
 
     fn on_frame(&mut self, frame: &[u8]) {

@@ -25,6 +25,11 @@ pub(crate) struct Dedupe {
 const MAX_PARTIES: usize = 8;
 
 impl Dedupe {
+    /// The highest `seq` seen from each party.
+    pub(crate) fn highest(&self) -> impl Iterator<Item = (&PartyId, u64)> {
+        self.windows.iter().map(|w| (&w.party, w.highest))
+    }
+
     pub(crate) fn heap_estimate(&self) -> usize {
         self.windows.capacity() * size_of::<Window>()
             + self.windows.iter().map(|w| w.party.as_str().len()).sum::<usize>()

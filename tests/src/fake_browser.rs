@@ -1,0 +1,87 @@
+//! A fake browser for `CallSession` tests: it answers the session's media commands the way a
+//! page's `RTCPeerConnection` would, accepts prompts, and (as the agent) hangs up after a while.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use velaro_call_protocol::Role;
+use velaro_call_protocol::message::candidates::IceCandidate;
+use velaro_call_protocol::message::description::{SdpType, SessionDescription};
+use velaro_call_protocol::message::media::StreamId;
+use velaro_call_state::{Action, Event, IceState, MediaCommand, MediaEvent};
+use velaro_signaling::{CallHandle, SessionOutput};
+
+/// A browser fixture's SDP.
+fn sdp(file: &str, sdp_type: SdpType) -> SessionDescription {
+    let path = format!("{}/fixtures/browser/{file}", env!("CARGO_MANIFEST_DIR"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default())
+            .unwrap_or_default();
+    SessionDescription::new(sdp_type, json["sdp"].as_str().unwrap_or_default())
+}
+
+/// A host candidate of the ICE generation `ufrag`.
+fn candidate(ufrag: &str, port: u16) -> IceCandidate {
+    let line = format!("candidate:{port} 1 udp 2122260223 192.0.2.1 {port} typ host ufrag {ufrag}");
+    IceCandidate::new(line.parse().unwrap_or_else(|e| panic!("{e}")), Some("0".into()), Some(0))
+}
+
+/// A fake browser: answers the session's media commands, accepts a prompt (visitor), hangs
+/// up once media is open (agent, after `talk`). Returns the UI events it saw.
+pub async fn browser(mut handle: CallHandle, role: Role, talk: Duration) -> Vec<Event> {
+    let (offer, answer, ufrag) = match role {
+        Role::Agent => ("chromium-offer-av.json", "chromium-answer-av.json", "lZ7j"),
+        Role::Visitor => ("chromium-offer-av.json", "chromium-answer-av.json", "LvlJ"),
+    };
+    let mut events = Vec::new();
+    let (mut local, mut remote, mut connected) = (false, false, false);
+    while let Some(output) = handle.next().await {
+        let mut replies = Vec::new();
+        match output {
+            SessionOutput::Media(MediaCommand::RequestUserMedia(media)) => {
+                let stream_id =
+                    StreamId::new(format!("cam-{role}")).unwrap_or_else(|e| panic!("{e}"));
+                replies.push(MediaEvent::PermissionGranted { media, stream_id });
+            }
+            SessionOutput::Media(MediaCommand::CreateOffer { .. }) => {
+                local = true;
+                replies.push(MediaEvent::LocalDescription(sdp(offer, SdpType::Offer)));
+            }
+            SessionOutput::Media(MediaCommand::CreateAnswer) => {
+                local = true;
+                replies.push(MediaEvent::LocalDescription(sdp(answer, SdpType::Answer)));
+            }
+            SessionOutput::Media(MediaCommand::ApplyRemoteDescription(_)) => remote = true,
+            SessionOutput::Event(event) => {
+                match &event {
+                    Event::Prompt { .. } => {
+                        handle.act(Action::Accept);
+                    }
+                    Event::Opened if role == Role::Agent => {
+                        tokio::time::sleep(talk).await;
+                        handle.act(Action::Hangup);
+                    }
+                    _ => {}
+                }
+                events.push(event);
+            }
+            _ => {}
+        }
+        if local && matches!(replies.first(), Some(MediaEvent::LocalDescription(_))) {
+            let description = replies.remove(0);
+            handle.media(description);
+            for port in [50_000, 50_002] {
+                handle.media(MediaEvent::LocalCandidate(candidate(ufrag, port)));
+            }
+            handle.media(MediaEvent::GatheringComplete);
+        }
+        for reply in replies {
+            handle.media(reply);
+        }
+        if local && remote && !connected {
+            connected = true;
+            handle.media(MediaEvent::Ice(IceState::Connected));
+        }
+    }
+    events
+}
