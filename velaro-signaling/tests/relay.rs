@@ -377,3 +377,72 @@ fn a_tab_that_comes_back_within_the_grace_gets_exactly_what_it_missed() {
     );
     assert_eq!(types(&drain(&mut s.relay, back)), ["call.hangup"]);
 }
+
+#[test]
+fn a_party_outside_the_call_and_a_self_accept_are_forbidden() {
+    let mut s = setup();
+    let other_agent = s
+        .relay
+        .connect(
+            s.now,
+            &ConversationId::new("conv-1").unwrap(),
+            Role::Agent,
+            PartyId::new("agent-2").unwrap(),
+        )
+        .unwrap();
+    s.invite();
+    drain(&mut s.relay, s.tab1);
+    drain(&mut s.relay, s.tab2);
+    // Another agent device of the conversation meddles with the call.
+    let hangup = frame("conv-1", "call-1", Role::Agent, 1, HangupBody::new(Reason::UserHangup));
+    s.send(other_agent, &hangup);
+    assert_eq!(rejected(&drain(&mut s.relay, other_agent)), [(RejectCode::Forbidden, Some(1))]);
+    // The inviting agent accepts its own call.
+    let accept =
+        frame("conv-1", "call-1", Role::Visitor, 2, AcceptBody::new(MediaKinds::AUDIO_VIDEO));
+    s.send(s.agent, &accept);
+    assert_eq!(rejected(&drain(&mut s.relay, s.agent)), [(RejectCode::Forbidden, Some(2))]);
+    s.all_quiet(&[s.tab1, s.tab2, other_agent]);
+}
+
+#[test]
+fn frames_after_the_hangup_and_a_replayed_invite_are_dropped_quietly() {
+    let mut s = setup();
+    s.invite();
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
+    );
+    s.send(
+        s.agent,
+        &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::new(Reason::UserHangup)),
+    );
+    for session in [s.agent, s.tab1, s.tab2] {
+        drain(&mut s.relay, session);
+    }
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 2, HangupBody::new(Reason::UserHangup)),
+    );
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 1, invite())); // replayed
+    s.all_quiet(&[s.agent, s.tab1, s.tab2]);
+}
+
+#[test]
+fn an_accept_after_the_invite_expired_is_refused_as_expired() {
+    let mut s = setup();
+    s.invite();
+    drain(&mut s.relay, s.tab1);
+    drain(&mut s.relay, s.tab2);
+    s.now += Duration::from_secs(61);
+    s.relay.handle_timeout(s.now);
+    let cancels: Vec<Envelope> = drain(&mut s.relay, s.tab1);
+    assert_eq!(types(&cancels), ["call.cancel"], "the tabs stop ringing");
+    drain(&mut s.relay, s.tab2);
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
+    );
+    assert_eq!(rejected(&drain(&mut s.relay, s.tab1)), [(RejectCode::Expired, Some(1))]);
+    s.all_quiet(&[s.agent, s.tab2]);
+}
