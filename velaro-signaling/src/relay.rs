@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::mem::size_of;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -423,6 +424,33 @@ impl Relay {
     /// The next event for the host.
     pub fn poll_event(&mut self) -> Option<RelayEvent> {
         self.events.pop_front()
+    }
+
+    /// What one conversation's state holds, in bytes: its referee (live call and tombstones),
+    /// its sessions and parties, without the frames waiting in queues and replay logs (those
+    /// are shared, reference-counted, and bounded by [`RelayConfig::max_queued`] and the replay
+    /// limit). For capacity planning.
+    pub fn conversation_memory(&self, conversation_id: &ConversationId) -> Option<usize> {
+        let conversation = self.conversations.get(conversation_id)?;
+        let id_len = |id: &PartyId| id.as_str().len();
+        let sessions: usize = conversation
+            .sessions
+            .iter()
+            .filter_map(|id| self.sessions.get(id))
+            .map(|s| {
+                size_of::<(SessionId, Session)>() + s.conversation.as_str().len() + id_len(&s.party)
+            })
+            .sum();
+        let parties: usize =
+            conversation.parties.iter().map(|p| size_of::<Party>() + id_len(&p.id)).sum();
+        Some(
+            size_of::<Conversation>()
+                + conversation_id.as_str().len()
+                + conversation.referee.memory()
+                + conversation.sessions.capacity() * size_of::<SessionId>()
+                + sessions
+                + parties,
+        )
     }
 
     /// How many sessions are connected.

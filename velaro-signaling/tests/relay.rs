@@ -446,3 +446,15 @@ fn an_accept_after_the_invite_expired_is_refused_as_expired() {
     assert_eq!(rejected(&drain(&mut s.relay, s.tab1)), [(RejectCode::Expired, Some(1))]);
     s.all_quiet(&[s.agent, s.tab2]);
 }
+
+#[test]
+fn a_conversation_with_a_live_call_holds_under_2_kib_besides_its_frames() {
+    let mut s = setup();
+    s.invite();
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
+    );
+    let bytes = s.relay.conversation_memory(&ConversationId::new("conv-1").unwrap()).unwrap();
+    assert!(bytes <= 2048, "{bytes} bytes");
+}
