@@ -37,6 +37,6 @@ pub use memory::{Faults, MemoryTransport, memory_pair, memory_pair_with_faults};
 pub use relay::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, SessionId};
 #[cfg(feature = "tokio")]
 pub use serve::{RelayServer, serve};
-pub use session::{CallHandle, CallSession, SessionError, SessionOutput};
+pub use session::{CallControl, CallHandle, CallSession, SessionError, SessionOutput};
 pub use transport::{SinkStream, Transport, TransportError};
 pub use velaro_call_state;

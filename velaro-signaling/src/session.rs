@@ -63,7 +63,31 @@ pub struct CallHandle {
     outputs: UnboundedReceiver<SessionOutput>,
 }
 
+/// A clonable sender of actions and media facts to a session, for other tasks (the media
+/// layer's callbacks, a UI thread).
+#[derive(Debug, Clone)]
+pub struct CallControl {
+    inputs: UnboundedSender<Input>,
+}
+
+impl CallControl {
+    /// Passes on a user action. `false` once the session has stopped.
+    pub fn act(&self, action: Action) -> bool {
+        self.inputs.unbounded_send(Input::Action(action)).is_ok()
+    }
+
+    /// Reports a fact from the media layer. `false` once the session has stopped.
+    pub fn media(&self, event: MediaEvent) -> bool {
+        self.inputs.unbounded_send(Input::Media(event)).is_ok()
+    }
+}
+
 impl CallHandle {
+    /// A clonable sender for other tasks.
+    pub fn control(&self) -> CallControl {
+        CallControl { inputs: self.inputs.clone() }
+    }
+
     /// Passes on a user action. `false` once the session has stopped.
     pub fn act(&self, action: Action) -> bool {
         self.inputs.unbounded_send(Input::Action(action)).is_ok()
