@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use velaro_call_state::velaro_call_protocol::message::hangup::{RejectCode, RejectedBody};
+use velaro_call_state::velaro_call_protocol::velaro_ice_config::CandidateFilter;
 use velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, PartyId, Role, decode, encode, sdp,
 };
@@ -43,6 +44,11 @@ pub struct RelayConfig {
     /// How long a party whose last session dropped keeps its calls and the frames it missed,
     /// waiting for it to come back.
     pub grace: Duration,
+    /// A privacy filter for what visitors send: their candidates (trickled and inside SDP) pass
+    /// through it before the agent sees them. `None` (the default) forwards them as they are;
+    /// `CandidatePolicy::RelayOnly` hides the visitor's addresses even from a client that
+    /// ignores `iceTransportPolicy: "relay"`.
+    pub visitor_candidates: Option<CandidateFilter>,
 }
 
 impl RelayConfig {
@@ -50,6 +56,13 @@ impl RelayConfig {
     #[must_use]
     pub fn with_rate(mut self, rate: RateLimit) -> Self {
         self.rate = rate;
+        self
+    }
+
+    /// Filters visitors' candidates (see [`RelayConfig::visitor_candidates`]).
+    #[must_use]
+    pub fn with_visitor_candidates(mut self, filter: CandidateFilter) -> Self {
+        self.visitor_candidates = Some(filter);
         self
     }
 
@@ -74,6 +87,7 @@ impl Default for RelayConfig {
             rate: RateLimit { burst: 64, per_second: 20 },
             max_queued: 256,
             grace: Duration::from_secs(20),
+            visitor_candidates: None,
         }
     }
 }
@@ -361,6 +375,11 @@ impl Relay {
             self.refuse(session, Some(&envelope), RejectCode::Invalid, detail);
             return Ok(());
         }
+        if role == Role::Visitor
+            && let Some(filter) = self.config.visitor_candidates
+        {
+            filter_candidates(filter, &mut envelope.message);
+        }
         let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
             return Err(RelayError::UnknownConversation(conversation_id));
         };
@@ -569,6 +588,30 @@ impl Relay {
             to.queue.push_back(frame);
         }
         self.events.push_back(RelayEvent::Refused { session, code });
+    }
+}
+
+/// Applies the privacy filter to the candidates a message carries: dropped ones disappear,
+/// kept ones may be rewritten (a relay candidate's related address blanked). End-of-candidates
+/// markers pass.
+fn filter_candidates(filter: CandidateFilter, message: &mut Message) {
+    match message {
+        Message::Candidates(body) => {
+            body.candidates.retain_mut(|init| match init.candidate.take() {
+                None => true,
+                Some(candidate) => match filter.apply(candidate) {
+                    Ok(kept) => {
+                        init.candidate = Some(kept);
+                        true
+                    }
+                    Err(_) => false,
+                },
+            });
+        }
+        Message::Description(body) => {
+            body.description.sdp = filter.filter_sdp(&body.description.sdp).sdp;
+        }
+        _ => {}
     }
 }
 

@@ -458,3 +458,46 @@ fn a_conversation_with_a_live_call_holds_under_2_kib_besides_its_frames() {
     let bytes = s.relay.conversation_memory(&ConversationId::new("conv-1").unwrap()).unwrap();
     assert!(bytes <= 2048, "{bytes} bytes");
 }
+
+#[test]
+fn a_relay_only_filter_hides_the_visitors_addresses_from_the_agent() {
+    use velaro_signaling::velaro_call_state::velaro_call_protocol::message::candidates::{
+        CandidatesBody, IceCandidate,
+    };
+    use velaro_signaling::velaro_call_state::velaro_call_protocol::velaro_ice_config::{
+        CandidateFilter, CandidatePolicy,
+    };
+    let config = RelayConfig::default()
+        .with_visitor_candidates(CandidateFilter::new(CandidatePolicy::RelayOnly));
+    let mut s = setup_with(config, true);
+    s.invite();
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
+    );
+    drain(&mut s.relay, s.agent);
+    let line = |l: &str| IceCandidate::new(l.parse().unwrap(), Some("0".into()), Some(0));
+    let candidates = CandidatesBody::new(vec![
+        line("candidate:1 1 udp 2122260223 192.168.1.20 5000 typ host"),
+        line(
+            "candidate:2 1 udp 1686052607 203.0.113.7 5000 typ srflx raddr 192.168.1.20 rport 5000",
+        ),
+        line(
+            "candidate:3 1 udp 41885439 198.51.100.9 61234 typ relay raddr 203.0.113.7 rport 5000",
+        ),
+        IceCandidate::end_of_candidates(None),
+    ]);
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, candidates));
+    let got = drain(&mut s.relay, s.agent);
+    let Message::Candidates(body) = &got[0].message else { panic!("{got:?}") };
+    let lines: Vec<String> = body
+        .candidates
+        .iter()
+        .map(|c| c.candidate.as_ref().map(ToString::to_string).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        lines,
+        ["candidate:3 1 udp 41885439 198.51.100.9 61234 typ relay raddr 0.0.0.0 rport 0", ""],
+        "only the relay candidate, its related address blanked, and the end marker"
+    );
+}
