@@ -101,6 +101,12 @@ impl Setup {
         self.send(self.agent, &frame);
     }
 
+    /// The first visitor tab accepts the call (its first frame).
+    fn accept_by_tab1(&mut self) {
+        let accept = AcceptBody::new(MediaKinds::AUDIO_VIDEO);
+        self.send(self.tab1, &frame("conv-1", "call-1", Role::Visitor, 1, accept));
+    }
+
     fn all_quiet(&mut self, sessions: &[SessionId]) {
         for session in sessions {
             assert!(drain(&mut self.relay, *session).is_empty(), "{session} got something");
@@ -272,10 +278,7 @@ fn a_slow_consumer_is_disconnected_not_buffered() {
 fn a_party_that_leaves_ends_its_call_and_the_other_side_is_told() {
     let mut s = setup();
     s.invite();
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-    );
+    s.accept_by_tab1();
     drain(&mut s.relay, s.agent);
     s.relay.disconnect(s.now, s.tab1).unwrap();
     assert!(drain(&mut s.relay, s.agent).is_empty(), "the tab has 20 s to come back");
@@ -303,10 +306,7 @@ fn a_party_that_leaves_ends_its_call_and_the_other_side_is_told() {
 fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
     let mut s = setup();
     s.invite();
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-    );
+    s.accept_by_tab1();
     s.send(
         s.agent,
         &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::new(Reason::UserHangup)),
@@ -336,10 +336,7 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
 fn a_tab_that_comes_back_within_the_grace_gets_exactly_what_it_missed() {
     let mut s = setup();
     s.invite();
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-    );
+    s.accept_by_tab1();
     let select = SelectAnswerBody::new(PartyId::new("visitor-1").unwrap());
     s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, select));
     let seen_before = drain(&mut s.relay, s.tab1);
@@ -409,10 +406,7 @@ fn a_party_outside_the_call_and_a_self_accept_are_forbidden() {
 fn frames_after_the_hangup_and_a_replayed_invite_are_dropped_quietly() {
     let mut s = setup();
     s.invite();
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-    );
+    s.accept_by_tab1();
     s.send(
         s.agent,
         &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::new(Reason::UserHangup)),
@@ -439,10 +433,7 @@ fn an_accept_after_the_invite_expired_is_refused_as_expired() {
     let cancels: Vec<Envelope> = drain(&mut s.relay, s.tab1);
     assert_eq!(types(&cancels), ["call.cancel"], "the tabs stop ringing");
     drain(&mut s.relay, s.tab2);
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-    );
+    s.accept_by_tab1();
     assert_eq!(rejected(&drain(&mut s.relay, s.tab1)), [(RejectCode::Expired, Some(1))]);
     s.all_quiet(&[s.agent, s.tab2]);
 }
@@ -451,10 +442,7 @@ fn an_accept_after_the_invite_expired_is_refused_as_expired() {
 fn a_conversation_with_a_live_call_holds_under_2_kib_besides_its_frames() {
     let mut s = setup();
     s.invite();
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-    );
+    s.accept_by_tab1();
     let bytes = s.relay.conversation_memory(&ConversationId::new("conv-1").unwrap()).unwrap();
     assert!(bytes <= 2048, "{bytes} bytes");
 }
@@ -471,10 +459,7 @@ fn a_relay_only_filter_hides_the_visitors_addresses_from_the_agent() {
         .with_visitor_candidates(CandidateFilter::new(CandidatePolicy::RelayOnly));
     let mut s = setup_with(config, true);
     s.invite();
-    s.send(
-        s.tab1,
-        &frame("conv-1", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO)),
-    );
+    s.accept_by_tab1();
     drain(&mut s.relay, s.agent);
     let line = |l: &str| IceCandidate::new(l.parse().unwrap(), Some("0".into()), Some(0));
     let candidates = CandidatesBody::new(vec![
