@@ -402,15 +402,23 @@ impl Relay {
     /// live call ends `signaling_lost`).
     pub fn handle_timeout(&mut self, now: Instant) {
         let grace = self.config.grace;
-        let ids: Vec<ConversationId> = self.conversations.keys().cloned().collect();
-        for id in ids {
+        let lost = |p: &Party| p.lost_since.is_some_and(|since| since + grace <= now);
+        // Most conversations, most of the time, have nothing due: find the few that do.
+        let due: Vec<ConversationId> = self
+            .conversations
+            .iter()
+            .filter(|(_, c)| {
+                c.referee.poll_timeout().is_some_and(|at| at <= now) || c.parties.iter().any(lost)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
             let Some(conversation) = self.conversations.get_mut(&id) else { continue };
             conversation.referee.handle_timeout(now);
-            let (lost, kept): (Vec<Party>, Vec<Party>) = std::mem::take(&mut conversation.parties)
-                .into_iter()
-                .partition(|p| p.lost_since.is_some_and(|since| since + grace <= now));
+            let (gone, kept): (Vec<Party>, Vec<Party>) =
+                std::mem::take(&mut conversation.parties).into_iter().partition(lost);
             conversation.parties = kept;
-            for party in lost {
+            for party in gone {
                 conversation.referee.handle_session_lost(now, party.role, &party.id);
             }
             self.drain_referee(&id);
