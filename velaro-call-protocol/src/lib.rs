@@ -120,5 +120,5 @@ pub use codec::{DecodeError, decode, encode, encode_into};
 pub use envelope::{Envelope, Role, VERSION};
 pub use message::Message;
 pub use reason::{Device, MediaError, Reason};
-pub use value::{CallId, ConversationId, NegotiationId, PartyId, ValueError};
+pub use value::{CallId, ConversationId, NegotiationId, PartyId, RELAY_PARTY_ID, ValueError};
 pub use velaro_ice_config;

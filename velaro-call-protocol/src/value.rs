@@ -175,6 +175,18 @@ id_type!(
     PartyId,
     "party_id"
 );
+impl PartyId {
+    /// The party the relay writes on its own notices (`call.rejected`, and what it says for a
+    /// party that is not there). The relay stamps every client's frame with the client's own
+    /// id, so no client can speak as `relay`.
+    pub fn relay() -> PartyId {
+        PartyId(RELAY_PARTY_ID.to_owned())
+    }
+}
+
+/// The text of [`PartyId::relay`].
+pub const RELAY_PARTY_ID: &str = "relay";
+
 id_type!(
     /// One offer/answer exchange within a call; chosen by the offerer.
     NegotiationId,
@@ -269,6 +281,11 @@ mod tests {
             Err(ValueError::TooLong { what: "negotiation_id", len: 256, max: 255 })
         );
         assert!(NegotiationId::new("x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn the_relay_party_id_is_a_valid_id() {
+        assert_eq!(PartyId::new(RELAY_PARTY_ID), Ok(PartyId::relay()));
     }
 
     #[test]

@@ -17,9 +17,6 @@ use crate::summary::{CallSummary, Outcome};
 use tombstones::{Ending, Tombstones};
 use window::SeqWindow;
 
-/// The party id the relay writes on its own notices (the protocol's `relay`).
-const RELAY_PARTY: &str = "relay";
-
 /// The most visitor tabs whose sequence numbers a ringing call tells apart; past that, the
 /// oldest tab's window is forgotten (a duplicate `call.ringing` from it is delivered again,
 /// which is harmless: its accept or decline would have bound or ended the call).
@@ -430,10 +427,10 @@ impl LiveCall {
 
     /// What the inviting agent learns when the relay ends the call: `call.hangup`, from the
     /// bound visitor tab after the answer, from the party `relay` (role `visitor`) before it.
-    fn tell_agent(&self, conversation: &ConversationId, reason: Reason) -> Option<Notice> {
+    fn tell_agent(&self, conversation: &ConversationId, reason: Reason) -> Notice {
         let (party, seq) = match self.visitor() {
             Some(visitor) => (visitor.party.clone(), visitor.window.next()),
-            None => (PartyId::new(RELAY_PARTY).ok()?, 1),
+            None => (PartyId::relay(), 1),
         };
         let envelope = Envelope::new(
             conversation.clone(),
@@ -443,7 +440,7 @@ impl LiveCall {
             seq,
             HangupBody::new(reason),
         );
-        Some(Notice { to: Delivery::Party(self.agent.party.clone()), envelope })
+        Notice { to: Delivery::Party(self.agent.party.clone()), envelope }
     }
 
     /// Bytes on the heap (ids by length: the referee's copies are exact-size clones).
@@ -737,11 +734,11 @@ impl Referee {
             return false;
         };
         let notice = if agent_lost {
-            Some(call.tell_visitors(&self.conversation_id, Reason::SignalingLost))
+            call.tell_visitors(&self.conversation_id, Reason::SignalingLost)
         } else {
             call.tell_agent(&self.conversation_id, Reason::SignalingLost)
         };
-        self.notices.extend(notice);
+        self.notices.push_back(notice);
         self.finish(call, now, Reason::SignalingLost, None);
         true
     }
@@ -829,7 +826,7 @@ impl Referee {
             }
             if let Some(old) = self.live.take() {
                 self.notices.push_back(old.tell_visitors(&self.conversation_id, Reason::Replaced));
-                self.notices.extend(old.tell_agent(&self.conversation_id, Reason::Replaced));
+                self.notices.push_back(old.tell_agent(&self.conversation_id, Reason::Replaced));
                 self.finish(old, now, Reason::Replaced, Some(Role::Agent));
             }
         }
@@ -883,11 +880,6 @@ impl Referee {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_relay_party_id_is_valid() {
-        assert_eq!(PartyId::new(RELAY_PARTY).unwrap().as_str(), "relay");
-    }
 
     #[test]
     fn a_role_may_send_its_own_messages_only() {

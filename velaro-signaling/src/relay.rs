@@ -583,7 +583,7 @@ impl Relay {
         let notice = Envelope::new(
             to.conversation.clone(),
             call_id,
-            PartyId::new("relay").unwrap_or_else(|_| unreachable!("`relay` is a valid id")),
+            PartyId::relay(),
             to.role,
             to.notices,
             RejectedBody::new(code.clone(), detail, refused.map(|e| e.seq)),
