@@ -122,9 +122,10 @@ impl RemoteCandidates {
     }
 }
 
-/// The heap a candidate holds: its strings, roughly (the candidate line's length bounds them).
+/// The heap a candidate holds, roughly: its foundation and extension slots, and its strings
+/// (without rendering the candidate: an estimate must not allocate).
 fn candidate_heap(candidate: &IceCandidate) -> usize {
-    candidate.candidate.as_ref().map_or(0, |c| c.to_string().len())
+    candidate.candidate.as_ref().map_or(0, |c| c.foundation().len() + size_of_val(c.extensions()))
         + candidate.sdp_mid.as_ref().map_or(0, String::capacity)
         + candidate.username_fragment.as_ref().map_or(0, String::capacity)
 }
