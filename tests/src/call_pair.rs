@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::fixtures::browser_sdp;
 use velaro_call_protocol::message::candidates::IceCandidate;
 use velaro_call_protocol::message::description::{SdpType, SessionDescription};
 use velaro_call_protocol::message::invite::MediaKinds;
@@ -19,15 +20,6 @@ use velaro_call_protocol::{
 use velaro_call_state::{
     Action, Call, CallConfig, CallError, Event, IceState, MediaCommand, MediaEvent, Output,
 };
-
-/// The Chromium offer and answer every fake peer uses, with its own ufrag substituted.
-const OFFER: &str = include_str!("../fixtures/browser/chromium-offer-av.json");
-const ANSWER: &str = include_str!("../fixtures/browser/chromium-answer-av.json");
-
-fn browser_sdp(json: &str) -> String {
-    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    value.get("sdp").and_then(|s| s.as_str()).unwrap_or_default().to_owned()
-}
 
 /// A tiny deterministic generator (xorshift64*), so runs repeat from their seed.
 #[derive(Debug, Clone)]
@@ -110,8 +102,8 @@ impl FakeMedia {
 
     fn description(&self, sdp_type: SdpType) -> SessionDescription {
         let (template, ufrag) = match sdp_type {
-            SdpType::Offer => (browser_sdp(OFFER), "a=ice-ufrag:lZ7j"),
-            SdpType::Answer => (browser_sdp(ANSWER), "a=ice-ufrag:LvlJ"),
+            SdpType::Offer => (browser_sdp("chromium-offer-av.json"), "a=ice-ufrag:lZ7j"),
+            SdpType::Answer => (browser_sdp("chromium-answer-av.json"), "a=ice-ufrag:LvlJ"),
         };
         SessionDescription::new(
             sdp_type,

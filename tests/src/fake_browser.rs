@@ -6,19 +6,12 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use velaro_call_protocol::Role;
 use velaro_call_protocol::message::candidates::IceCandidate;
-use velaro_call_protocol::message::description::{SdpType, SessionDescription};
+use velaro_call_protocol::message::description::SdpType;
 use velaro_call_protocol::message::media::StreamId;
 use velaro_call_state::{Action, Event, IceState, MediaCommand, MediaEvent};
 use velaro_signaling::{CallHandle, SessionOutput};
 
-/// A browser fixture's SDP.
-fn sdp(file: &str, sdp_type: SdpType) -> SessionDescription {
-    let path = format!("{}/fixtures/browser/{file}", env!("CARGO_MANIFEST_DIR"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default())
-            .unwrap_or_default();
-    SessionDescription::new(sdp_type, json["sdp"].as_str().unwrap_or_default())
-}
+use crate::fixtures::browser_description;
 
 /// A host candidate of the ICE generation `ufrag`.
 fn candidate(ufrag: &str, port: u16) -> IceCandidate {
@@ -45,11 +38,15 @@ pub async fn browser(mut handle: CallHandle, role: Role, talk: Duration) -> Vec<
             }
             SessionOutput::Media(MediaCommand::CreateOffer { .. }) => {
                 local = true;
-                replies.push(MediaEvent::LocalDescription(sdp(offer, SdpType::Offer)));
+                replies
+                    .push(MediaEvent::LocalDescription(browser_description(offer, SdpType::Offer)));
             }
             SessionOutput::Media(MediaCommand::CreateAnswer) => {
                 local = true;
-                replies.push(MediaEvent::LocalDescription(sdp(answer, SdpType::Answer)));
+                replies.push(MediaEvent::LocalDescription(browser_description(
+                    answer,
+                    SdpType::Answer,
+                )));
             }
             SessionOutput::Media(MediaCommand::ApplyRemoteDescription(_)) => remote = true,
             SessionOutput::Event(event) => {

@@ -3,3 +3,4 @@
 
 pub mod call_pair;
 pub mod fake_browser;
+pub mod fixtures;

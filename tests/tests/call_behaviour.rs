@@ -21,6 +21,7 @@ use velaro_call_state::{
     Outcome, Output, Phase, PromptEnd, QualityAdvice, TrackKind,
 };
 use velaro_tests::call_pair::{CallPair, Faults};
+use velaro_tests::fixtures::browser_sdp;
 
 const PROMPT: &str = "Your agent would like to start a video call. Accept?";
 
@@ -80,21 +81,14 @@ fn from_visitor(seq: u64, message: impl Into<Message>) -> Envelope {
     )
 }
 
+/// Chromium's offer or answer as a peer of ICE generation `ufrag`.
 fn sdp(sdp_type: SdpType, ufrag: &str) -> SessionDescription {
-    let file = if sdp_type == SdpType::Offer {
-        "chromium-offer-av.json"
-    } else {
-        "chromium-answer-av.json"
+    let (file, captured) = match sdp_type {
+        SdpType::Offer => ("chromium-offer-av.json", "a=ice-ufrag:lZ7j"),
+        SdpType::Answer => ("chromium-answer-av.json", "a=ice-ufrag:LvlJ"),
     };
-    let path = format!("{}/fixtures/browser/{file}", env!("CARGO_MANIFEST_DIR"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let text =
-        json["sdp"].as_str().unwrap().replace("a=ice-ufrag:lZ7j", &format!("a=ice-ufrag:{ufrag}"));
-    SessionDescription::new(
-        sdp_type,
-        text.replace("a=ice-ufrag:LvlJ", &format!("a=ice-ufrag:{ufrag}")),
-    )
+    let text = browser_sdp(file).replace(captured, &format!("a=ice-ufrag:{ufrag}"));
+    SessionDescription::new(sdp_type, text)
 }
 
 fn candidate(ufrag: &str, port: u16) -> IceCandidate {

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use velaro_call_protocol::message::answer::{
     AcceptBody, CancelBody, DeclineBody, RingingBody, SelectAnswerBody,
@@ -25,21 +24,11 @@ use velaro_call_protocol::{
     CallId, ConversationId, Device, Envelope, MediaError, Message, NegotiationId, PartyId, Reason,
     Role, decode, encode,
 };
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// The SDP of a captured browser description.
-fn browser_sdp(name: &str) -> String {
-    let text = std::fs::read_to_string(fixtures().join("browser").join(name)).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["sdp"].as_str().unwrap().to_owned()
-}
+use velaro_tests::fixtures::{browser_sdp, fixtures_dir};
 
 /// The captured `RTCIceCandidateInit`s of a browser, `null` (end of gathering) skipped.
 fn browser_candidates(name: &str) -> Vec<IceCandidate> {
-    let text = std::fs::read_to_string(fixtures().join("browser").join(name)).unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("browser").join(name)).unwrap();
     let inits: Vec<Option<IceCandidate>> = serde_json::from_str(&text).unwrap();
     inits.into_iter().flatten().collect()
 }
@@ -197,7 +186,7 @@ fn every_message_kind_has_a_fixture() {
 fn fixtures_both_ways() {
     let bless = std::env::var_os("VELARO_BLESS").is_some();
     for (name, expected) in canonical() {
-        let path = fixtures().join("v1").join(name);
+        let path = fixtures_dir().join("v1").join(name);
         let mut encoded = encode(&expected);
         encoded.push(b'\n');
         if bless {
@@ -219,7 +208,7 @@ fn fixtures_both_ways() {
 }
 
 fn compat(name: &str) -> Envelope {
-    let file = std::fs::read(fixtures().join("v1/compat").join(name)).unwrap();
+    let file = std::fs::read(fixtures_dir().join("v1/compat").join(name)).unwrap();
     decode(&file).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 

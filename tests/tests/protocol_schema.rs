@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use velaro_tests::fixtures::fixtures_dir;
 
 use jsonschema::Validator;
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ use velaro_call_protocol::schema::{SCHEMA_DIALECT, SCHEMA_ID, json_schema};
 use velaro_call_protocol::{Device, MediaError, Message, Reason, VERSION, decode};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/v1")
+    fixtures_dir().join("v1")
 }
 
 fn schema_path() -> PathBuf {

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use velaro_call_protocol::message::answer::{AcceptBody, RingingBody, SelectAnswerBody};
 use velaro_call_protocol::message::candidates::{CandidatesBody, IceCandidate};
-use velaro_call_protocol::message::description::{DescriptionBody, SdpType, SessionDescription};
+use velaro_call_protocol::message::description::{DescriptionBody, SdpType};
 use velaro_call_protocol::message::hangup::HangupBody;
 use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
 use velaro_call_protocol::message::media::MediaBody;
@@ -20,13 +20,7 @@ use velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, encode,
 };
 use velaro_signaling::{Relay, RelayConfig, RelayEvent, SessionId};
-
-fn sdp(file: &str, sdp_type: SdpType) -> SessionDescription {
-    let path = format!("{}/fixtures/browser/{file}", env!("CARGO_MANIFEST_DIR"));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    SessionDescription::new(sdp_type, json["sdp"].as_str().unwrap())
-}
+use velaro_tests::fixtures::browser_description;
 
 /// The peak resident set size of this process, in KiB (Linux).
 fn peak_rss_kib() -> Option<u64> {
@@ -55,8 +49,8 @@ fn ten_thousand_concurrent_calls_through_one_relay() {
         std::env::var("VELARO_LOAD_CALLS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
     let started = Instant::now();
     let now = started;
-    let offer = sdp("chromium-offer-av.json", SdpType::Offer);
-    let answer = sdp("chromium-answer-av.json", SdpType::Answer);
+    let offer = browser_description("chromium-offer-av.json", SdpType::Offer);
+    let answer = browser_description("chromium-answer-av.json", SdpType::Answer);
     let candidate = |ufrag: &str, port: u16| {
         let line =
             format!("candidate:{port} 1 udp 2122260223 192.0.2.1 {port} typ host ufrag {ufrag}");
