@@ -12,9 +12,9 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Reason, Role};
-use velaro_call_state::{Action, CallConfig, Event, Outcome};
+use velaro_call_state::{Action, CallConfig, CallSummary, Event, Outcome};
 use velaro_signaling::{
-    CallSession, Faults, Relay, RelayConfig, RelayEvent, TokioClock, memory_pair,
+    CallSession, Faults, Relay, RelayConfig, RelayEvent, TokioClock, Transport, memory_pair,
     memory_pair_with_faults, serve,
 };
 use velaro_tests::fake_browser::browser;
@@ -33,12 +33,22 @@ fn invite() -> Action {
     Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_whole_call_between_two_sessions() {
+/// Both ends of a finished call: each session's summary and what each browser's UI showed.
+struct Finished {
+    agent: CallSummary,
+    visitor: CallSummary,
+    agent_ui: Vec<Event>,
+    visitor_ui: Vec<Event>,
+}
+
+/// Runs a whole call over the two links: the agent invites, the visitor's browser accepts, the
+/// agent's hangs up `talk` after media opened.
+async fn whole_call<T: Transport + 'static>(
+    agent_link: T,
+    visitor_link: T,
+    talk: Duration,
+) -> Finished {
     let clock = Arc::new(TokioClock);
-    // A link that duplicates now and then: the machines' dedupe must cope.
-    let faults = |seed| Faults { duplicate_pct: 20, seed, ..Faults::default() };
-    let (agent_link, visitor_link) = memory_pair_with_faults(faults(1), faults(2));
     let (agent_config, visitor_config, call_id) = configs();
     let (mut agent, agent_handle) =
         CallSession::agent(agent_config, call_id, agent_link, clock.clone());
@@ -46,11 +56,23 @@ async fn a_whole_call_between_two_sessions() {
     agent_handle.act(invite());
     let agent_run = tokio::spawn(async move { agent.run().await });
     let visitor_run = tokio::spawn(async move { visitor.run().await });
-    let agent_ui = tokio::spawn(browser(agent_handle, Role::Agent, Duration::from_secs(252)));
+    let agent_ui = tokio::spawn(browser(agent_handle, Role::Agent, talk));
     let visitor_ui = tokio::spawn(browser(visitor_handle, Role::Visitor, Duration::ZERO));
+    Finished {
+        agent: agent_run.await.unwrap().unwrap(),
+        visitor: visitor_run.await.unwrap().unwrap(),
+        agent_ui: agent_ui.await.unwrap(),
+        visitor_ui: visitor_ui.await.unwrap(),
+    }
+}
 
-    let agent_summary = agent_run.await.unwrap().unwrap();
-    let visitor_summary = visitor_run.await.unwrap().unwrap();
+#[tokio::test(start_paused = true)]
+async fn a_whole_call_between_two_sessions() {
+    // A link that duplicates now and then: the machines' dedupe must cope.
+    let faults = |seed| Faults { duplicate_pct: 20, seed, ..Faults::default() };
+    let (agent_link, visitor_link) = memory_pair_with_faults(faults(1), faults(2));
+    let call = whole_call(agent_link, visitor_link, Duration::from_secs(252)).await;
+    let (agent_summary, visitor_summary) = (call.agent, call.visitor);
     assert_eq!(
         (agent_summary.outcome, visitor_summary.outcome),
         (Outcome::Answered, Outcome::Answered)
@@ -60,7 +82,7 @@ async fn a_whole_call_between_two_sessions() {
         (Reason::UserHangup, Reason::UserHangup)
     );
     assert_eq!(agent_summary.transcript_line(), "Video call ended (4 min 12 s)");
-    for ui in [agent_ui.await.unwrap(), visitor_ui.await.unwrap()] {
+    for ui in [call.agent_ui, call.visitor_ui] {
         assert!(ui.contains(&Event::Opened), "{ui:?}");
         assert!(ui.iter().any(|e| matches!(e, Event::Ended { .. })));
     }
@@ -68,11 +90,9 @@ async fn a_whole_call_between_two_sessions() {
 
 #[tokio::test(start_paused = true)]
 async fn a_whole_call_through_a_served_relay() {
-    let clock = Arc::new(TokioClock);
     let (server, mut events) = serve(Relay::new(RelayConfig::default()));
     let conversation = ConversationId::new("conv-1").unwrap();
     server.open_conversation(conversation.clone(), true);
-    let (agent_config, visitor_config, call_id) = configs();
 
     // Each party's transport: one end for its session, the other served by the relay.
     let (agent_link, agent_at_relay) = memory_pair();
@@ -82,23 +102,10 @@ async fn a_whole_call_through_a_served_relay() {
     server.connect(agent_at_relay, &conversation, Role::Agent, agent_party, None).unwrap();
     server.connect(visitor_at_relay, &conversation, Role::Visitor, visitor_party, None).unwrap();
 
-    let (mut agent, agent_handle) =
-        CallSession::agent(agent_config, call_id, agent_link, clock.clone());
-    let (mut visitor, visitor_handle) = CallSession::visitor(visitor_config, visitor_link, clock);
-    agent_handle.act(invite());
-    let agent_run = tokio::spawn(async move { agent.run().await });
-    let visitor_run = tokio::spawn(async move { visitor.run().await });
-    let agent_ui = tokio::spawn(browser(agent_handle, Role::Agent, Duration::from_secs(60)));
-    let visitor_ui = tokio::spawn(browser(visitor_handle, Role::Visitor, Duration::ZERO));
-
-    let agent_summary = agent_run.await.unwrap().unwrap();
-    let visitor_summary = visitor_run.await.unwrap().unwrap();
-    assert_eq!(
-        (agent_summary.outcome, visitor_summary.outcome),
-        (Outcome::Answered, Outcome::Answered)
-    );
-    assert!(agent_ui.await.unwrap().contains(&Event::Opened));
-    assert!(visitor_ui.await.unwrap().contains(&Event::Opened));
+    let call = whole_call(agent_link, visitor_link, Duration::from_secs(60)).await;
+    assert_eq!((call.agent.outcome, call.visitor.outcome), (Outcome::Answered, Outcome::Answered));
+    assert!(call.agent_ui.contains(&Event::Opened));
+    assert!(call.visitor_ui.contains(&Event::Opened));
 
     // The host heard the call start and end, with the summary for the transcript.
     let mut started = false;
