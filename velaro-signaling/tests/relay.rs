@@ -101,6 +101,13 @@ impl Setup {
         self.send(self.agent, &frame);
     }
 
+    /// The agent invites and both tabs have read the invite.
+    fn invite_and_ring(&mut self) {
+        self.invite();
+        drain(&mut self.relay, self.tab1);
+        drain(&mut self.relay, self.tab2);
+    }
+
     /// The first visitor tab accepts the call (its first frame).
     fn accept_by_tab1(&mut self) {
         let accept = AcceptBody::new(MediaKinds::AUDIO_VIDEO);
@@ -154,9 +161,7 @@ fn an_account_without_video_is_refused() {
 #[test]
 fn a_second_call_in_the_conversation_is_busy() {
     let mut s = setup();
-    s.invite();
-    drain(&mut s.relay, s.tab1);
-    drain(&mut s.relay, s.tab2);
+    s.invite_and_ring();
     let second = frame("conv-1", "call-2", Role::Agent, 1, invite());
     s.send(s.agent, &second);
     assert_eq!(rejected(&drain(&mut s.relay, s.agent)), [(RejectCode::Busy, Some(1))]);
@@ -166,9 +171,7 @@ fn a_second_call_in_the_conversation_is_busy() {
 #[test]
 fn a_call_of_another_conversation_or_an_unknown_call_is_refused() {
     let mut s = setup();
-    s.invite();
-    drain(&mut s.relay, s.tab1);
-    drain(&mut s.relay, s.tab2);
+    s.invite_and_ring();
     let foreign =
         frame("conv-2", "call-1", Role::Visitor, 1, AcceptBody::new(MediaKinds::AUDIO_VIDEO));
     s.send(s.tab1, &foreign);
@@ -387,9 +390,7 @@ fn a_party_outside_the_call_and_a_self_accept_are_forbidden() {
             PartyId::new("agent-2").unwrap(),
         )
         .unwrap();
-    s.invite();
-    drain(&mut s.relay, s.tab1);
-    drain(&mut s.relay, s.tab2);
+    s.invite_and_ring();
     // Another agent device of the conversation meddles with the call.
     let hangup = frame("conv-1", "call-1", Role::Agent, 1, HangupBody::new(Reason::UserHangup));
     s.send(other_agent, &hangup);
@@ -425,9 +426,7 @@ fn frames_after_the_hangup_and_a_replayed_invite_are_dropped_quietly() {
 #[test]
 fn an_accept_after_the_invite_expired_is_refused_as_expired() {
     let mut s = setup();
-    s.invite();
-    drain(&mut s.relay, s.tab1);
-    drain(&mut s.relay, s.tab2);
+    s.invite_and_ring();
     s.now += Duration::from_secs(61);
     s.relay.handle_timeout(s.now);
     let cancels: Vec<Envelope> = drain(&mut s.relay, s.tab1);
