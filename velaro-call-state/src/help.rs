@@ -18,6 +18,27 @@ pub enum Browser {
     Other,
 }
 
+impl Browser {
+    /// The browser named by a `User-Agent` header, as far as permission help cares. Edge and
+    /// Chrome on iOS run on Apple's engine underneath, but they put their own settings first, so
+    /// their own tokens win: `Edg`/`EdgA`/`EdgiOS` before `Chrome`/`CriOS`, and `Safari` only
+    /// when no other token is present. Unknown or empty text is [`Browser::Other`].
+    pub fn from_user_agent(user_agent: &str) -> Browser {
+        let has = |token: &str| user_agent.contains(token);
+        if has("Edg/") || has("EdgA/") || has("EdgiOS/") {
+            Browser::Edge
+        } else if has("Firefox/") || has("FxiOS/") {
+            Browser::Firefox
+        } else if has("Chrome/") || has("Chromium/") || has("CriOS/") {
+            Browser::Chrome
+        } else if has("Safari/") {
+            Browser::Safari
+        } else {
+            Browser::Other
+        }
+    }
+}
+
 /// Step-by-step help to allow `device` again in `browser`.
 pub fn permission_help(browser: Browser, device: &Device) -> &'static str {
     let screen = matches!(device, Device::Screen);
@@ -71,5 +92,45 @@ mod tests {
             permission_help(Browser::Edge, &Device::Camera).contains("Permissions for this site")
         );
         assert!(permission_help(Browser::Chrome, &Device::Screen).contains("Screen Recording"));
+    }
+
+    #[test]
+    fn user_agents_name_their_browser() {
+        let cases = [
+            // Debian's headless Chromium, as the browser tests run it.
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 HeadlessChrome/156.0.0.0 Safari/537.36",
+                Browser::Chrome,
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                 Chrome/156.0.0.0 Safari/537.36",
+                Browser::Chrome,
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
+                 Gecko) Chrome/140.0.0.0 Safari/537.36 Edg/140.0.0.0",
+                Browser::Edge,
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0",
+                Browser::Firefox,
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like \
+                 Gecko) Version/18.0 Safari/605.1.15",
+                Browser::Safari,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 \
+                 (KHTML, like Gecko) CriOS/140.0 Mobile/15E148 Safari/604.1",
+                Browser::Chrome,
+            ),
+            ("", Browser::Other),
+        ];
+        for (user_agent, browser) in cases {
+            assert_eq!(Browser::from_user_agent(user_agent), browser, "{user_agent}");
+        }
     }
 }

@@ -1,0 +1,153 @@
+//! The browser demo: an HTTP server on 127.0.0.1 that hosts a [`Relay`] and serves two pages,
+//! `/agent` and `/visitor`, whose plain JavaScript chats and makes real WebRTC calls with the
+//! v1 protocol.
+//!
+//! Each page opens one WebSocket that carries the host application's own frames (`chat.*`,
+//! `host.*`) and our call frames side by side: the server reads each frame's `type`, handles
+//! its own and hands every other frame to the relay, as a chat product embedding the crates
+//! would. Per connection it mints TURN credentials and the `RTCConfiguration`
+//! (velaro-ice-config), and every page carries the `Content-Security-Policy` and
+//! `Permissions-Policy` that [`EmbedPolicy`] builds.
+//!
+//! Identity comes from the WebSocket URL (`role`, `conversation`, `party`): a demo has no
+//! login. A real host authenticates the connection and passes who it is to the relay.
+//!
+//! [`Relay`]: velaro_signaling::Relay
+//! [`EmbedPolicy`]: velaro_ice_config::EmbedPolicy
+
+// The demo is the IO edge: it owns the runtime, the tasks and the clocks.
+#![allow(clippy::disallowed_methods)]
+
+mod config;
+mod hub;
+mod pages;
+mod socket;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::routing::get;
+use futures::StreamExt as _;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use velaro_signaling::{Relay, RelayEvent, RelayServer, serve};
+
+pub use config::{DemoConfig, TurnConfig};
+use hub::{Hub, Speaker};
+
+/// What every request handler shares.
+#[derive(Debug)]
+struct App {
+    config: DemoConfig,
+    relay: RelayServer,
+    hub: Mutex<Hub>,
+    headers: pages::SecurityHeaders,
+}
+
+impl App {
+    fn hub(&self) -> std::sync::MutexGuard<'_, Hub> {
+        // Chat state stays consistent even if a holder panicked: each update is one push.
+        self.hub.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running demo server; [`stop`](Self::stop) it, or drop it to stop it with the runtime.
+#[derive(Debug)]
+pub struct DemoServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl DemoServer {
+    /// Binds `config.addr` (port 0 picks a free port) and starts serving on the current tokio
+    /// runtime.
+    pub async fn start(config: DemoConfig) -> io::Result<DemoServer> {
+        let listener = TcpListener::bind(config.addr).await?;
+        let addr = listener.local_addr()?;
+        let headers = pages::SecurityHeaders::for_origin(addr)?;
+        let (relay, events) = serve(Relay::new(config.relay));
+        let verbose = config.verbose;
+        let app = Arc::new(App { config, relay, hub: Mutex::new(Hub::default()), headers });
+        tokio::spawn(report_calls(Arc::clone(&app), events, verbose));
+        let router = Router::new()
+            .route("/", get(pages::index))
+            .route("/agent", get(pages::agent))
+            .route("/visitor", get(pages::visitor))
+            .route("/static/{file}", get(pages::asset))
+            .route("/ws", get(socket::upgrade))
+            .with_state(app);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(DemoServer { addr, shutdown: Some(shutdown), task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Serves until the listener fails (the command line's way to run).
+    pub async fn run(mut self) -> io::Result<()> {
+        // Holding the shutdown sender keeps the graceful shutdown from firing.
+        let _keep_running = self.shutdown.take();
+        (&mut self.task).await.map_err(io::Error::other)?
+    }
+
+    /// Stops accepting connections, closes the open ones and waits for the server to end.
+    pub async fn stop(mut self) -> io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        // Open WebSockets keep a graceful shutdown waiting: end them with the task.
+        self.task.abort();
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(error) if error.is_cancelled() => Ok(()),
+            Err(error) => Err(io::Error::other(error)),
+        }
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Writes the relay's news into the conversations' chat: the call started, and the call's
+/// summary line when it ended (the chat goes on).
+async fn report_calls(
+    app: Arc<App>,
+    mut events: futures::channel::mpsc::UnboundedReceiver<RelayEvent>,
+    verbose: bool,
+) {
+    while let Some(event) = events.next().await {
+        if verbose {
+            println!("relay: {event:?}");
+        }
+        match event {
+            RelayEvent::CallStarted { conversation_id, .. } => {
+                app.hub().post(&conversation_id, Speaker::System, "Video call started");
+            }
+            RelayEvent::CallEnded { conversation_id, summary } => {
+                app.hub().post(&conversation_id, Speaker::System, &summary.transcript_line());
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! One page's WebSocket: the host's own frames (`chat.*`, `host.*`) and call frames side by
+//! side. Call frames go to the relay through a [`Bridge`]; the host's are handled here.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::{SinkExt as _, StreamExt as _};
+use serde::{Deserialize, Serialize};
+use velaro_call_protocol::limits::MAX_FRAME_LEN;
+use velaro_call_protocol::{ConversationId, Device, PartyId, Role};
+use velaro_call_state::{Browser, permission_help};
+use velaro_ice_config::RtcConfiguration;
+use velaro_signaling::{Transport, TransportError};
+
+use crate::App;
+use crate::hub::{MAX_CHAT_LEN, Speaker};
+
+/// Who a page says it is (the demo's stand-in for a login).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Join {
+    role: String,
+    conversation: String,
+    party: String,
+}
+
+/// The invite prompt the agent page sends (the visitor page shows the invite's own text).
+const PROMPT: &str = "Your agent would like to start a video call. Accept?";
+
+/// `GET /ws?role=agent|visitor&conversation=…&party=…`.
+pub(crate) async fn upgrade(
+    State(app): State<Arc<App>>,
+    Query(join): Query<Join>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let role = match join.role.as_str() {
+        "agent" => Role::Agent,
+        "visitor" => Role::Visitor,
+        other => return refuse(format!("role must be agent or visitor, not `{other}`")),
+    };
+    let conversation = match ConversationId::new(join.conversation) {
+        Ok(id) => id,
+        Err(error) => return refuse(format!("conversation: {error}")),
+    };
+    let party = match PartyId::new(join.party) {
+        Ok(id) => id,
+        Err(error) => return refuse(format!("party: {error}")),
+    };
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let browser = Browser::from_user_agent(user_agent);
+    // Room above the codec's limit, so an oversized frame gets the relay's typed `too_large`
+    // refusal; far larger ones close the socket.
+    ws.max_message_size(2 * MAX_FRAME_LEN)
+        .on_upgrade(move |socket| run(app, socket, role, conversation, party, browser))
+}
+
+fn refuse(detail: String) -> Response {
+    (StatusCode::BAD_REQUEST, detail).into_response()
+}
+
+/// The first frame a page gets: who it is, whether video calls are on, its ICE configuration
+/// and the permission help for its browser.
+#[derive(Serialize)]
+struct Welcome<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    conversation_id: &'a str,
+    party_id: &'a str,
+    role: Role,
+    video_enabled: bool,
+    prompt: &'static str,
+    ice: &'a RtcConfiguration,
+    help: Help,
+}
+
+#[derive(Serialize)]
+struct Help {
+    camera: &'static str,
+    microphone: &'static str,
+    screen: &'static str,
+}
+
+impl Help {
+    fn for_browser(browser: Browser) -> Help {
+        Help {
+            camera: permission_help(browser, &Device::Camera),
+            microphone: permission_help(browser, &Device::Microphone),
+            screen: permission_help(browser, &Device::Screen),
+        }
+    }
+}
+
+/// Fresh ICE configuration (new TURN credentials), asked for before an ICE restart.
+#[derive(Serialize)]
+struct Ice<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ice: &'a RtcConfiguration,
+}
+
+#[derive(Serialize)]
+struct HostError<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    detail: &'a str,
+}
+
+/// The frames the host handles itself.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+enum HostFrame {
+    #[serde(rename = "chat.message")]
+    Chat { text: String },
+    #[serde(rename = "host.ice_refresh")]
+    IceRefresh,
+}
+
+/// Only `type` is read; the rest of a call frame is skipped here and decoded by the relay.
+#[derive(Deserialize)]
+struct Kind<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+}
+
+/// `Some` when the frame is the host's own (`chat.*` or `host.*`), parsed or not.
+fn host_frame(frame: &[u8]) -> Option<Result<HostFrame, serde_json::Error>> {
+    let kind = serde_json::from_slice::<Kind<'_>>(frame).ok()?.kind?;
+    (kind.starts_with("chat.") || kind.starts_with("host.")).then(|| serde_json::from_slice(frame))
+}
+
+fn json(value: &impl Serialize) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+async fn run(
+    app: Arc<App>,
+    socket: WebSocket,
+    role: Role,
+    conversation: ConversationId,
+    party: PartyId,
+    browser: Browser,
+) {
+    let (mut ws_out, mut ws_in) = socket.split();
+    let (out, mut out_rx) = unbounded::<Bytes>();
+    let ice_for_party = || app.config.rtc_configuration(role, &party, SystemTime::now());
+    let ice = match ice_for_party() {
+        Ok(ice) => ice,
+        Err(error) => {
+            let frame = json(&HostError { kind: "host.error", detail: &error.to_string() });
+            let _ = ws_out.send(Message::Text(text(frame))).await;
+            return;
+        }
+    };
+    let video_enabled = app.config.video_enabled(&conversation);
+    let welcome = Welcome {
+        kind: "host.welcome",
+        conversation_id: conversation.as_str(),
+        party_id: party.as_str(),
+        role,
+        video_enabled,
+        prompt: PROMPT,
+        ice: &ice,
+        help: Help::for_browser(browser),
+    };
+    let _ = out.unbounded_send(json(&welcome));
+    let member = app.hub().join(&conversation, out.clone());
+    app.relay.open_conversation(conversation.clone(), video_enabled);
+    let (to_relay, from_page) = unbounded::<Bytes>();
+    let bridge = Bridge { incoming: from_page, outgoing: out.clone() };
+    if let Err(error) = app.relay.connect(bridge, &conversation, role, party.clone(), None) {
+        let _ =
+            out.unbounded_send(json(&HostError { kind: "host.error", detail: &error.to_string() }));
+    }
+
+    let writer = async {
+        while let Some(frame) = out_rx.next().await {
+            if ws_out.send(Message::Text(text(frame))).await.is_err() {
+                break;
+            }
+        }
+        let _ = ws_out.close().await;
+    };
+    let reader = async {
+        while let Some(Ok(message)) = ws_in.next().await {
+            let frame = match message {
+                Message::Text(frame) => Bytes::from(frame),
+                Message::Binary(frame) => frame,
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            match host_frame(&frame) {
+                None => {
+                    let _ = to_relay.unbounded_send(frame);
+                }
+                Some(Ok(HostFrame::Chat { text })) => {
+                    let text: String = text.chars().take(MAX_CHAT_LEN).collect();
+                    if !text.trim().is_empty() {
+                        app.hub().post(&conversation, Speaker::Party(role, &party), &text);
+                    }
+                }
+                Some(Ok(HostFrame::IceRefresh)) => {
+                    let frame = match ice_for_party() {
+                        Ok(ice) => json(&Ice { kind: "host.ice", ice: &ice }),
+                        Err(error) => {
+                            json(&HostError { kind: "host.error", detail: &error.to_string() })
+                        }
+                    };
+                    let _ = out.unbounded_send(frame);
+                }
+                Some(Err(error)) => {
+                    let detail = format!("host frame: {error}");
+                    let _ = out
+                        .unbounded_send(json(&HostError { kind: "host.error", detail: &detail }));
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = writer => {}
+        () = reader => {}
+    }
+    // Ends the relay session (its `recv` sees the end) and the chat membership.
+    drop(to_relay);
+    app.hub().leave(&conversation, member);
+}
+
+/// Our frames are JSON we encoded, so UTF-8; anything else would be a bug, sent as nothing.
+fn text(frame: Bytes) -> Utf8Bytes {
+    Utf8Bytes::try_from(frame).unwrap_or_else(|_| Utf8Bytes::from(""))
+}
+
+/// The relay's end of a page's socket: frames the page sent, and the page's outgoing queue
+/// (shared with its chat).
+#[derive(Debug)]
+struct Bridge {
+    incoming: UnboundedReceiver<Bytes>,
+    outgoing: UnboundedSender<Bytes>,
+}
+
+#[async_trait]
+impl Transport for Bridge {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        self.outgoing.unbounded_send(frame).map_err(|_| TransportError::Closed)
+    }
+
+    /// Cancel-safe: a channel receive loses nothing when dropped.
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        Ok(self.incoming.next().await)
+    }
+
+    /// The relay closes a session that fell behind: the whole socket goes.
+    async fn close(&mut self) -> Result<(), TransportError> {
+        self.outgoing.close_channel();
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+// The demo chat page, agent or visitor (`<body data-role>`): a chat over one WebSocket, and
+// the video call that opens in an overlay of the chat. The call protocol lives in
+// velaro-call.js; this file is only the page.
+//
+// For tests and curious people, `window.velaroDemo` exposes the page's state:
+// `state`, `reason`, `call`, `welcome`, `chat()`, `stats()`.
+
+import { Call, randomId } from "/static/velaro-call.js";
+
+const role = document.body.dataset.role;
+const params = new URLSearchParams(location.search);
+const conversation = params.get("conversation") || "demo";
+const party = params.get("party") || tabParty();
+const $ = (id) => document.getElementById(id);
+
+let socket = null;
+let welcome = null;
+let call = null;
+let iceWaiters = [];
+
+function tabParty() {
+  // One party id per tab (so two visitor tabs ring separately), kept across reloads.
+  const key = `velaro-party-${role}`;
+  let id = sessionStorage.getItem(key);
+  if (!id) {
+    id = randomId(`${role}-tab`);
+    sessionStorage.setItem(key, id);
+  }
+  return id;
+}
+
+// ---- the chat connection ---------------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const query = new URLSearchParams({ role, conversation, party });
+  socket = new WebSocket(`${scheme}://${location.host}/ws?${query}`);
+  socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+  socket.addEventListener("close", () => setConnection("offline"));
+  socket.addEventListener("open", () => setConnection("online"));
+}
+
+function send(frame) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+function setConnection(state) {
+  document.body.dataset.connection = state;
+  $("connection").textContent = state === "online" ? "" : "Reconnect by reloading the page.";
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "host.welcome":
+      welcome = frame;
+      document.body.dataset.videoEnabled = String(frame.video_enabled);
+      if (role === "agent") $("call-start").hidden = !frame.video_enabled;
+      return;
+    case "host.ice":
+      iceWaiters.splice(0).forEach((resolve) => resolve(frame.ice));
+      return;
+    case "host.error":
+      return notice(`Server: ${frame.detail}`);
+    case "chat.message":
+      return addChatLine(frame);
+  }
+  if (!frame.type || !frame.type.startsWith("call.")) return;
+  if (frame.type === "call.invite" && role === "visitor") return onInvite(frame);
+  if (frame.type === "call.rejected") notice(`Relay refused a frame: ${frame.body.code} (${frame.body.detail})`);
+  call?.handleMessage(frame);
+}
+
+function refreshIce() {
+  return new Promise((resolve) => {
+    iceWaiters.push(resolve);
+    send({ type: "host.ice_refresh" });
+  });
+}
+
+function callOptions() {
+  return { conversationId: conversation, partyId: party, send, ice: welcome.ice, refreshIce };
+}
+
+// ---- chat ----------------------------------------------------------------------------------
+
+function addChatLine(line) {
+  const item = document.createElement("li");
+  item.className = `chat-line from-${line.from}`;
+  item.dataset.from = line.from;
+  const who = line.from === "system" ? "" : line.party_id === party ? "You" : line.from === "agent" ? "Agent" : "Visitor";
+  item.textContent = who ? `${who}: ${line.text}` : line.text;
+  $("chat-log").append(item);
+  item.scrollIntoView({ block: "end" });
+}
+
+$("chat-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("chat-input");
+  if (input.value.trim()) send({ type: "chat.message", text: input.value });
+  input.value = "";
+});
+
+function notice(text) {
+  $("call-notice").textContent = text;
+}
+
+// ---- the call ------------------------------------------------------------------------------
+
+const STATUS = {
+  inviting: "Calling…", ringing: "Ringing…", prompting: "", accepting: "Starting your camera…",
+  connecting: "Connecting…", connected: "Connected",
+};
+
+const REASONS = {
+  user_hangup: "the call was ended", declined: "the visitor declined", cancelled: "the agent cancelled",
+  invite_timeout: "nobody answered in time", answered_elsewhere: "answered in another tab",
+  busy: "a call is already going on", feature_disabled: "video calls are not part of this plan",
+  ice_failed: "the connection could not be made", ice_timeout: "the connection was lost",
+  signaling_lost: "the other side went away", media_permission_denied: "camera or microphone access was denied",
+};
+
+function describe(reason) {
+  if (!reason) return "";
+  let text = REASONS[reason.code] || reason.code.replaceAll("_", " ");
+  if (reason.code === "media_permission_denied") text += ` (${reason.device}: ${reason.error})`;
+  return text;
+}
+
+function adopt(newCall) {
+  call = newCall;
+  call.addEventListener("state", ({ detail }) => render(detail.state, detail.reason));
+  call.addEventListener("tracks", renderRemote);
+  call.addEventListener("remotemedia", renderRemote);
+  call.addEventListener("localmedia", renderControls);
+  call.addEventListener("quality", ({ detail }) => {
+    document.body.dataset.quality = detail.local || "";
+    document.body.dataset.remoteQuality = detail.remote || "";
+    const poor = [detail.local, detail.remote].some((l) => l === "poor" || l === "lost");
+    if (role === "agent") $("quality-advice").hidden = !poor || call.audioOnly !== null;
+  });
+  render(call.state, call.reason);
+}
+
+function render(state, reason) {
+  document.body.dataset.callState = state;
+  document.body.dataset.endReason = reason ? reason.code : "";
+  $("call-status").textContent = STATUS[state] || "";
+  const inCall = ["inviting", "ringing", "connecting", "connected"].includes(state);
+  $("call-overlay").hidden = !inCall;
+  if (role === "visitor") $("prompt").hidden = !["prompting", "accepting"].includes(state);
+  if (role === "agent") $("call-start").disabled = inCall;
+  if (inCall) notice("");
+  if (state === "ended") {
+    notice(`Call ended: ${describe(reason)}.`);
+    $("local-video").srcObject = null;
+    $("remote-video").srcObject = null;
+    $("remote-screen").srcObject = null;
+    if (role === "agent") $("quality-advice").hidden = true;
+  } else if (call.localStream && $("local-video").srcObject !== call.localStream) {
+    $("local-video").srcObject = call.localStream;
+  }
+  renderControls();
+}
+
+function renderControls() {
+  if (!call) return;
+  $("toggle-mic").textContent = call.audioMuted ? "Unmute" : "Mute";
+  $("toggle-camera").textContent = call.cameraOff ? "Camera on" : "Camera off";
+  $("toggle-camera").disabled = call.audioOnly !== null;
+  if (role === "agent") {
+    $("share-screen").textContent = call.screenStream ? "Stop sharing" : "Share screen";
+    $("audio-only").disabled = call.audioOnly !== null;
+    if (call.audioOnly !== null) $("quality-advice").hidden = true;
+  }
+  $("audio-only-banner").hidden = call.audioOnly === null;
+}
+
+function renderRemote() {
+  const camera = call.remoteStream("camera");
+  const screen = call.remoteStream("screen");
+  if ($("remote-video").srcObject !== camera) $("remote-video").srcObject = camera;
+  if ($("remote-screen").srcObject !== screen) $("remote-screen").srcObject = screen;
+  const media = call.remoteMedia;
+  const cameraState = media && Object.values(media.streams).find((s) => s.purpose === "camera");
+  const screenState = media && Object.values(media.streams).find((s) => s.purpose === "screen");
+  const other = role === "agent" ? "Visitor" : "Agent";
+  const flags = [];
+  if (cameraState?.audio_muted) flags.push("muted");
+  if (cameraState?.video_muted) flags.push("camera off");
+  $("remote-state").textContent = flags.length ? `${other}: ${flags.join(", ")}` : "";
+  $("remote-state").dataset.audioMuted = String(Boolean(cameraState?.audio_muted));
+  $("remote-state").dataset.videoMuted = String(Boolean(cameraState?.video_muted));
+  $("remote-screen-box").hidden = !screenState;
+  const surfaces = { monitor: "their screen", window: "a window", browser: "a browser tab" };
+  $("remote-screen-label").textContent = screenState ? `${other} is sharing ${surfaces[screenState.display_surface] || "their screen"}` : "";
+  $("remote-screen-box").dataset.surface = screenState?.display_surface || "";
+  renderControls();
+}
+
+$("toggle-mic").addEventListener("click", () => call.setAudioMuted(!call.audioMuted));
+$("toggle-camera").addEventListener("click", () => call.setCameraOff(!call.cameraOff));
+$("hangup").addEventListener("click", () => call?.hangup());
+
+// ---- agent -----------------------------------------------------------------------------------
+
+async function startCall() {
+  if (call?.live || !welcome) return;
+  let localStream;
+  try {
+    // Our own camera first: a denial here never rings the visitor.
+    localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  } catch (error) {
+    return notice(`Your camera or microphone is blocked (${error.name}). ${welcome.help.camera}`);
+  }
+  const lifetimeMs = Number(params.get("invite_lifetime_ms")) || 60000;
+  adopt(Call.invite(callOptions(), { localStream, prompt: welcome.prompt, lifetimeMs }));
+}
+
+async function toggleScreen() {
+  if (!call?.answered) return;
+  if (call.screenStream) return call.stopScreen();
+  try {
+    // The browser's picker decides: whole screen, one window or one tab.
+    call.shareScreen(await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }));
+  } catch (error) {
+    // A refused screen share is reported but does not end the call.
+    notice(`Screen sharing did not start (${error.name}). ${welcome.help.screen}`);
+  }
+}
+
+if (role === "agent") {
+  $("call-start").addEventListener("click", startCall);
+  $("share-screen").addEventListener("click", toggleScreen);
+  $("audio-only").addEventListener("click", () => call?.switchToAudioOnly("quality"));
+  $("quality-advice-accept").addEventListener("click", () => call?.switchToAudioOnly("quality"));
+}
+
+// ---- visitor ---------------------------------------------------------------------------------
+
+function onInvite(frame) {
+  if (call?.live) return; // the relay refuses a second invite while one is live
+  $("permission-help").hidden = true;
+  $("prompt-text").textContent = frame.body.prompt.text;
+  adopt(Call.fromInvite(callOptions(), frame));
+}
+
+if (role === "visitor") {
+  $("prompt-accept").addEventListener("click", async () => {
+    const media = call.inviteBody.media || { audio: true, video: true };
+    const result = await call.accept(() => navigator.mediaDevices.getUserMedia(media));
+    if (!result.ok && result.reason?.code === "media_permission_denied") {
+      $("permission-help").textContent = welcome.help[result.reason.device] || welcome.help.camera;
+      $("permission-help").hidden = false;
+    }
+  });
+  $("prompt-decline").addEventListener("click", () => call?.decline());
+}
+
+// ---- for tests -------------------------------------------------------------------------------
+
+window.velaroDemo = {
+  get state() {
+    return call ? call.state : "idle";
+  },
+  get reason() {
+    return call ? call.reason : null;
+  },
+  get call() {
+    return call;
+  },
+  get welcome() {
+    return welcome;
+  },
+  party,
+  chat: () => [...document.querySelectorAll("#chat-log li")].map((li) => li.textContent),
+  stats: () => (call ? call.stats() : Promise.resolve(null)),
+};
+
+connect();
