@@ -1,0 +1,451 @@
+//! Real calls between real browsers: headless Chromium and Firefox open the demo's `/agent` and
+//! `/visitor` pages (`examples/demo`, served in-process on 127.0.0.1), click what a person
+//! would click, and every assertion reads page state: `RTCPeerConnection` stats, the call's
+//! state and end reason, the chat's DOM.
+//!
+//! Feature `browser`: `cargo test -p velaro-tests --features browser --test browser_calls`
+//! (`.ci/run` installs Chromium, chromedriver, Firefox ESR, geckodriver and coturn first).
+//! Set `VELARO_BROWSER_TIMINGS=FILE` to append each call's accept-to-connected time to FILE,
+//! and `VELARO_SCREENSHOTS=DIR` to keep screenshots of both pages in a call.
+
+#![cfg(feature = "browser")]
+#![allow(clippy::disallowed_methods)] // the test measures real time: accept to connected
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+use velaro_demo::{DemoConfig, DemoServer, TurnConfig};
+use velaro_ice_config::{IceTransportPolicy, TurnSecret};
+use velaro_tests::browser::{Browser, BrowserKind, BrowserOptions, Coturn, MediaPermission};
+
+/// Browsers are heavy on two cores: one scenario at a time.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+const PROMPT: &str = "Your agent would like to start a video call. Accept?";
+const STEP: Duration = Duration::from_secs(15);
+const SECRET: &str = "browser-test-secret-0123456789";
+
+/// The demo server and one agent page and one visitor page in the same conversation.
+struct Pair {
+    server: DemoServer,
+    agent: Browser,
+    visitor: Browser,
+}
+
+impl Pair {
+    async fn open(agent: BrowserKind, visitor: BrowserKind, media: MediaPermission) -> Pair {
+        Pair::open_with(agent, visitor, media, demo_config(), 60_000).await
+    }
+
+    async fn open_with(
+        agent: BrowserKind,
+        visitor: BrowserKind,
+        media: MediaPermission,
+        config: DemoConfig,
+        invite_lifetime_ms: u64,
+    ) -> Pair {
+        let server = DemoServer::start(config).await.expect("the demo server starts");
+        let agent = Browser::start(agent, BrowserOptions::default()).await.expect("agent browser");
+        let visitor =
+            Browser::start(visitor, BrowserOptions { media, ..BrowserOptions::default() })
+                .await
+                .expect("visitor browser");
+        let conversation = format!("conv-{}", std::process::id());
+        let agent_url = server.url(&format!(
+            "/agent?conversation={conversation}&invite_lifetime_ms={invite_lifetime_ms}"
+        ));
+        agent.goto(&agent_url).await.expect("agent page");
+        visitor
+            .goto(&server.url(&format!("/visitor?conversation={conversation}")))
+            .await
+            .expect("visitor page");
+        for page in [&agent, &visitor] {
+            page.wait_for("window.velaroDemo && velaroDemo.welcome", STEP).await.expect("welcome");
+        }
+        Pair { server, agent, visitor }
+    }
+
+    /// The agent clicks the camera icon; the visitor's page shows the prompt and rings.
+    async fn invite(&self) {
+        self.agent.click("#call-start").await.expect("camera icon");
+        self.visitor.wait_for("velaroDemo.state === 'prompting'", STEP).await.expect("prompt");
+        let prompt =
+            self.visitor.eval("return document.getElementById('prompt-text').textContent").await;
+        assert_eq!(prompt.expect("prompt text"), Value::from(PROMPT));
+        let shown = self.visitor.eval("return !document.getElementById('prompt').hidden").await;
+        assert_eq!(shown.expect("prompt shown"), Value::Bool(true));
+        self.agent.wait_for("velaroDemo.state === 'ringing'", STEP).await.expect("ringing");
+    }
+
+    /// The visitor accepts; both pages connect. Returns the time from the click to both
+    /// connected, and records it.
+    async fn accept(&self, scenario: &str) -> Duration {
+        let start = Instant::now();
+        self.visitor.click("#prompt-accept").await.expect("accept");
+        for page in [&self.visitor, &self.agent] {
+            page.wait_for("velaroDemo.state === 'connected'", STEP).await.expect("connected");
+        }
+        let took = start.elapsed();
+        record_timing(scenario, took);
+        for page in [&self.agent, &self.visitor] {
+            let overlay = page.eval("return !document.getElementById('call-overlay').hidden").await;
+            assert_eq!(overlay.expect("overlay"), Value::Bool(true), "the call opens in the chat");
+        }
+        took
+    }
+
+    async fn call(&self, scenario: &str) {
+        self.invite().await;
+        self.accept(scenario).await;
+    }
+
+    /// Both pages show the call ended with `reason`.
+    async fn assert_ended(&self, reason: &str) {
+        for page in [&self.agent, &self.visitor] {
+            let ended =
+                page.wait_for("velaroDemo.state === 'ended' && velaroDemo.reason.code", STEP).await;
+            assert_eq!(ended.expect("ended"), Value::from(reason));
+            let overlay = page.eval("return document.getElementById('call-overlay').hidden").await;
+            assert_eq!(overlay.expect("overlay"), Value::Bool(true), "the overlay closes");
+        }
+    }
+
+    /// A chat message from `from` reaches the other page (the chat outlives every call).
+    async fn chat(&self, from: &Browser, to: &Browser, text: &str) {
+        let typed = format!(
+            "document.getElementById('chat-input').value = {text:?}; \
+             document.getElementById('chat-send').click(); return true"
+        );
+        from.eval(&typed).await.expect("type a message");
+        let seen = format!("velaroDemo.chat().some((line) => line.endsWith({text:?}))");
+        to.wait_for(&seen, STEP).await.expect("the message arrives");
+    }
+
+    /// Both chat logs get `line` from the host (the call's transcript line).
+    async fn assert_transcript(&self, line: &str) {
+        let seen = format!("velaroDemo.chat().some((l) => l.startsWith({line:?}))");
+        for page in [&self.agent, &self.visitor] {
+            page.wait_for(&seen, STEP).await.expect("transcript line");
+        }
+    }
+
+    async fn close(self) {
+        let _ = self.agent.close().await;
+        let _ = self.visitor.close().await;
+        let _ = self.server.stop().await;
+    }
+}
+
+fn demo_config() -> DemoConfig {
+    DemoConfig { addr: ([127, 0, 0, 1], 0).into(), ..DemoConfig::default() }
+}
+
+fn record_timing(scenario: &str, took: Duration) {
+    eprintln!("{scenario}: accept to connected in {} ms", took.as_millis());
+    if let Some(path) = std::env::var_os("VELARO_BROWSER_TIMINGS")
+        && let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path)
+    {
+        let _ = writeln!(file, "{scenario}\t{}", took.as_millis());
+    }
+}
+
+/// What one page receives of `kind` (`audio`/`video`) for `purpose` (`camera`/`screen`):
+/// bytes for audio, decoded frames for video.
+async fn received(page: &Browser, kind: &str, purpose: &str) -> u64 {
+    let stats = page.eval("return velaroDemo.stats()").await.expect("stats");
+    let metric = if kind == "audio" { "bytesReceived" } else { "framesDecoded" };
+    stats["inbound"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["kind"] == kind && r["purpose"] == purpose)
+        .filter_map(|r| r[metric].as_u64())
+        .sum()
+}
+
+/// Media of `kind` keeps arriving on `page`: more of it a moment later.
+async fn assert_flowing(page: &Browser, kind: &str, purpose: &str) {
+    let deadline = Instant::now() + STEP;
+    let before = received(page, kind, purpose).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = received(page, kind, purpose).await;
+        if now > before {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {purpose} {kind} arrives on the {:?} page",
+            page.kind()
+        );
+    }
+}
+
+async fn flag(page: &Browser, script: &str) -> bool {
+    page.eval(script).await.expect("page state") == Value::Bool(true)
+}
+
+async fn screenshot(page: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("VELARO_SCREENSHOTS") {
+        let dir = PathBuf::from(dir);
+        let _ = std::fs::create_dir_all(&dir);
+        page.screenshot(&dir.join(name)).await.expect("screenshot");
+    }
+}
+
+/// Scenario 1 and 2: media both ways, between two Chromiums and between Chromium and Firefox.
+async fn call_and_check_media(visitor: BrowserKind, scenario: &str) {
+    let pair = Pair::open(BrowserKind::Chromium, visitor, MediaPermission::Fake).await;
+    pair.call(scenario).await;
+    for page in [&pair.agent, &pair.visitor] {
+        let state = page.eval("return velaroDemo.call.pc.connectionState").await.expect("state");
+        assert_eq!(state, Value::from("connected"));
+        assert_flowing(page, "video", "camera").await;
+        assert!(received(page, "audio", "camera").await > 0, "audio bytes arrive");
+    }
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_chromium_agent_calls_chromium_visitor() {
+    let _one = SERIAL.lock().await;
+    call_and_check_media(BrowserKind::Chromium, "s1 chromium-chromium").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s2_chromium_agent_calls_firefox_visitor() {
+    let _one = SERIAL.lock().await;
+    call_and_check_media(BrowserKind::Firefox, "s2 chromium-firefox").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_mute_camera_off_and_audio_only_on_poor_quality() {
+    let _one = SERIAL.lock().await;
+    let pair = Pair::open(BrowserKind::Chromium, BrowserKind::Firefox, MediaPermission::Fake).await;
+    pair.call("s3 mute/audio-only").await;
+    let remote = "document.getElementById('remote-state')";
+    let muted =
+        format!("{remote}.dataset.audioMuted === 'true' && {remote}.dataset.videoMuted === 'true'");
+    let unmuted = format!(
+        "{remote}.dataset.audioMuted === 'false' && {remote}.dataset.videoMuted === 'false'"
+    );
+
+    // The visitor mutes and turns the camera off: the agent's page says so.
+    pair.visitor.click("#toggle-mic").await.expect("mute");
+    pair.visitor.click("#toggle-camera").await.expect("camera off");
+    pair.agent.wait_for(&muted, STEP).await.expect("the agent sees mute and camera off");
+    let text = pair.agent.eval(&format!("return {remote}.textContent")).await.expect("text");
+    assert_eq!(text, Value::from("Visitor: muted, camera off"));
+    pair.visitor.click("#toggle-mic").await.expect("unmute");
+    pair.visitor.click("#toggle-camera").await.expect("camera on");
+    pair.agent.wait_for(&unmuted, STEP).await.expect("and sees them back on");
+
+    // The agent's camera off reaches the visitor the same way.
+    pair.agent.click("#toggle-camera").await.expect("agent camera off");
+    let camera_off = format!(
+        "{remote}.dataset.videoMuted === 'true' && {remote}.dataset.audioMuted === 'false'"
+    );
+    pair.visitor.wait_for(&camera_off, STEP).await.expect("the visitor sees it");
+    pair.agent.click("#toggle-camera").await.expect("agent camera on");
+    pair.visitor.wait_for(&unmuted, STEP).await.expect("and sees it back");
+
+    // The visitor's network turns poor: the agent is advised to switch to audio only, does,
+    // and both sides stop video while audio keeps flowing.
+    assert!(flag(&pair.agent, "return document.getElementById('quality-advice').hidden").await);
+    pair.visitor.eval("velaroDemo.call.overrideQuality('poor'); return true").await.expect("poor");
+    pair.agent
+        .wait_for("!document.getElementById('quality-advice').hidden", STEP)
+        .await
+        .expect("the agent is advised to go audio only");
+    pair.agent.click("#quality-advice-accept").await.expect("switch to audio only");
+    for page in [&pair.agent, &pair.visitor] {
+        page.wait_for("!document.getElementById('audio-only-banner').hidden", STEP)
+            .await
+            .expect("both pages show audio only");
+        let reason = page.eval("return velaroDemo.call.audioOnly").await.expect("audio only");
+        assert_eq!(reason, Value::from("quality"));
+    }
+    // Frames already on their way land within a moment; after that, no new video.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for page in [&pair.agent, &pair.visitor] {
+        let frames = received(page, "video", "camera").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let later = received(page, "video", "camera").await;
+        assert!(later.saturating_sub(frames) <= 2, "video stopped ({frames} → {later} frames)");
+        assert_flowing(page, "audio", "camera").await;
+    }
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s4_agent_shares_a_screen_and_stops() {
+    let _one = SERIAL.lock().await;
+    let pair =
+        Pair::open(BrowserKind::Chromium, BrowserKind::Chromium, MediaPermission::Fake).await;
+    pair.call("s4 screen share").await;
+    let screen_box = "document.getElementById('remote-screen-box')";
+    assert!(flag(&pair.visitor, &format!("return {screen_box}.hidden")).await);
+
+    pair.agent.click("#share-screen").await.expect("share screen");
+    pair.visitor.wait_for(&format!("!{screen_box}.hidden"), STEP).await.expect("screen shown");
+    let surface =
+        pair.visitor.eval(&format!("return {screen_box}.dataset.surface")).await.expect("surface");
+    let sent =
+        pair.agent.eval("return velaroDemo.call.displaySurface").await.expect("sent surface");
+    assert!(
+        ["monitor", "window", "browser"].contains(&surface.as_str().unwrap_or("")),
+        "{surface}"
+    );
+    assert_eq!(surface, sent, "the visitor learns what the agent's browser picked");
+    assert_flowing(&pair.visitor, "video", "screen").await;
+    assert_flowing(&pair.visitor, "video", "camera").await;
+    screenshot(&pair.agent, "agent-in-call.png").await;
+    screenshot(&pair.visitor, "visitor-in-call.png").await;
+
+    pair.agent.click("#share-screen").await.expect("stop sharing");
+    pair.visitor.wait_for(&format!("{screen_box}.hidden"), STEP).await.expect("screen gone");
+    let label = pair.agent.eval("return document.getElementById('share-screen').textContent").await;
+    assert_eq!(label.expect("label"), Value::from("Share screen"));
+    assert_flowing(&pair.visitor, "video", "camera").await;
+    pair.close().await;
+}
+
+async fn permission_denied(visitor: BrowserKind, help: &str) {
+    let pair = Pair::open(BrowserKind::Chromium, visitor, MediaPermission::Denied).await;
+    pair.invite().await;
+    pair.visitor.click("#prompt-accept").await.expect("accept");
+    pair.assert_ended("media_permission_denied").await;
+    let reason = pair.agent.eval("return velaroDemo.reason").await.expect("reason");
+    assert_eq!(reason["device"], "camera");
+    assert_eq!(reason["error"], "NotAllowedError");
+    let notice = pair.agent.eval("return document.getElementById('call-notice').textContent").await;
+    assert!(notice.expect("notice").as_str().unwrap_or("").contains("(camera: NotAllowedError)"));
+    let shown = "!document.getElementById('permission-help').hidden";
+    assert!(flag(&pair.visitor, &format!("return {shown}")).await, "the visitor gets help");
+    let text =
+        pair.visitor.eval("return document.getElementById('permission-help').textContent").await;
+    assert!(text.expect("help").as_str().unwrap_or("").contains(help), "help for this browser");
+    // No call ever started: nothing was connected, and the transcript says why.
+    assert_eq!(pair.visitor.eval("return velaroDemo.call.pc").await.expect("pc"), Value::Null);
+    pair.assert_transcript("Video call declined: camera permission denied").await;
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_chromium_visitor_denies_the_camera() {
+    let _one = SERIAL.lock().await;
+    permission_denied(BrowserKind::Chromium, "lock icon").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_firefox_visitor_denies_the_camera() {
+    let _one = SERIAL.lock().await;
+    permission_denied(BrowserKind::Firefox, "Blocked").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s6_decline_cancel_and_expiry() {
+    let _one = SERIAL.lock().await;
+    // The shortest lifetime the protocol allows, so the expiry comes quickly.
+    let pair = Pair::open_with(
+        BrowserKind::Chromium,
+        BrowserKind::Firefox,
+        MediaPermission::Fake,
+        demo_config(),
+        10_000,
+    )
+    .await;
+    let prompt_hidden = "return document.getElementById('prompt').hidden";
+
+    pair.invite().await;
+    pair.visitor.click("#prompt-decline").await.expect("decline");
+    pair.assert_ended("declined").await;
+    assert!(flag(&pair.visitor, prompt_hidden).await);
+    pair.assert_transcript("Video call declined").await;
+
+    pair.invite().await;
+    pair.agent.click("#hangup").await.expect("cancel before the answer");
+    pair.assert_ended("cancelled").await;
+    assert!(flag(&pair.visitor, prompt_hidden).await, "the prompt goes away");
+    pair.assert_transcript("Video call cancelled").await;
+
+    pair.invite().await;
+    let start = Instant::now();
+    for page in [&pair.agent, &pair.visitor] {
+        let ended = page
+            .wait_for(
+                "velaroDemo.state === 'ended' && velaroDemo.reason.code",
+                Duration::from_secs(20),
+            )
+            .await;
+        assert_eq!(ended.expect("expired"), Value::from("invite_timeout"));
+    }
+    assert!(start.elapsed() >= Duration::from_secs(9), "not before the invite's lifetime");
+    assert!(flag(&pair.visitor, prompt_hidden).await);
+    pair.assert_transcript("Missed video call").await;
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s7_either_side_ends_the_call_and_the_chat_goes_on() {
+    let _one = SERIAL.lock().await;
+    let pair = Pair::open(BrowserKind::Chromium, BrowserKind::Firefox, MediaPermission::Fake).await;
+    pair.chat(&pair.visitor, &pair.agent, "Hi, my order has not arrived").await;
+
+    pair.call("s7 visitor hangs up").await;
+    pair.visitor.click("#hangup").await.expect("visitor hangs up");
+    pair.assert_ended("user_hangup").await;
+    pair.assert_transcript("Video call ended (").await;
+    pair.chat(&pair.agent, &pair.visitor, "Thanks for the call, anything else?").await;
+
+    pair.call("s7 agent hangs up").await;
+    pair.agent.click("#hangup").await.expect("agent hangs up");
+    pair.assert_ended("user_hangup").await;
+    pair.chat(&pair.visitor, &pair.agent, "No, that was all, thanks").await;
+    let closed = "return velaroDemo.call.pc.connectionState";
+    for page in [&pair.agent, &pair.visitor] {
+        assert_eq!(page.eval(closed).await.expect("pc"), Value::from("closed"));
+    }
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s8_relay_only_through_coturn() {
+    let _one = SERIAL.lock().await;
+    let coturn = Coturn::start(SECRET, "velaro.test").await.expect("coturn starts");
+    let turn = TurnConfig {
+        urls: vec![format!("turn:127.0.0.1:{}", coturn.port()).parse().expect("url")],
+        secret: TurnSecret::new(SECRET).expect("secret"),
+        ttl: Duration::from_secs(600),
+    };
+    let config = DemoConfig {
+        turn: Some(turn),
+        visitor_policy: IceTransportPolicy::Relay,
+        agent_policy: IceTransportPolicy::Relay,
+        ..demo_config()
+    };
+    let pair = Pair::open_with(
+        BrowserKind::Chromium,
+        BrowserKind::Chromium,
+        MediaPermission::Fake,
+        config,
+        60_000,
+    )
+    .await;
+    pair.call("s8 relay-only via coturn").await;
+    for page in [&pair.agent, &pair.visitor] {
+        let policy =
+            page.eval("return velaroDemo.call.pc.getConfiguration().iceTransportPolicy").await;
+        assert_eq!(policy.expect("policy"), Value::from("relay"));
+        let stats = page.eval("return velaroDemo.stats()").await.expect("stats");
+        assert_eq!(stats["selected"]["local"], "relay", "{stats}");
+        assert_eq!(stats["selected"]["remote"], "relay", "{stats}");
+        assert_flowing(page, "video", "camera").await;
+        assert_flowing(page, "audio", "camera").await;
+    }
+    pair.close().await;
+    let _ = coturn.stop().await;
+}
