@@ -35,7 +35,13 @@ impl SecurityHeaders {
     }
 }
 
-fn page(app: &App, html: &'static str) -> Response {
+/// The chat page, for either role: each side's own controls are marked `agent-only` or
+/// `visitor-only` in the one template.
+fn chat_page(role: &str, title: &str) -> String {
+    include_str!("web/chat.html").replace("{{role}}", role).replace("{{title}}", title)
+}
+
+fn page(app: &App, html: impl IntoResponse) -> Response {
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, app.headers.csp.clone());
@@ -51,12 +57,12 @@ pub(crate) async fn index(State(app): State<Arc<App>>) -> Response {
 
 /// `/agent?conversation=…`: the support agent's chat, with the camera icon.
 pub(crate) async fn agent(State(app): State<Arc<App>>) -> Response {
-    page(&app, include_str!("web/agent.html"))
+    page(&app, chat_page("agent", "Agent console"))
 }
 
 /// `/visitor?conversation=…`: the website visitor's chat widget.
 pub(crate) async fn visitor(State(app): State<Arc<App>>) -> Response {
-    page(&app, include_str!("web/visitor.html"))
+    page(&app, chat_page("visitor", "Chat with us"))
 }
 
 /// `/static/{file}`: the scripts and the style sheet (no build step).

@@ -413,7 +413,7 @@ async fn s7_either_side_ends_the_call_and_the_chat_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s8_relay_only_through_coturn() {
+async fn s8_relay_only_through_coturn_and_an_ice_restart() {
     let _one = SERIAL.lock().await;
     let coturn = Coturn::start(SECRET, "velaro.test").await.expect("coturn starts");
     let turn = TurnConfig {
@@ -445,6 +445,27 @@ async fn s8_relay_only_through_coturn() {
         assert_eq!(stats["selected"]["remote"], "relay", "{stats}");
         assert_flowing(page, "video", "camera").await;
         assert_flowing(page, "audio", "camera").await;
+    }
+
+    // An ICE restart (what the agent does after 2 s disconnected) asks the server for fresh
+    // TURN credentials, renegotiates new ICE credentials and keeps the call through coturn.
+    let before = pair
+        .agent
+        .eval("window.iceBefore = velaroDemo.call.ice; return velaroDemo.call.localUfrag()")
+        .await
+        .expect("ufrag");
+    pair.agent.eval("velaroDemo.call.restartIce(); return true").await.expect("restart");
+    let changed = format!(
+        "velaroDemo.call.ice !== window.iceBefore && velaroDemo.call.localUfrag() !== {before} \
+         && velaroDemo.call.pc.signalingState === 'stable' \
+         && velaroDemo.call.pc.iceConnectionState === 'connected'"
+    );
+    pair.agent.wait_for(&changed, STEP).await.expect("restarted with fresh credentials");
+    assert_eq!(pair.agent.eval("return velaroDemo.state").await.expect("state"), "connected");
+    for page in [&pair.agent, &pair.visitor] {
+        assert_flowing(page, "video", "camera").await;
+        let stats = page.eval("return velaroDemo.stats()").await.expect("stats");
+        assert_eq!(stats["selected"]["local"], "relay", "{stats}");
     }
     pair.close().await;
     let _ = coturn.stop().await;

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::process::Command;
 
 use super::BrowserError;
@@ -85,12 +85,29 @@ impl Coturn {
     }
 }
 
-/// Waits until coturn accepts TCP on `port`, failing early if it exits.
+/// A STUN binding request (RFC 8489 §6) with a fixed transaction id: the readiness probe.
+const BINDING_REQUEST: [u8; 20] = [
+    0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, b'v', b'e', b'l', b'a', b'r', b'o', b'-', b'r',
+    b'e', b'a', b'd', b'y',
+];
+
+/// Waits until coturn accepts TCP on `port` and answers a STUN binding request over UDP (what
+/// browsers use; its UDP listener comes up after the TCP one), failing early if it exits.
 async fn wait_until_listening(process: &mut ProcessTree, port: u16) -> Result<(), BrowserError> {
+    let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(|source| BrowserError::Io { context: "binding a UDP probe".to_owned(), source })?;
     let waited = tokio::time::timeout(START_TIMEOUT, async {
+        let mut answer = [0; 512];
         loop {
             process.check_running()?;
-            if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.is_ok() {
+            if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.is_ok()
+                && probe.send_to(&BINDING_REQUEST, (Ipv4Addr::LOCALHOST, port)).await.is_ok()
+                && let Ok(Ok(len)) =
+                    tokio::time::timeout(POLL_INTERVAL, probe.recv(&mut answer)).await
+                && answer.get(..2) == Some(&[0x01, 0x01])
+                && len >= 20
+            {
                 return Ok(());
             }
             tokio::time::sleep(POLL_INTERVAL).await;
@@ -99,6 +116,6 @@ async fn wait_until_listening(process: &mut ProcessTree, port: u16) -> Result<()
     .await;
     waited.unwrap_or_else(|_| {
         Err(process
-            .start_error(format_args!("not listening on port {port} after {START_TIMEOUT:?}")))
+            .start_error(format_args!("no STUN answer on port {port} after {START_TIMEOUT:?}")))
     })
 }
