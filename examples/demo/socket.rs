@@ -29,6 +29,24 @@ pub(crate) struct Join {
     role: String,
     conversation: String,
     party: String,
+    /// After a dropped connection: the last `seq` the page's call saw from each sender, as
+    /// `party:seq,party:seq`, so the relay replays what it missed.
+    #[serde(default)]
+    resume: Option<String>,
+}
+
+/// `party:seq,…` (ids never contain `:`); empty means "nothing seen yet".
+fn parse_resume(text: &str) -> Result<Vec<(PartyId, u64)>, String> {
+    text.split(',')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (party, seq) =
+                entry.rsplit_once(':').ok_or_else(|| format!("`{entry}` is not party:seq"))?;
+            let party = PartyId::new(party).map_err(|e| e.to_string())?;
+            let seq = seq.parse().map_err(|_| format!("`{seq}` is not a seq"))?;
+            Ok((party, seq))
+        })
+        .collect()
 }
 
 /// The invite prompt the agent page sends (the visitor page shows the invite's own text).
@@ -54,12 +72,17 @@ pub(crate) async fn upgrade(
         Ok(id) => id,
         Err(error) => return refuse(format!("party: {error}")),
     };
+    let resume = match join.resume.as_deref().map(parse_resume).transpose() {
+        Ok(resume) => resume,
+        Err(error) => return refuse(format!("resume: {error}")),
+    };
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let browser = Browser::from_user_agent(user_agent);
     // Room above the codec's limit, so an oversized frame gets the relay's typed `too_large`
     // refusal; far larger ones close the socket.
-    ws.max_message_size(2 * MAX_FRAME_LEN)
-        .on_upgrade(move |socket| run(app, socket, role, conversation, party, browser))
+    ws.max_message_size(2 * MAX_FRAME_LEN).on_upgrade(move |socket| {
+        run(app, socket, Joined { role, conversation, party, resume, browser })
+    })
 }
 
 fn refuse(detail: String) -> Response {
@@ -140,14 +163,17 @@ fn json(value: &impl Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
-async fn run(
-    app: Arc<App>,
-    socket: WebSocket,
+/// A page's checked identity.
+struct Joined {
     role: Role,
     conversation: ConversationId,
     party: PartyId,
+    resume: Option<Vec<(PartyId, u64)>>,
     browser: Browser,
-) {
+}
+
+async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
+    let Joined { role, conversation, party, resume, browser } = joined;
     let (mut ws_out, mut ws_in) = socket.split();
     let (out, mut out_rx) = unbounded::<Bytes>();
     let ice_for_party = || app.config.rtc_configuration(role, &party, SystemTime::now());
@@ -175,7 +201,7 @@ async fn run(
     app.relay.open_conversation(conversation.clone(), video_enabled);
     let (to_relay, from_page) = unbounded::<Bytes>();
     let bridge = Bridge { incoming: from_page, outgoing: out.clone() };
-    if let Err(error) = app.relay.connect(bridge, &conversation, role, party.clone(), None) {
+    if let Err(error) = app.relay.connect(bridge, &conversation, role, party.clone(), resume) {
         let _ =
             out.unbounded_send(json(&HostError { kind: "host.error", detail: &error.to_string() }));
     }
@@ -260,5 +286,21 @@ impl Transport for Bridge {
     async fn close(&mut self) -> Result<(), TransportError> {
         self.outgoing.close_channel();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_lists_each_senders_last_seq() {
+        let seen = parse_resume("agent-1:7,relay:2").expect("parses");
+        let agent = PartyId::new("agent-1").expect("id");
+        assert_eq!(seen, vec![(agent, 7), (PartyId::relay(), 2)]);
+        assert_eq!(parse_resume(""), Ok(Vec::new()));
+        assert_eq!(parse_resume("agent-1"), Err("`agent-1` is not party:seq".to_owned()));
+        assert_eq!(parse_resume("agent-1:x"), Err("`x` is not a seq".to_owned()));
+        assert!(parse_resume("bad id:1").is_err());
     }
 }

@@ -183,6 +183,7 @@ async fn pages_carry_the_embed_headers_and_bad_joins_are_refused() {
         ("role=boss&conversation=c&party=p", "role must be agent or visitor"),
         ("role=agent&conversation=has%20space&party=p", "conversation"),
         ("role=agent&conversation=c&party=", "party"),
+        ("role=agent&conversation=c&party=p&resume=agent-1", "resume"),
     ] {
         let url = format!("ws://{}/ws?{query}", server.addr());
         match tokio_tungstenite::connect_async(url).await {

@@ -413,6 +413,43 @@ async fn s7_either_side_ends_the_call_and_the_chat_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s9_a_dropped_chat_connection_resumes_the_call() {
+    let _one = SERIAL.lock().await;
+    let pair = Pair::open(BrowserKind::Chromium, BrowserKind::Firefox, MediaPermission::Fake).await;
+    pair.call("s9 resume").await;
+    // The visitor's connection drops; it turns its camera off meanwhile (the frame waits in
+    // the page) and the agent mutes (the relay keeps the frame for the visitor).
+    let offline = pair
+        .visitor
+        .eval("velaroDemo.dropConnection(); velaroDemo.call.setCameraOff(true); return velaroDemo.connection")
+        .await;
+    assert_eq!(offline.expect("dropped"), Value::from("online"), "the close is not seen yet");
+    pair.agent.click("#toggle-mic").await.expect("agent mutes");
+    let remote = "document.getElementById('remote-state').dataset";
+    pair.visitor
+        .wait_for(
+            &format!("velaroDemo.connection === 'online' && {remote}.audioMuted === 'true'"),
+            STEP,
+        )
+        .await
+        .expect("the visitor is back and got the agent's mute");
+    pair.agent
+        .wait_for(&format!("{remote}.videoMuted === 'true'"), STEP)
+        .await
+        .expect("and the agent its camera off");
+    for page in [&pair.agent, &pair.visitor] {
+        assert_eq!(page.eval("return velaroDemo.state").await.expect("state"), "connected");
+        assert_flowing(page, "audio", "camera").await;
+    }
+    pair.agent.click("#hangup").await.expect("hang up");
+    pair.assert_ended("user_hangup").await;
+    pair.assert_transcript("Video call ended (").await;
+    let ended = "return velaroDemo.chat().filter((l) => l.startsWith('Video call ended')).length";
+    assert_eq!(pair.visitor.eval(ended).await.expect("lines"), 1, "one call, one summary");
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s8_relay_only_through_coturn_and_an_ice_restart() {
     let _one = SERIAL.lock().await;
     let coturn = Coturn::start(SECRET, "velaro.test").await.expect("coturn starts");

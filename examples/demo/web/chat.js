@@ -31,28 +31,50 @@ function tabParty() {
 
 // ---- the chat connection ---------------------------------------------------------------------
 
+// A dropped connection comes back by itself: the page reconnects with what its call last saw
+// from each sender, the relay replays what it missed (within its grace period), and frames
+// written meanwhile wait here (the relay drops any it already has, by seq).
+const RECONNECT_MS = [250, 1000, 2000, 5000];
+let reconnects = 0;
+let outbox = [];
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = new URLSearchParams({ role, conversation, party });
-  socket = new WebSocket(`${scheme}://${location.host}/ws?${query}`);
-  socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
-  socket.addEventListener("close", () => setConnection("offline"));
-  socket.addEventListener("open", () => setConnection("online"));
+  if (call?.live) query.set("resume", [...call.seen].map(([sender, seq]) => `${sender}:${seq}`).join(","));
+  const ws = new WebSocket(`${scheme}://${location.host}/ws?${query}`);
+  socket = ws;
+  ws.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
+  ws.addEventListener("open", () => {
+    reconnects = 0;
+    setConnection("online");
+    for (const frame of outbox.splice(0)) ws.send(frame);
+  });
+  ws.addEventListener("close", () => {
+    if (socket !== ws) return;
+    setConnection("offline");
+    const delay = RECONNECT_MS[Math.min(reconnects, RECONNECT_MS.length - 1)];
+    reconnects += 1;
+    setTimeout(connect, delay);
+  });
 }
 
 function send(frame) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  const text = JSON.stringify(frame);
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(text);
+  else outbox.push(text);
 }
 
 function setConnection(state) {
   document.body.dataset.connection = state;
-  $("connection").textContent = state === "online" ? "" : "Reconnect by reloading the page.";
+  $("connection").textContent = state === "online" ? "" : "Connection lost: reconnecting…";
 }
 
 function onFrame(frame) {
   switch (frame.type) {
     case "host.welcome":
       welcome = frame;
+      $("chat-log").replaceChildren(); // the history follows, also after a reconnect
       document.body.dataset.videoEnabled = String(frame.video_enabled);
       if (role === "agent") $("call-start").hidden = !frame.video_enabled;
       return;
@@ -274,6 +296,11 @@ window.velaroDemo = {
   party,
   chat: () => [...document.querySelectorAll("#chat-log li")].map((li) => li.textContent),
   stats: () => (call ? call.stats() : Promise.resolve(null)),
+  /** Cuts the chat connection, as a flaky network would (the page reconnects). */
+  dropConnection: () => socket.close(),
+  get connection() {
+    return document.body.dataset.connection;
+  },
 };
 
 connect();
