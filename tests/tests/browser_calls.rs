@@ -203,6 +203,15 @@ async fn call_and_check_media(visitor: BrowserKind, scenario: &str) {
     for page in [&pair.agent, &pair.visitor] {
         let state = page.eval("return velaroDemo.call.pc.connectionState").await.expect("state");
         assert_eq!(state, Value::from("connected"));
+        // Each side ended its candidates, whatever way its browser signals the end (Chromium
+        // only fires `null`, for which the page writes `candidate: ""` itself).
+        let ends = page
+            .wait_for("velaroDemo.call.endMarkers.received > 0 && velaroDemo.call.endMarkers", STEP)
+            .await;
+        assert!(
+            ends.expect("end-of-candidates")["sent"].as_u64().is_some_and(|n| n > 0),
+            "and sent its own"
+        );
         assert_flowing(page, "video", "camera").await;
         assert!(received(page, "audio", "camera").await > 0, "audio bytes arrive");
     }

@@ -83,6 +83,7 @@ export class Call extends EventTarget {
     this.remoteCandidates = [];
     this.localCandidates = [];
     this.sentEnd = false;
+    this.endMarkers = { sent: 0, received: 0 }; // `candidate: ""` frames, for the page and tests
     this.remoteStreams = new Map();
     this.remoteMedia = null;
     this.quality = { local: null, remote: null, forced: null, sent: null, lost: 0, received: 0 };
@@ -304,6 +305,7 @@ export class Call extends EventTarget {
 
   async onCandidates(candidates) {
     for (const candidate of candidates) {
+      if (candidate.candidate === "") this.endMarkers.received += 1;
       if (!this.pc.remoteDescription) this.remoteCandidates.push(candidate);
       else await this.addRemoteCandidate(candidate);
     }
@@ -379,6 +381,7 @@ export class Call extends EventTarget {
   }
 
   flushCandidates() {
+    this.endMarkers.sent += this.localCandidates.filter((c) => c.candidate === "").length;
     while (this.localCandidates.length > 0) {
       this.send("call.candidates", { candidates: this.localCandidates.splice(0, MAX_CANDIDATES_PER_FRAME) });
     }
