@@ -103,10 +103,9 @@ async fn chat_and_calls_share_one_socket_and_the_relay_judges_the_calls() {
     send(&mut visitor, &json!({"type": "chat.message", "text": "hello"})).await;
     for page in [&mut agent, &mut visitor] {
         let line = next(page).await;
-        assert_eq!(
-            line,
-            json!({"type": "chat.message", "from": "visitor", "party_id": "visitor-1", "text": "hello"})
-        );
+        let from_visitor = json!({"type": "chat.message", "from": "visitor",
+            "party_id": "visitor-1", "text": "hello"});
+        assert_eq!(line, from_visitor);
     }
 
     // A visitor may not invite: the relay refuses it, only to the visitor.
