@@ -163,6 +163,11 @@ fn json(value: &impl Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
+/// `host.error`: what the server could not do for the page.
+fn error_frame(detail: &str) -> Bytes {
+    json(&HostError { kind: "host.error", detail })
+}
+
 /// A page's checked identity.
 struct Joined {
     role: Role,
@@ -180,7 +185,7 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
     let ice = match ice_for_party() {
         Ok(ice) => ice,
         Err(error) => {
-            let frame = json(&HostError { kind: "host.error", detail: &error.to_string() });
+            let frame = error_frame(&error.to_string());
             let _ = ws_out.send(Message::Text(text(frame))).await;
             return;
         }
@@ -202,8 +207,7 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
     let (to_relay, from_page) = unbounded::<Bytes>();
     let bridge = Bridge { incoming: from_page, outgoing: out.clone() };
     if let Err(error) = app.relay.connect(bridge, &conversation, role, party.clone(), resume) {
-        let _ =
-            out.unbounded_send(json(&HostError { kind: "host.error", detail: &error.to_string() }));
+        let _ = out.unbounded_send(error_frame(&error.to_string()));
     }
 
     let writer = async {
@@ -235,16 +239,12 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
                 Some(Ok(HostFrame::IceRefresh)) => {
                     let frame = match ice_for_party() {
                         Ok(ice) => json(&Ice { kind: "host.ice", ice: &ice }),
-                        Err(error) => {
-                            json(&HostError { kind: "host.error", detail: &error.to_string() })
-                        }
+                        Err(error) => error_frame(&error.to_string()),
                     };
                     let _ = out.unbounded_send(frame);
                 }
                 Some(Err(error)) => {
-                    let detail = format!("host frame: {error}");
-                    let _ = out
-                        .unbounded_send(json(&HostError { kind: "host.error", detail: &detail }));
+                    let _ = out.unbounded_send(error_frame(&format!("host frame: {error}")));
                 }
             }
         }
