@@ -196,9 +196,10 @@ async fn screenshot(page: &Browser, name: &str) {
     }
 }
 
-/// Scenario 1 and 2: media both ways, between two Chromiums and between Chromium and Firefox.
-async fn call_and_check_media(visitor: BrowserKind, scenario: &str) {
-    let pair = Pair::open(BrowserKind::Chromium, visitor, MediaPermission::Fake).await;
+/// Scenario 1 and 2: media both ways, between two Chromiums and between Chromium and Firefox
+/// (each way round: the agent's browser makes the offers).
+async fn call_and_check_media(agent: BrowserKind, visitor: BrowserKind, scenario: &str) {
+    let pair = Pair::open(agent, visitor, MediaPermission::Fake).await;
     pair.call(scenario).await;
     for page in [&pair.agent, &pair.visitor] {
         let state = page.eval("return velaroDemo.call.pc.connectionState").await.expect("state");
@@ -221,13 +222,20 @@ async fn call_and_check_media(visitor: BrowserKind, scenario: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s1_chromium_agent_calls_chromium_visitor() {
     let _one = SERIAL.lock().await;
-    call_and_check_media(BrowserKind::Chromium, "s1 chromium-chromium").await;
+    call_and_check_media(BrowserKind::Chromium, BrowserKind::Chromium, "s1 chromium-chromium")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s2_chromium_agent_calls_firefox_visitor() {
     let _one = SERIAL.lock().await;
-    call_and_check_media(BrowserKind::Firefox, "s2 chromium-firefox").await;
+    call_and_check_media(BrowserKind::Chromium, BrowserKind::Firefox, "s2 chromium-firefox").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s2_firefox_agent_calls_chromium_visitor() {
+    let _one = SERIAL.lock().await;
+    call_and_check_media(BrowserKind::Firefox, BrowserKind::Chromium, "s2 firefox-chromium").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -415,7 +415,9 @@ export class Call extends EventTarget {
   onIceState() {
     if (!this.pc || !this.live) return;
     const ice = this.pc.iceConnectionState;
-    if (ice === "connected" || ice === "completed") {
+    // Connected means ICE and DTLS: Firefox reports ICE connected before its DTLS handshake
+    // is done, and no media flows until it is.
+    if (this.pc.connectionState === "connected") {
       this.clear("restart");
       this.clear("lost");
       if (this.state === "connecting") {
