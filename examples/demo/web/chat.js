@@ -16,7 +16,7 @@ const $ = (id) => document.getElementById(id);
 let socket = null;
 let welcome = null;
 let call = null;
-let iceWaiters = [];
+const iceWaiters = [];
 
 function tabParty() {
   // One party id per tab (so two visitor tabs ring separately), kept across reloads.
@@ -36,7 +36,7 @@ function tabParty() {
 // written meanwhile wait here (the relay drops any it already has, by seq).
 const RECONNECT_MS = [250, 1000, 2000, 5000];
 let reconnects = 0;
-let outbox = [];
+const outbox = [];
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
