@@ -136,9 +136,8 @@ impl<'f> World<'f> {
         };
         envelope.stamp(party, role, envelope.seq);
         let to = match delivery {
-            Delivery::AllVisitors => 1,
-            Delivery::Party(party) if &party == self.party(0) => 0,
-            Delivery::Party(_) => 1,
+            Delivery::Agent(_) => 0,
+            Delivery::AllVisitors | Delivery::Visitor(_) => 1,
         };
         let received = decode(&encode(&envelope)).expect("stamped frame decodes");
         match self.calls[to].as_mut() {

@@ -18,7 +18,8 @@ use velaro_call_protocol::{
     CallId, ConversationId, Device, Envelope, MediaError, Message, PartyId, Role, decode, encode,
 };
 use velaro_call_state::{
-    Action, Call, CallConfig, CallError, Event, IceState, MediaCommand, MediaEvent, Output,
+    Action, Call, CallConfig, CallError, EndedCalls, Event, IceState, MediaCommand, MediaEvent,
+    Output,
 };
 
 /// A tiny deterministic generator (xorshift64*), so runs repeat from their seed.
@@ -232,6 +233,9 @@ pub struct Party {
     pub role: Role,
     /// The call, once there is one.
     pub call: Option<Call>,
+    /// Before its call: calls whose end overtook their invite (a visitor tab's client keeps
+    /// this, so that such an invite never rings).
+    pub ended: EndedCalls,
     /// The fake media layer.
     pub media: FakeMedia,
     /// Every output, in order.
@@ -252,6 +256,7 @@ impl Party {
             id: PartyId::new(name).unwrap_or_else(|e| panic!("{e}")),
             role,
             call: None,
+            ended: EndedCalls::default(),
             media: FakeMedia { name: name.to_owned(), ..FakeMedia::default() },
             outputs: Vec::new(),
             refused: Vec::new(),
@@ -485,7 +490,7 @@ impl CallPair {
         let party = &mut self.parties[to];
         let result = match party.call.as_mut() {
             Some(call) => call.handle_message(now, envelope),
-            None if matches!(envelope.message, Message::Invite(_)) => {
+            None if party.ended.starts_a_call(&envelope) => {
                 let config = CallConfig::new(self.conversation.clone(), party.id.clone());
                 Call::visitor(config, &envelope, now).map(|call| party.call = Some(call))
             }

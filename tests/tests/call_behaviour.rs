@@ -652,6 +652,37 @@ fn ice_never_connected_within_thirty_seconds_of_the_answer_ends_ice_failed() {
 // --- media state ---
 
 #[test]
+fn call_media_waits_for_media_to_connect_and_carries_what_changed_meanwhile() {
+    let now = start();
+    let mut visitor = consented_visitor(now);
+    visitor.handle_action(now, Action::SetMicrophoneMuted(true)).unwrap();
+    let sent_media = |outputs: &[Output]| -> Vec<Envelope> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send(e) if e.message_type() == "call.media" => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let connecting = drain(&mut visitor);
+    assert!(sent_media(&connecting).is_empty(), "not before media connected: {connecting:?}");
+    // The offer, the answer and ICE: media connects.
+    visitor.handle_message(now, offer(2, "a1", "agentufrag")).unwrap();
+    drain(&mut visitor);
+    visitor
+        .handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "tabufrag")))
+        .unwrap();
+    assert!(sent_media(&drain(&mut visitor)).is_empty());
+    visitor.handle_media(now + secs(2), MediaEvent::Ice(IceState::Connected)).unwrap();
+    let opened = sent_media(&drain(&mut visitor));
+    assert_eq!(opened.len(), 1, "the first call.media says media connected");
+    let Message::Media(media) = &opened[0].message else { panic!() };
+    let camera = media.streams.values().next().unwrap();
+    assert!(camera.audio_muted && !camera.video_muted, "the mute made while connecting");
+}
+
+#[test]
 fn mute_and_camera_off_reach_the_other_side_without_renegotiation() {
     let mut pair = connected_pair();
     let offers_before =

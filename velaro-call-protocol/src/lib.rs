@@ -47,7 +47,7 @@
 //! | `call_id` | the call, chosen by the inviting agent ([`CallId`]) |
 //! | `party_id` | the sending device or tab ([`PartyId`]); stamped by the relay |
 //! | `role` | `agent` or `visitor`; stamped by the relay |
-//! | `seq` | the sender's counter in this call, 1 to 2^53 - 1, for dedupe and resume |
+//! | `seq` | the sender's counter in this call, 1 to 2^53 - 2 (2^53 - 1 is the relay's), for dedupe and resume |
 //! | `body` | the message's own fields; may be omitted when all of them are optional |
 //!
 //! Ids are 1 to 255 characters of `[0-9A-Za-z._~-]`. The body sits in its own object (unlike
@@ -71,7 +71,16 @@
 //! | `call.hangup` | both | `reason`? (`user_hangup`): ends the call, never the conversation |
 //! | `call.rejected` | relay | `code`, `detail`, `rejected_seq`?: why the relay refused a frame |
 //!
-//! A relay notice (`call.rejected`) carries `party_id` `relay` and the recipient's own role.
+//! A relay notice (`call.rejected`) carries `party_id` `relay` and the recipient's own role. Its
+//! `code` says what the sender can do: `forbidden`, `feature_disabled`, `busy`,
+//! `rate_limited` (slow down), `too_large`, `invalid`, `unknown_call`, `expired` (a late
+//! accept), `call_ended` (the `call_id` belongs to a call that has ended: a new call needs a
+//! new id), `unsupported_version`, `unknown_type`.
+//!
+//! The relay also writes frames on a party's behalf when it ends a call the other side cannot
+//! hear ended (an expiry, a lost connection, a glare, another tab's decline): they carry that
+//! party's id and role and `seq` one past the last one delivered from it. That is why a
+//! client's `seq` stays below 2^53 - 1: the relay's notice after it must still be valid.
 //! Browser dictionaries keep their W3C names (`sdpMid`, `iceServers`, …) so a page can pass them
 //! to `RTCPeerConnection` untouched; our own fields are in `snake_case`.
 //!
@@ -103,7 +112,15 @@
 //! ## Relaying
 //! The relay decodes, checks, overwrites `party_id`, `role` and `seq` with
 //! [`Envelope::stamp`], and encodes again: it never forwards bytes it has not understood, and
-//! the SDP is checked once.
+//! the SDP is checked once. A frame that no longer fits the limits as the relay would write it
+//! (stamping a longer party id, a privacy filter rewriting its candidates) is refused with
+//! `too_large` or `invalid` rather than forwarded: everything a relay writes decodes.
+//!
+//! A party id belongs to one role in a conversation, and `relay` to nobody: a session that
+//! claims otherwise is refused when it connects. A visitor tab that connects while a call
+//! rings gets the invite, with the lifetime that is left. A party sends its first
+//! `call.media` once its own media is connected (ICE and DTLS); the relay counts a call's
+//! talk time from the first one it relays.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -45,6 +45,11 @@ pub const MAX_STREAM_ID_LEN: usize = 64;
 /// The largest `seq`: JavaScript numbers are exact up to 2^53 - 1.
 pub const MAX_SEQ: u64 = (1 << 53) - 1;
 
+/// The largest `seq` a client may send. After a party's last frame the relay may write one
+/// notice on its behalf (the hangup of a call it ended), numbered one past the party's highest
+/// `seq`; keeping [`MAX_SEQ`] for that means the notice's `seq` is always a valid one.
+pub const MAX_CLIENT_SEQ: u64 = MAX_SEQ - 1;
+
 /// The invite lifetime when the agent does not choose one.
 pub const DEFAULT_INVITE_LIFETIME: Duration = Duration::from_secs(60);
 

@@ -1032,8 +1032,11 @@ impl Call {
         body
     }
 
+    /// Sends `call.media`, once media is connected: the first one tells the peer's UI and the
+    /// relay that media flows (talk time counts from it); changes made while connecting go out
+    /// with it.
     fn send_media_state(&mut self) {
-        if self.in_call() {
+        if matches!(self.state, State::Active | State::Reconnecting) {
             let body = self.media_body();
             self.send(body);
         }
@@ -1082,7 +1085,10 @@ impl Call {
             (State::Ringing, RejectCode::FeatureDisabled) => Some(Reason::FeatureDisabled),
             (
                 State::Ringing,
-                RejectCode::Forbidden | RejectCode::Expired | RejectCode::UnknownCall,
+                RejectCode::Forbidden
+                | RejectCode::Expired
+                | RejectCode::UnknownCall
+                | RejectCode::CallEnded,
             ) => Some(Reason::ProtocolError),
             _ => None,
         };

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod call;
+mod ended;
 mod help;
 mod input;
 mod output;
@@ -37,6 +38,7 @@ mod summary;
 mod timer;
 
 pub use call::{Call, CallConfig, CallError, Phase, Timings};
+pub use ended::EndedCalls;
 pub use help::{Browser, permission_help};
 pub use input::{Action, IceState, MediaEvent};
 pub use output::{Event, MediaCommand, Output, PromptEnd, QualityAdvice, TrackKind};

@@ -1,20 +1,19 @@
 //! The relay's referee: the judge of one conversation's calls (who may send what, when).
 
-mod tombstones;
 mod window;
 
 use std::collections::VecDeque;
 use std::mem::size_of;
 use std::time::{Duration, Instant};
 
-use velaro_call_protocol::limits::{MAX_INVITE_LIFETIME, MIN_INVITE_LIFETIME};
+use velaro_call_protocol::limits::{MAX_CLIENT_SEQ, MAX_INVITE_LIFETIME, MIN_INVITE_LIFETIME};
 use velaro_call_protocol::message::answer::CancelBody;
 use velaro_call_protocol::message::hangup::{HangupBody, RejectCode};
 use velaro_call_protocol::message::invite::InviteBody;
 use velaro_call_protocol::{CallId, ConversationId, Envelope, Message, PartyId, Reason, Role};
 
+use crate::ended::EndedCalls;
 use crate::summary::{CallSummary, Outcome};
-use tombstones::{Ending, Tombstones};
 use window::SeqWindow;
 
 /// The most visitor tabs whose sequence numbers a ringing call tells apart; past that, the
@@ -24,12 +23,28 @@ const MAX_TABS: usize = 8;
 
 /// Who gets a frame the referee let through. The relay stamps it with the sender's identity
 /// (from the connection, [`Envelope::stamp`]) before delivering it.
+///
+/// A party is named with its role: a party id belongs to one role in a conversation, and a
+/// session of the other role that claims the same id must never receive the party's frames.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Delivery {
     /// Every visitor session of the conversation: every tab may show the prompt.
     AllVisitors,
-    /// Every session of one party (an agent device or a visitor tab).
-    Party(PartyId),
+    /// Every session of one agent device.
+    Agent(PartyId),
+    /// Every session of one visitor tab.
+    Visitor(PartyId),
+}
+
+impl Delivery {
+    /// Whether a session of `party` in `role` gets the frame.
+    pub fn includes(&self, role: Role, party: &PartyId) -> bool {
+        match self {
+            Delivery::AllVisitors => role == Role::Visitor,
+            Delivery::Agent(agent) => role == Role::Agent && agent == party,
+            Delivery::Visitor(tab) => role == Role::Visitor && tab == party,
+        }
+    }
 }
 
 /// The referee's answer about one frame.
@@ -67,8 +82,10 @@ pub struct Notice {
 }
 
 /// Something the host application should know: for the chat transcript, analytics, billing.
+///
+/// Exhaustive on purpose: a new fact must be handled by every relay that drains them, so
+/// adding one is a breaking change that the compiler points out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Fact {
     /// A visitor tab accepted: the call is answered and bound to these two parties.
     CallStarted {
@@ -88,6 +105,15 @@ pub enum Fact {
         /// When it ended (for an expired invite: its deadline).
         at: Instant,
     },
+}
+
+/// How a remembered call ended, as far as late frames care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Its invite's lifetime passed unanswered: a late accept is told `expired`.
+    Expired,
+    /// Any other end.
+    Other,
 }
 
 /// A party and the sequence numbers delivered from it in this call.
@@ -110,9 +136,17 @@ enum Answer {
     Ringing {
         /// The tabs heard from so far (at most [`MAX_TABS`]).
         tabs: Vec<Speaker>,
+        /// The invite as delivered (stamped), for a tab that joins while it rings.
+        invite: Box<Envelope>,
     },
     /// Bound to the visitor tab whose accept came first.
-    Answered { visitor: Speaker, at: Instant },
+    Answered {
+        visitor: Speaker,
+        at: Instant,
+        /// When media connected: the first `call.media` of either bound party (a party sends
+        /// its first one once its media is connected). Talk time counts from here.
+        media_at: Option<Instant>,
+    },
 }
 
 /// Who sent a frame for the live call, as far as its rules care.
@@ -170,6 +204,13 @@ impl LiveCall {
         }
     }
 
+    fn media_at(&self) -> Option<Instant> {
+        match &self.answer {
+            Answer::Ringing { .. } => None,
+            Answer::Answered { media_at, .. } => *media_at,
+        }
+    }
+
     fn visitor(&self) -> Option<&Speaker> {
         match &self.answer {
             Answer::Ringing { .. } => None,
@@ -192,7 +233,7 @@ impl LiveCall {
     fn window(&self, sender: Sender, party: &PartyId) -> Option<&SeqWindow> {
         match (sender, &self.answer) {
             (Sender::Inviter, _) => Some(&self.agent.window),
-            (Sender::Tab, Answer::Ringing { tabs }) => {
+            (Sender::Tab, Answer::Ringing { tabs, .. }) => {
                 tabs.iter().find(|t| t.party == *party).map(|t| &t.window)
             }
             (Sender::Bound, Answer::Answered { visitor, .. }) => Some(&visitor.window),
@@ -206,7 +247,7 @@ impl LiveCall {
         match (role, &mut self.answer) {
             (Role::Agent, _) if *party == self.agent.party => self.agent.window.record(seq),
             (Role::Agent, _) => {}
-            (Role::Visitor, Answer::Ringing { tabs }) => {
+            (Role::Visitor, Answer::Ringing { tabs, .. }) => {
                 if let Some(tab) = tabs.iter_mut().find(|t| t.party == *party) {
                     tab.window.record(seq);
                 } else {
@@ -264,7 +305,7 @@ impl LiveCall {
                 | Message::Media(_)
                 | Message::Quality(_),
                 _,
-            ) => plain(self.media(sender, message)),
+            ) => plain(self.media(now, sender, message)),
             _ => self.answer(now, sender, party, message),
         }
     }
@@ -295,7 +336,7 @@ impl LiveCall {
         party: &PartyId,
         message: &Message,
     ) -> (Verdict, Effect) {
-        let to_agent = Verdict::Deliver(Delivery::Party(self.agent.party.clone()));
+        let to_agent = Verdict::Deliver(Delivery::Agent(self.agent.party.clone()));
         match (message, sender) {
             (Message::Invite(_), _) => {
                 plain(reject(RejectCode::Invalid, format!("call {} was already invited", self.id)))
@@ -305,7 +346,7 @@ impl LiveCall {
             (Message::Accept(_), Sender::Tab) => {
                 let window = self.window(Sender::Tab, party).copied().unwrap_or_default();
                 let visitor = Speaker::new(party.clone(), window);
-                self.answer = Answer::Answered { visitor, at: now };
+                self.answer = Answer::Answered { visitor, at: now, media_at: None };
                 let fact = Fact::CallStarted {
                     call_id: self.id.clone(),
                     agent: self.agent.party.clone(),
@@ -357,20 +398,26 @@ impl LiveCall {
         let (to, by) = if sender == Sender::Inviter {
             (self.to_visitors(), Role::Agent)
         } else {
-            (Delivery::Party(self.agent.party.clone()), Role::Visitor)
+            (Delivery::Agent(self.agent.party.clone()), Role::Visitor)
         };
         let effect = Effect::Ended { reason: reason.clone(), by, tell_tabs: sender == Sender::Tab };
         (Verdict::Deliver(to), effect)
     }
 
     /// Descriptions, candidates, media state and quality: only between the two bound parties,
-    /// only after the answer.
-    fn media(&mut self, sender: Sender, message: &Message) -> Verdict {
-        if self.is_ringing() {
-            return reject(
-                RejectCode::Forbidden,
-                format!("{} before call {} was answered", message.message_type(), self.id),
-            );
+    /// only after the answer. The first `call.media` says media connected.
+    fn media(&mut self, now: Instant, sender: Sender, message: &Message) -> Verdict {
+        let media_at = match &mut self.answer {
+            Answer::Answered { media_at, .. } => media_at,
+            Answer::Ringing { .. } => {
+                return reject(
+                    RejectCode::Forbidden,
+                    format!("{} before call {} was answered", message.message_type(), self.id),
+                );
+            }
+        };
+        if matches!(message, Message::Media(_)) {
+            media_at.get_or_insert(now);
         }
         let from_agent = sender == Sender::Inviter;
         if let Message::Candidates(body) = message {
@@ -393,7 +440,7 @@ impl LiveCall {
         Verdict::Deliver(if from_agent {
             self.to_visitors()
         } else {
-            Delivery::Party(self.agent.party.clone())
+            Delivery::Agent(self.agent.party.clone())
         })
     }
 
@@ -401,7 +448,7 @@ impl LiveCall {
     fn to_visitors(&self) -> Delivery {
         match self.visitor() {
             None => Delivery::AllVisitors,
-            Some(visitor) => Delivery::Party(visitor.party.clone()),
+            Some(visitor) => Delivery::Visitor(visitor.party.clone()),
         }
     }
 
@@ -411,7 +458,7 @@ impl LiveCall {
         let (to, message): (Delivery, Message) = match self.visitor() {
             None => (Delivery::AllVisitors, CancelBody::new(reason).into()),
             Some(visitor) => {
-                (Delivery::Party(visitor.party.clone()), HangupBody::new(reason).into())
+                (Delivery::Visitor(visitor.party.clone()), HangupBody::new(reason).into())
             }
         };
         let envelope = Envelope::new(
@@ -440,15 +487,32 @@ impl LiveCall {
             seq,
             HangupBody::new(reason),
         );
-        Notice { to: Delivery::Party(self.agent.party.clone()), envelope }
+        Notice { to: Delivery::Agent(self.agent.party.clone()), envelope }
+    }
+
+    /// The invite for a visitor tab that joins while it rings: as delivered, with the lifetime
+    /// that is left by the relay's clock (at least the protocol's minimum: the relay's own
+    /// expiry cancels it on time).
+    fn invite_for(&self, now: Instant, tab: &PartyId) -> Option<Notice> {
+        let Answer::Ringing { invite, .. } = &self.answer else { return None };
+        let mut envelope = Envelope::clone(invite);
+        if let Message::Invite(body) = &mut envelope.message {
+            let left = self.expires_at.saturating_duration_since(now);
+            let left = left.clamp(MIN_INVITE_LIFETIME, MAX_INVITE_LIFETIME);
+            body.lifetime_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+        }
+        Some(Notice { to: Delivery::Visitor(tab.clone()), envelope })
     }
 
     /// Bytes on the heap (ids by length: the referee's copies are exact-size clones).
     fn heap(&self) -> usize {
         let tabs = match &self.answer {
-            Answer::Ringing { tabs } => {
+            Answer::Ringing { tabs, invite } => {
+                // The invite's strings are at most its encoded size.
+                let invite = size_of::<Envelope>() + velaro_call_protocol::encode(invite).len();
                 tabs.capacity() * size_of::<Speaker>()
                     + tabs.iter().map(|t| t.party.as_str().len()).sum::<usize>()
+                    + invite
             }
             Answer::Answered { visitor, .. } => visitor.party.as_str().len(),
         };
@@ -489,7 +553,9 @@ fn may_send(role: Role, message: &Message) -> bool {
 /// - Inputs: [`judge`](Self::judge) (every decoded frame), [`handle_timeout`](Self::handle_timeout)
 ///   (when [`poll_timeout`](Self::poll_timeout) is reached),
 ///   [`handle_session_lost`](Self::handle_session_lost) (a session is gone past the relay's
-///   grace), [`set_video_enabled`](Self::set_video_enabled) (the account's plan changed).
+///   grace), [`handle_join`](Self::handle_join) (a session joined: a tab that opens while the
+///   call rings gets the invite), [`set_video_enabled`](Self::set_video_enabled) (the
+///   account's plan changed).
 /// - Outputs: the verdict, then two queues drained until `None` after any input:
 ///   [`poll_notice`](Self::poll_notice) (frames the relay writes itself) and
 ///   [`poll_fact`](Self::poll_fact) (call started, call ended with a [`CallSummary`]).
@@ -534,13 +600,15 @@ fn may_send(role: Role, message: &Message) -> bool {
 ///
 /// | frame | verdict |
 /// |---|---|
+/// | with `seq` 2^53 - 1 (the relay's, for its notices) | reject `invalid` |
 /// | of another `conversation_id` | reject `unknown_call` |
 /// | of an unknown type | reject `unknown_type` (never forwarded) |
 /// | `rejected`, from any client | reject `forbidden`: only the relay sends it |
 /// | `invite`, `select_answer`, `cancel` from a visitor | reject `forbidden` |
 /// | `ringing`, `accept`, `decline` from an agent | reject `forbidden` |
-/// | of a remembered ended call (a replayed `invite` too) | drop: it never rings again |
+/// | `invite` of a remembered ended call (reused or replayed) | reject `call_ended`: never rings |
 /// | `accept` of a remembered call whose invite expired | reject `expired` |
+/// | anything else of a remembered ended call | drop |
 /// | a duplicate (same party and `seq` already delivered in this call) | drop |
 /// | `invite` while video is disabled | reject `feature_disabled` |
 /// | `invite` while another call is live | reject `busy`, but see glare below |
@@ -589,23 +657,25 @@ fn may_send(role: Role, message: &Message) -> bool {
 /// ended it already. [`judge`](Self::judge) and [`handle_session_lost`](Self::handle_session_lost)
 /// apply a due timeout first, so decisions never depend on when the relay woke up.
 ///
-/// Summaries use the same [`Outcome`] rules as the call machines. The relay does not see ICE:
-/// its talk time counts from the answer (the accept it relayed) to the end; ring time from the
-/// invite to the answer, or to the end when unanswered. `ended_by` is the role whose frame
+/// Summaries use the same [`Outcome`] rules as the call machines. The relay does not see ICE;
+/// it learns that media connected from the first `call.media` of either bound party (a party
+/// sends its first one once its own media is connected). Talk time counts from there to the
+/// end (zero if media never connected); ring time from the invite to the answer, or to the end
+/// when unanswered. `ended_by` is the role whose frame
 /// ended the call (a winning glare invite counts as the agent's); `None` when the relay's clock
 /// or a lost session did.
 ///
 /// # Memory
-/// Per conversation: the live call (ids, two instants, a 16-byte `seq` window per party, up to
-/// 8 visitor tab windows while ringing, two counters), 64 tombstones, and the queues the caller
-/// drains. An answered call idling holds under 1 KiB even with 255-character ids; see
+/// Per conversation: the live call (ids, three instants, a 16-byte `seq` window per party, up
+/// to 8 visitor tab windows and the invite while ringing, two counters), 64 tombstones, and
+/// the queues the caller drains. An answered call idling holds under 1 KiB even with 255-character ids; see
 /// [`live_call_memory`](Self::live_call_memory).
 #[derive(Debug, Clone)]
 pub struct Referee {
     conversation_id: ConversationId,
     video_enabled: bool,
     live: Option<LiveCall>,
-    tombstones: Tombstones,
+    tombstones: EndedCalls<Ending>,
     notices: VecDeque<Notice>,
     facts: VecDeque<Fact>,
 }
@@ -616,7 +686,7 @@ impl Referee {
     pub const MAX_CANDIDATES: usize = 100;
 
     /// How many ended calls a conversation remembers, to drop their late frames quietly.
-    pub const MAX_TOMBSTONES: usize = tombstones::MAX_TOMBSTONES;
+    pub const MAX_TOMBSTONES: usize = EndedCalls::<Ending>::CAPACITY;
 
     /// The referee of `conversation_id`; `video_enabled`: whether the account's plan includes
     /// video calls.
@@ -625,7 +695,7 @@ impl Referee {
             conversation_id,
             video_enabled,
             live: None,
-            tombstones: Tombstones::default(),
+            tombstones: EndedCalls::default(),
             notices: VecDeque::new(),
             facts: VecDeque::new(),
         }
@@ -648,6 +718,12 @@ impl Referee {
     ) -> Verdict {
         self.handle_timeout(now);
         let call_id = &envelope.call_id;
+        if envelope.seq > MAX_CLIENT_SEQ {
+            return reject(
+                RejectCode::Invalid,
+                format!("seq {} is the relay's own (a client's seq is below it)", envelope.seq),
+            );
+        }
         if envelope.conversation_id != self.conversation_id {
             return reject(
                 RejectCode::UnknownCall,
@@ -683,6 +759,10 @@ impl Referee {
                 (Message::Accept(_), Ending::Expired) => reject(
                     RejectCode::Expired,
                     format!("the invite of call {call_id} expired before this accept"),
+                ),
+                (Message::Invite(_), _) => reject(
+                    RejectCode::CallEnded,
+                    format!("call {call_id} has ended: a new call needs a new call_id"),
                 ),
                 _ => Verdict::Drop,
             };
@@ -741,6 +821,19 @@ impl Referee {
         self.notices.push_back(notice);
         self.finish(call, now, Reason::SignalingLost, None);
         true
+    }
+
+    /// A session of `party` in `role` joined the conversation (a new tab, a reload). A visitor
+    /// tab that joins while the live call rings gets its invite as a notice, with the lifetime
+    /// that is left, so that it rings too.
+    pub fn handle_join(&mut self, now: Instant, role: Role, party: &PartyId) {
+        self.handle_timeout(now);
+        if role != Role::Visitor {
+            return;
+        }
+        if let Some(notice) = self.live.as_ref().and_then(|call| call.invite_for(now, party)) {
+            self.notices.push_back(notice);
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called: the live call's
@@ -831,12 +924,14 @@ impl Referee {
             }
         }
         let lifetime: Duration = invite.lifetime().clamp(MIN_INVITE_LIFETIME, MAX_INVITE_LIFETIME);
+        let mut delivered = envelope.clone();
+        delivered.stamp(party.clone(), Role::Agent, envelope.seq);
         self.live = Some(LiveCall {
             id: envelope.call_id.clone(),
             agent: Speaker::new(party.clone(), SeqWindow::starting_at(envelope.seq)),
             invited_at: now,
             expires_at: now.checked_add(lifetime).unwrap_or(now),
-            answer: Answer::Ringing { tabs: Vec::new() },
+            answer: Answer::Ringing { tabs: Vec::new(), invite: Box::new(delivered) },
             agent_candidates: 0,
             visitor_candidates: 0,
         });
@@ -863,6 +958,7 @@ impl Referee {
     /// Ends `call` at `at`: summary, fact, tombstone.
     fn finish(&mut self, call: LiveCall, at: Instant, reason: Reason, ended_by: Option<Role>) {
         let answered_at = call.answered_at();
+        let media_at = call.media_at();
         let ending = if reason == Reason::InviteTimeout { Ending::Expired } else { Ending::Other };
         let summary = CallSummary {
             call_id: call.id.clone(),
@@ -870,7 +966,7 @@ impl Referee {
             ended_by,
             reason,
             ring_time: answered_at.unwrap_or(at).saturating_duration_since(call.invited_at),
-            talk_time: answered_at.map_or(Duration::ZERO, |a| at.saturating_duration_since(a)),
+            talk_time: media_at.map_or(Duration::ZERO, |m| at.saturating_duration_since(m)),
         };
         self.tombstones.bury(call.id, ending);
         self.facts.push_back(Fact::CallEnded { summary, at });

@@ -23,7 +23,8 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome for a call that ends for `reason`, given whether the visitor's accept had
     /// happened (sent by the visitor, received by the agent). Accepting, not ICE connecting,
-    /// makes a call answered: both parties and the relay see it, so all three agree.
+    /// makes a call answered: both parties and the relay see it, so all three agree. What
+    /// media connecting changes is the talk time (zero for a call that never connected).
     pub(crate) fn of(reason: &Reason, accepted: bool) -> Outcome {
         match reason {
             // The visitor could not say yes: declined, with the reason in the transcript.

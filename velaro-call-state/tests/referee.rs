@@ -74,8 +74,15 @@ fn reject(code: RejectCode) -> impl Fn(&Verdict) -> bool {
     move |verdict| matches!(verdict, Verdict::Reject { code: c, .. } if *c == code)
 }
 
+fn delivery_to(id: &str) -> Delivery {
+    match role_of(id) {
+        Role::Agent => Delivery::Agent(party(id)),
+        Role::Visitor => Delivery::Visitor(party(id)),
+    }
+}
+
 fn to_party(id: &str) -> Verdict {
-    Verdict::Deliver(Delivery::Party(party(id)))
+    Verdict::Deliver(delivery_to(id))
 }
 
 fn to_visitors() -> Verdict {
@@ -134,7 +141,7 @@ impl Room {
             .into_iter()
             .filter_map(|fact| match fact {
                 Fact::CallEnded { summary, .. } => Some(summary),
-                _ => None,
+                Fact::CallStarted { .. } => None,
             })
             .collect()
     }
@@ -150,6 +157,12 @@ impl Room {
         assert_eq!(self.send(5, AGENT, call, SelectAnswerBody::new(party(TAB_A))), to_visitors());
         self.facts();
         self.notices();
+    }
+
+    /// [`answered`](Self::answered), and media connected at 5 s: `TAB_A`'s first `call.media`.
+    fn connected(&mut self, call: &str) {
+        self.answered(call);
+        assert_eq!(self.send(5, TAB_A, call, MediaBody::default()), to_party(AGENT));
     }
 }
 
@@ -258,7 +271,7 @@ fn glare_the_lesser_call_id_from_another_agent_device_replaces_the_ringing_call(
     assert_eq!(cancel.seq, 2, "one past the invite's seq");
     assert_eq!(cancel.message, Message::Cancel(CancelBody::new(Reason::Replaced)));
     // The old call's agent learns it was replaced.
-    assert_eq!(notices[1].to, Delivery::Party(party(AGENT)));
+    assert_eq!(notices[1].to, Delivery::Agent(party(AGENT)));
     let hangup = &notices[1].envelope;
     assert_eq!((&hangup.party_id, hangup.role), (&party("relay"), Role::Visitor));
     assert_eq!(hangup.message, Message::Hangup(HangupBody::new(Reason::Replaced)));
@@ -688,7 +701,7 @@ fn the_candidate_budget_is_per_call() {
 #[test]
 fn hangup_ends_the_call_with_a_summary() {
     let mut room = Room::new();
-    room.answered("c1");
+    room.connected("c1");
     assert_eq!(room.send(257, TAB_A, "c1", HangupBody::default()), to_party(AGENT));
     assert_eq!(room.referee.live_call(), None);
     let ended = room.ended();
@@ -710,7 +723,7 @@ fn hangup_ends_the_call_with_a_summary() {
 #[test]
 fn hangup_from_the_agent_goes_to_the_bound_tab() {
     let mut room = Room::new();
-    room.answered("c1");
+    room.connected("c1");
     assert_eq!(room.send(65, AGENT, "c1", HangupBody::default()), to_party(TAB_A));
     let ended = room.ended();
     assert_eq!(ended[0].ended_by, Some(Role::Agent));
@@ -720,11 +733,44 @@ fn hangup_from_the_agent_goes_to_the_bound_tab() {
 #[test]
 fn a_failure_after_the_answer_is_a_failed_call() {
     let mut room = Room::new();
-    room.answered("c1");
+    room.connected("c1");
     room.send(40, AGENT, "c1", HangupBody::new(Reason::IceFailed));
     let ended = room.ended();
     assert_eq!(ended[0].outcome, Outcome::Failed);
-    assert_eq!(ended[0].talk_time, Duration::from_secs(35), "counted from the answer");
+    assert_eq!(ended[0].talk_time, Duration::from_secs(35), "counted from media connecting");
+}
+
+#[test]
+fn talk_time_counts_from_the_first_call_media_not_the_accept() {
+    let mut room = Room::new();
+    room.answered("c1");
+    // Offer, answer and candidates take 12 s; then the agent's media connects first.
+    room.send(6, AGENT, "c1", offer());
+    room.send(7, TAB_A, "c1", candidates(3));
+    room.send(9, TAB_A, "c1", QualityBody::new(QualityLevel::Good));
+    assert_eq!(room.send(17, AGENT, "c1", MediaBody::default()), to_party(TAB_A));
+    room.send(18, TAB_A, "c1", MediaBody::default());
+    room.send(77, TAB_A, "c1", HangupBody::default());
+    let ended = room.ended();
+    assert_eq!(ended[0].outcome, Outcome::Answered);
+    assert_eq!(ended[0].ring_time, Duration::from_secs(5), "to the accept");
+    assert_eq!(ended[0].talk_time, Duration::from_secs(60), "from the first call.media");
+}
+
+#[test]
+fn a_call_whose_media_never_connected_bills_no_talk_time() {
+    let mut room = Room::new();
+    room.answered("c1");
+    room.send(6, AGENT, "c1", offer());
+    room.send(30, AGENT, "c1", HangupBody::default());
+    let ended = room.ended();
+    assert_eq!(ended[0].talk_time, Duration::ZERO, "not the 25 s since the accept");
+    assert_eq!(ended[0].outcome, Outcome::Answered, "accepted: as both parties see it");
+
+    room.answered("c2");
+    assert!(room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_A)));
+    let ended = room.ended();
+    assert_eq!((ended[0].outcome, ended[0].talk_time), (Outcome::Failed, Duration::ZERO));
 }
 
 #[test]
@@ -827,17 +873,23 @@ fn every_frame_of_an_ended_call_is_dropped_quietly() {
 }
 
 #[test]
-fn a_replayed_invite_of_an_ended_call_never_rings_again() {
+fn an_invite_of_an_ended_call_never_rings_again_and_its_sender_is_told() {
     let mut room = Room::new();
     let invite = room.envelope(AGENT, "c1", invite_body());
     assert_eq!(room.judge(0, AGENT, &invite), to_visitors());
     room.send(1, AGENT, "c1", CancelBody::default());
-    // Replayed byte for byte, or re-sent with a new seq, by the agent or another device.
-    assert_eq!(room.judge(2, AGENT, &invite), Verdict::Drop);
-    assert_eq!(room.send(2, AGENT, "c1", invite_body()), Verdict::Drop);
-    assert_eq!(room.send(2, AGENT2, "c1", invite_body()), Verdict::Drop);
+    room.facts();
+    // Replayed byte for byte, or the id reused by a new call (seq 1 again, as a fresh call
+    // machine counts), by the agent or another device: refused with a code to act on (pick a
+    // new call id), never delivered, never waiting in silence.
+    let reused = Envelope::new(conv(), call_id("c1"), party(AGENT), Role::Agent, 1, invite_body());
+    for (from, envelope) in [(AGENT, invite.clone()), (AGENT, reused.clone()), (AGENT2, reused)] {
+        let verdict = room.judge(2, from, &envelope);
+        assert!(reject(RejectCode::CallEnded)(&verdict), "{from}: {verdict:?}");
+    }
     assert_eq!(room.referee.live_call(), None);
     assert_eq!(room.referee.poll_timeout(), None);
+    assert!(room.facts().is_empty() && room.notices().is_empty());
 }
 
 #[test]
@@ -926,13 +978,72 @@ fn dedupe_windows_reset_per_call() {
     assert_eq!(room.ended().len(), 2);
 }
 
+#[test]
+fn the_last_seq_is_the_relays_so_a_notice_on_a_partys_behalf_stays_valid() {
+    use velaro_call_protocol::limits::{MAX_CLIENT_SEQ, MAX_SEQ};
+    let mut room = Room::new();
+    let at_max =
+        Envelope::new(conv(), call_id("c1"), party(AGENT), Role::Agent, MAX_SEQ, invite_body());
+    let verdict = room.judge(0, AGENT, &at_max);
+    assert!(reject(RejectCode::Invalid)(&verdict), "{verdict:?}");
+    // The highest seq a client may use: the relay's expiry notice for it is still valid.
+    let highest = Envelope { seq: MAX_CLIENT_SEQ, ..at_max };
+    assert_eq!(room.judge(0, AGENT, &highest), to_visitors());
+    room.referee.handle_timeout(room.at(60));
+    let notices = room.notices();
+    assert_eq!(notices[0].envelope.seq, MAX_SEQ);
+    assert!(decode(&encode(&notices[0].envelope)).is_ok(), "the notice decodes");
+}
+
+// --- tabs that join ---
+
+#[test]
+fn a_tab_that_joins_while_the_call_rings_gets_the_invite_with_the_lifetime_left() {
+    let mut room = Room::new();
+    let invite = room.envelope(AGENT, "c1", invite_body());
+    room.judge(0, AGENT, &invite);
+    room.referee.handle_join(room.at(25), Role::Visitor, &party(TAB_B));
+    let notices = room.notices();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].to, Delivery::Visitor(party(TAB_B)));
+    let joined = &notices[0].envelope;
+    assert_eq!((&joined.party_id, joined.role, joined.seq), (&party(AGENT), Role::Agent, 1));
+    let Message::Invite(body) = &joined.message else { panic!("{joined:?}") };
+    assert_eq!(body.lifetime(), Duration::from_secs(35), "60 s less 25: the relay's clock");
+    assert_eq!(body.prompt, invite_body().prompt);
+    // The real call machine of the joining tab rings with it.
+    let tab = Call::visitor(CallConfig::new(conv(), party(TAB_B)), joined, room.at(25)).unwrap();
+    assert_eq!(tab.poll_timeout(), Some(room.at(60)));
+
+    // Near the end the lifetime is the protocol's minimum: the relay's expiry still ends it.
+    room.referee.handle_join(room.at(55), Role::Visitor, &party(TAB_A));
+    let Message::Invite(body) = &room.notices()[0].envelope.message else { panic!() };
+    assert_eq!(body.lifetime(), Duration::from_secs(10));
+    assert!(decode(&encode(&room.notices().pop().map_or(invite, |n| n.envelope))).is_ok());
+}
+
+#[test]
+fn nobody_else_joining_gets_an_invite() {
+    let mut room = Room::new();
+    room.referee.handle_join(room.at(0), Role::Visitor, &party(TAB_A));
+    room.send(0, AGENT, "c1", invite_body());
+    room.referee.handle_join(room.at(1), Role::Agent, &party(AGENT2));
+    assert!(room.notices().is_empty(), "agents do not ring");
+    room.send(5, TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
+    room.referee.handle_join(room.at(6), Role::Visitor, &party(TAB_B));
+    assert!(room.notices().is_empty(), "answered: nothing to ring");
+    room.referee.handle_timeout(room.at(600));
+    room.referee.handle_join(room.at(600), Role::Visitor, &party(TAB_B));
+    assert!(room.notices().is_empty());
+}
+
 // --- lost sessions ---
 
 #[test]
 fn losing_the_bound_visitor_ends_the_call_signaling_lost() {
     let mut room = Room::new();
     room.answered("c1");
-    room.send(6, TAB_A, "c1", MediaBody::default());
+    room.send(5, TAB_A, "c1", MediaBody::default());
     assert!(!room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_B)));
     assert!(!room.referee.handle_session_lost(room.at(30), Role::Agent, &party(AGENT2)));
     assert!(room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_A)));
@@ -944,7 +1055,7 @@ fn losing_the_bound_visitor_ends_the_call_signaling_lost() {
     assert_eq!(ended[0].talk_time, Duration::from_secs(25));
     let notices = room.notices();
     assert_eq!(notices.len(), 1);
-    assert_eq!(notices[0].to, Delivery::Party(party(AGENT)));
+    assert_eq!(notices[0].to, Delivery::Agent(party(AGENT)));
     let hangup = &notices[0].envelope;
     assert_eq!((&hangup.party_id, hangup.role), (&party(TAB_A), Role::Visitor));
     assert_eq!(hangup.seq, 4, "ringing, accept, media, then this");
@@ -1023,10 +1134,11 @@ fn glare_notices_end_the_replaced_call_on_both_sides() {
     for notice in room.notices() {
         match notice.to {
             Delivery::AllVisitors => tab.handle_message(later, notice.envelope).unwrap(),
-            Delivery::Party(to) => {
+            Delivery::Agent(to) => {
                 assert_eq!(to, party(AGENT));
                 agent.handle_message(later, notice.envelope).unwrap();
             }
+            Delivery::Visitor(to) => panic!("a notice for tab {to} alone"),
         }
     }
     let tab_outputs = drain(&mut tab);
@@ -1174,7 +1286,7 @@ proptest! {
                             let (agent, visitor) = (agent.unwrap(), visitor.unwrap());
                             let expected = if party(from) == agent { visitor } else { agent.clone() };
                             prop_assert!(party(from) == agent || room.referee.live_visitor() == Some(&party(from)));
-                            prop_assert_eq!(to, &Delivery::Party(expected));
+                            prop_assert_eq!(to, &delivery_to(expected.as_str()));
                         }
                     }
                     if kind >= 11 {
@@ -1203,7 +1315,6 @@ proptest! {
                         prop_assert_eq!(summary.outcome == Outcome::Missed, summary.reason == Reason::InviteTimeout);
                         ended.push(summary.call_id);
                     }
-                    _ => {}
                 }
             }
             room.notices();

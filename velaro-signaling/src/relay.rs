@@ -1,11 +1,12 @@
 //! The relay: routes frames between the sessions of each conversation (sans IO).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::mem::size_of;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use velaro_call_state::velaro_call_protocol::limits::{MAX_FRAME_LEN, MAX_SEQ};
 use velaro_call_state::velaro_call_protocol::message::hangup::{RejectCode, RejectedBody};
 use velaro_call_state::velaro_call_protocol::velaro_ice_config::CandidateFilter;
 use velaro_call_state::velaro_call_protocol::{
@@ -102,6 +103,23 @@ pub enum RelayError {
     /// The session is not connected (never was, or was disconnected).
     #[error("{0} is not connected")]
     UnknownSession(SessionId),
+    /// The party id is the relay's own (`relay`, [`PartyId::relay`]): the relay writes its
+    /// notices under it, so no client may connect as it.
+    #[error("party id {0} is reserved for the relay")]
+    ReservedParty(PartyId),
+    /// The party id belongs to the other role in this conversation: a visitor session that
+    /// claims the agent's id would otherwise get the agent's frames.
+    #[error("party {party} is the {bound} of conversation {conversation_id}, not its {claimed}")]
+    RoleConflict {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The party id claimed.
+        party: PartyId,
+        /// The role the session claimed.
+        claimed: Role,
+        /// The role the party id already has.
+        bound: Role,
+    },
 }
 
 /// What the host hears from the relay.
@@ -155,6 +173,8 @@ struct Session {
     queue: VecDeque<Bytes>,
     bucket: Bucket,
     notices: u64,
+    /// It fell too far behind: the host was told to close it, nothing more is queued.
+    closing: bool,
 }
 
 /// The most frames kept per party for a resume; a call sends far fewer (the referee caps
@@ -177,6 +197,34 @@ struct Conversation {
     referee: Referee,
     sessions: Vec<SessionId>,
     parties: Vec<Party>,
+    /// The call whose frames the parties' replay logs hold: a new call starts them afresh.
+    logged_call: Option<CallId>,
+    /// The deadline this conversation has in the relay's timer index.
+    deadline: Option<Instant>,
+}
+
+impl Conversation {
+    fn new(referee: Referee) -> Conversation {
+        Conversation {
+            referee,
+            sessions: Vec::new(),
+            parties: Vec::new(),
+            logged_call: None,
+            deadline: None,
+        }
+    }
+
+    /// The next moment something is due here: the referee's invite expiry, or a party's grace.
+    fn next_deadline(&self, grace: Duration) -> Option<Instant> {
+        let lost = self.parties.iter().filter_map(|p| p.lost_since).min().map(|at| at + grace);
+        self.referee.poll_timeout().into_iter().chain(lost).min()
+    }
+
+    /// Nobody is here or coming back: the conversation can be freed (the host opens it again
+    /// before its next session connects).
+    fn is_idle(&self) -> bool {
+        self.sessions.is_empty() && self.parties.is_empty() && self.referee.live_call().is_none()
+    }
 }
 
 /// The relay: routes call frames between the sessions of each conversation.
@@ -189,6 +237,14 @@ struct Conversation {
 /// asks the conversation's [`Referee`], stamps the sender's identity from the connection,
 /// re-encodes and queues the frame for the other party's sessions; a refused frame is answered
 /// with `call.rejected`. Nothing here ends a conversation.
+///
+/// Every frame the relay writes decodes with [`decode`]: what it forwards is checked against
+/// the frame limit after stamping (and decoded again when the privacy filter rewrote it), and
+/// what it writes itself is built to pass the codec's checks.
+///
+/// A conversation is freed once its last session and the grace of its last party are gone;
+/// [`open_conversation`](Self::open_conversation) it again before the next session connects
+/// (it is cheap, and idempotent while the conversation lives).
 ///
 /// ```
 /// use std::time::Instant;
@@ -215,6 +271,9 @@ pub struct Relay {
     events: VecDeque<RelayEvent>,
     /// Sessions whose queue went from empty to not empty.
     ready: VecDeque<SessionId>,
+    /// Every conversation with something due, by when: `poll_timeout` and `handle_timeout`
+    /// look at the due ones only, however many conversations there are.
+    deadlines: BTreeSet<(Instant, ConversationId)>,
 }
 
 /// The call id of a notice about a frame too broken to name its call.
@@ -230,6 +289,7 @@ impl Relay {
             next_session: 1,
             events: VecDeque::new(),
             ready: VecDeque::new(),
+            deadlines: BTreeSet::new(),
         }
     }
 
@@ -239,14 +299,15 @@ impl Relay {
             conversation.referee.set_video_enabled(video_enabled);
         } else {
             let referee = Referee::new(conversation_id.clone(), video_enabled);
-            self.conversations.insert(
-                conversation_id,
-                Conversation { referee, sessions: Vec::new(), parties: Vec::new() },
-            );
+            self.conversations.insert(conversation_id, Conversation::new(referee));
         }
     }
 
     /// Connects an authenticated session of `party` (one tab or device) in `role`.
+    ///
+    /// A party id belongs to one role in a conversation (while the party is connected or
+    /// within its grace), and `relay` is the relay's own: either claim is refused. A visitor
+    /// tab that connects while a call rings gets the invite, with the lifetime that is left.
     pub fn connect(
         &mut self,
         now: Instant,
@@ -254,14 +315,22 @@ impl Relay {
         role: Role,
         party: PartyId,
     ) -> Result<SessionId, RelayError> {
+        if party == PartyId::relay() {
+            return Err(RelayError::ReservedParty(party));
+        }
         let conversation = self
             .conversations
             .get_mut(conversation_id)
             .ok_or_else(|| RelayError::UnknownConversation(conversation_id.clone()))?;
-        let id = SessionId(self.next_session);
-        self.next_session += 1;
-        conversation.sessions.push(id);
-        match conversation.parties.iter_mut().find(|p| p.id == party && p.role == role) {
+        match conversation.parties.iter_mut().find(|p| p.id == party) {
+            Some(known) if known.role != role => {
+                return Err(RelayError::RoleConflict {
+                    conversation_id: conversation_id.clone(),
+                    party,
+                    claimed: role,
+                    bound: known.role,
+                });
+            }
             Some(known) => known.lost_since = None,
             None => conversation.parties.push(Party {
                 role,
@@ -270,6 +339,10 @@ impl Relay {
                 lost_since: None,
             }),
         }
+        let id = SessionId(self.next_session);
+        self.next_session += 1;
+        conversation.sessions.push(id);
+        conversation.referee.handle_join(now, role, &party);
         let bucket = Bucket { tokens: f64::from(self.config.rate.burst), at: now };
         let session = Session {
             conversation: conversation_id.clone(),
@@ -278,8 +351,11 @@ impl Relay {
             queue: VecDeque::new(),
             bucket,
             notices: 0,
+            closing: false,
         };
         self.sessions.insert(id, session);
+        self.drain_referee(conversation_id);
+        self.rearm(conversation_id);
         Ok(id)
     }
 
@@ -304,6 +380,7 @@ impl Relay {
         {
             party.lost_since = Some(now);
         }
+        self.rearm(&gone.conversation);
         Ok(())
     }
 
@@ -332,12 +409,8 @@ impl Relay {
             .filter(missed)
             .map(|(_, _, frame)| frame.clone())
             .collect();
-        if let Some(target) = self.sessions.get_mut(&session) {
-            let was_empty = target.queue.is_empty();
-            target.queue.extend(missing);
-            if was_empty && !target.queue.is_empty() {
-                self.ready.push_back(session);
-            }
+        for frame in missing {
+            self.enqueue(session, frame);
         }
         Ok(())
     }
@@ -375,10 +448,16 @@ impl Relay {
             self.refuse(session, Some(&envelope), RejectCode::Invalid, detail);
             return Ok(());
         }
-        if role == Role::Visitor
-            && let Some(filter) = self.config.visitor_candidates
-        {
-            filter_candidates(filter, &mut envelope.message);
+        let filter = self.config.visitor_candidates.filter(|_| role == Role::Visitor);
+        let filtered =
+            filter.is_some_and(|filter| filter_candidates(filter, &mut envelope.message));
+        // Written before it is judged: a frame that cannot be forwarded as it would be written
+        // must not change the call either.
+        envelope.stamp(party.clone(), role, envelope.seq);
+        let forwarded = Bytes::from(encode(&envelope));
+        if let Some((code, detail)) = unwritable(&forwarded, filtered) {
+            self.refuse(session, Some(&envelope), code, detail);
+            return Ok(());
         }
         let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
             return Err(RelayError::UnknownConversation(conversation_id));
@@ -388,32 +467,27 @@ impl Relay {
         self.drain_referee(&conversation_id);
         match verdict {
             Verdict::Deliver(delivery) => {
-                envelope.stamp(party, role, envelope.seq);
-                let frame = Bytes::from(encode(&envelope));
-                self.deliver(&conversation_id, &delivery, &envelope, &frame);
+                self.deliver(&conversation_id, &delivery, &envelope, &forwarded);
             }
             Verdict::Reject { code, detail } => self.refuse(session, Some(&envelope), code, detail),
             Verdict::Drop => {}
         }
+        self.rearm(&conversation_id);
         Ok(())
     }
 
     /// Fires every timer due at `now`: invite expiries, and parties whose grace ran out (their
-    /// live call ends `signaling_lost`).
+    /// live call ends `signaling_lost`). A conversation left with nobody is freed.
     pub fn handle_timeout(&mut self, now: Instant) {
         let grace = self.config.grace;
         let lost = |p: &Party| p.lost_since.is_some_and(|since| since + grace <= now);
-        // Most conversations, most of the time, have nothing due: find the few that do.
-        let due: Vec<ConversationId> = self
-            .conversations
-            .iter()
-            .filter(|(_, c)| {
-                c.referee.poll_timeout().is_some_and(|at| at <= now) || c.parties.iter().any(lost)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
+        while let Some((at, id)) = self.deadlines.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.deadlines.remove(&(at, id.clone()));
             let Some(conversation) = self.conversations.get_mut(&id) else { continue };
+            conversation.deadline = None;
             conversation.referee.handle_timeout(now);
             let (gone, kept): (Vec<Party>, Vec<Party>) =
                 std::mem::take(&mut conversation.parties).into_iter().partition(lost);
@@ -422,19 +496,17 @@ impl Relay {
                 conversation.referee.handle_session_lost(now, party.role, &party.id);
             }
             self.drain_referee(&id);
+            if self.conversations.get(&id).is_some_and(Conversation::is_idle) {
+                self.conversations.remove(&id);
+            } else {
+                self.rearm(&id);
+            }
         }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let grace = self.config.grace;
-        self.conversations
-            .values()
-            .flat_map(|c| {
-                let lost = c.parties.iter().filter_map(move |p| p.lost_since.map(|at| at + grace));
-                c.referee.poll_timeout().into_iter().chain(lost)
-            })
-            .min()
+        self.deadlines.first().map(|(at, _)| *at)
     }
 
     /// The next frame to write to `session`, if any.
@@ -485,6 +557,27 @@ impl Relay {
         self.sessions.len()
     }
 
+    /// How many conversations are open (freed ones are not).
+    pub fn conversation_count(&self) -> usize {
+        self.conversations.len()
+    }
+
+    /// Moves a conversation's entry in the timer index to its current next deadline.
+    fn rearm(&mut self, conversation_id: &ConversationId) {
+        let Some(conversation) = self.conversations.get_mut(conversation_id) else { return };
+        let next = conversation.next_deadline(self.config.grace);
+        if next == conversation.deadline {
+            return;
+        }
+        if let Some(old) = conversation.deadline.take() {
+            self.deadlines.remove(&(old, conversation_id.clone()));
+        }
+        if let Some(new) = next {
+            self.deadlines.insert((new, conversation_id.clone()));
+        }
+        conversation.deadline = next;
+    }
+
     /// Moves the referee's notices to their sessions and its facts to the host.
     fn drain_referee(&mut self, conversation_id: &ConversationId) {
         let Some(conversation) = self.conversations.get_mut(conversation_id) else {
@@ -505,7 +598,6 @@ impl Relay {
                 Fact::CallEnded { summary, .. } => {
                     RelayEvent::CallEnded { conversation_id: conversation_id.clone(), summary }
                 }
-                _ => continue,
             });
         }
         for notice in notices {
@@ -514,8 +606,7 @@ impl Relay {
         }
     }
 
-    /// Queues `frame` for every session `delivery` names; a session whose queue is full is
-    /// disconnected instead.
+    /// Logs `frame` for every party `delivery` names and queues it for their sessions.
     fn deliver(
         &mut self,
         conversation_id: &ConversationId,
@@ -524,41 +615,46 @@ impl Relay {
         frame: &Bytes,
     ) {
         let Some(conversation) = self.conversations.get_mut(conversation_id) else { return };
-        let wanted = |role: Role, party: &PartyId| match delivery {
-            Delivery::AllVisitors => role == Role::Visitor,
-            Delivery::Party(target) => party == target,
-        };
         // Each call starts its parties' replay logs afresh.
-        if matches!(envelope.message, Message::Invite(_)) {
+        if conversation.logged_call.as_ref() != Some(&envelope.call_id) {
             conversation.parties.iter_mut().for_each(|p| p.log.clear());
+            conversation.logged_call = Some(envelope.call_id.clone());
         }
-        for party in conversation.parties.iter_mut().filter(|p| wanted(p.role, &p.id)) {
+        for party in conversation.parties.iter_mut().filter(|p| delivery.includes(p.role, &p.id)) {
             if party.log.len() == MAX_REPLAY {
                 party.log.pop_front();
             }
             party.log.push_back((envelope.party_id.clone(), envelope.seq, frame.clone()));
         }
-        let mut slow = Vec::new();
-        for id in &conversation.sessions {
-            let Some(session) = self.sessions.get_mut(id) else { continue };
-            if !wanted(session.role, &session.party) {
-                continue;
-            }
-            if session.queue.len() >= self.config.max_queued {
-                slow.push(*id);
-            } else {
-                if session.queue.is_empty() {
-                    self.ready.push_back(*id);
-                }
-                session.queue.push_back(frame.clone());
-            }
+        let targets: Vec<SessionId> = conversation
+            .sessions
+            .iter()
+            .filter(|id| self.sessions.get(id).is_some_and(|s| delivery.includes(s.role, &s.party)))
+            .copied()
+            .collect();
+        for session in targets {
+            self.enqueue(session, frame.clone());
         }
-        for id in slow {
-            if let Some(session) = self.sessions.get_mut(&id) {
-                session.queue.clear();
-            }
-            self.events.push_back(RelayEvent::Disconnect { session: id });
+    }
+
+    /// Queues `frame` for `session`. A session whose queue is full is a slow consumer: it is
+    /// disconnected ([`RelayEvent::Disconnect`]) rather than buffered without bound or quietly
+    /// left without the frame; its party keeps the replay log for a resume.
+    fn enqueue(&mut self, session: SessionId, frame: Bytes) {
+        let Some(to) = self.sessions.get_mut(&session) else { return };
+        if to.closing {
+            return;
         }
+        if to.queue.len() >= self.config.max_queued {
+            to.closing = true;
+            to.queue = VecDeque::new();
+            self.events.push_back(RelayEvent::Disconnect { session });
+            return;
+        }
+        if to.queue.is_empty() {
+            self.ready.push_back(session);
+        }
+        to.queue.push_back(frame);
     }
 
     /// Answers `session` with a `call.rejected` about its frame.
@@ -572,7 +668,8 @@ impl Relay {
         let Some(to) = self.sessions.get_mut(&session) else {
             return;
         };
-        to.notices += 1;
+        // The relay's own count; a party that ever saw 2^53 - 1 notices sees that one again.
+        to.notices = (to.notices + 1).min(MAX_SEQ);
         let call_id = refused.map_or_else(
             || {
                 CallId::new(UNKNOWN_CALL)
@@ -588,21 +685,34 @@ impl Relay {
             to.notices,
             RejectedBody::new(code.clone(), detail, refused.map(|e| e.seq)),
         );
-        let frame = Bytes::from(encode(&notice));
-        if to.queue.len() < self.config.max_queued {
-            if to.queue.is_empty() {
-                self.ready.push_back(session);
-            }
-            to.queue.push_back(frame);
-        }
+        self.enqueue(session, Bytes::from(encode(&notice)));
         self.events.push_back(RelayEvent::Refused { session, code });
     }
 }
 
+/// Why a frame, as the relay would forward it, cannot be: over the frame limit once stamped
+/// (the sender's own party id may be shorter than the one stamped, and the relay writes the
+/// canonical form), or, when the privacy filter rewrote it, breaking a limit the codec checks
+/// (a filtered SDP over 32 KiB, say). `None` when it is fine to forward.
+fn unwritable(frame: &[u8], filtered: bool) -> Option<(RejectCode, String)> {
+    if frame.len() > MAX_FRAME_LEN {
+        let detail = format!(
+            "the frame is {} bytes as forwarded (stamped with the sender's identity), more than \
+             {MAX_FRAME_LEN}",
+            frame.len()
+        );
+        return Some((RejectCode::TooLarge, detail));
+    }
+    if filtered && let Err(error) = decode(frame) {
+        return Some((error.reject_code(), format!("after the privacy filter, {error}")));
+    }
+    None
+}
+
 /// Applies the privacy filter to the candidates a message carries: dropped ones disappear,
 /// kept ones may be rewritten (a relay candidate's related address blanked). End-of-candidates
-/// markers pass.
-fn filter_candidates(filter: CandidateFilter, message: &mut Message) {
+/// markers pass. Returns whether the message carries candidates (and so may have changed).
+fn filter_candidates(filter: CandidateFilter, message: &mut Message) -> bool {
     match message {
         Message::Candidates(body) => {
             body.candidates.retain_mut(|init| match init.candidate.take() {
@@ -615,11 +725,13 @@ fn filter_candidates(filter: CandidateFilter, message: &mut Message) {
                     Err(_) => false,
                 },
             });
+            true
         }
         Message::Description(body) => {
             body.description.sdp = filter.filter_sdp(&body.description.sdp).sdp;
+            true
         }
-        _ => {}
+        _ => false,
     }
 }
 

@@ -1,8 +1,8 @@
 //! `serve`: a [`Relay`] over many transports on a tokio runtime (feature `tokio`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Instant;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{Either, select};
@@ -19,6 +19,10 @@ struct Shared {
     /// Each connected session's wake-up: "you have frames to write" or "close".
     wakers: HashMap<SessionId, UnboundedSender<Wake>>,
     events: UnboundedSender<RelayEvent>,
+    /// The deadline the timer task sleeps until, and its wake-up when an input armed an
+    /// earlier one (a disconnect starting a 20 s grace during a 10 min invite, say).
+    armed: Option<Instant>,
+    rearm: UnboundedSender<()>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,18 +41,54 @@ pub struct RelayServer {
 /// transports) and the stream of events for the host (calls started and ended, refusals).
 pub fn serve(relay: Relay) -> (RelayServer, UnboundedReceiver<RelayEvent>) {
     let (events, events_rx) = unbounded();
-    let shared = Arc::new(Mutex::new(Shared { relay, wakers: HashMap::new(), events }));
-    let server = RelayServer { shared };
-    let timers = server.clone();
+    let (rearm, rearm_rx) = unbounded();
+    let shared = Shared { relay, wakers: HashMap::new(), events, armed: None, rearm };
+    let server = RelayServer { shared: Arc::new(Mutex::new(shared)) };
+    let timers = Arc::downgrade(&server.shared);
     #[allow(clippy::disallowed_methods)] // the IO edge owns the tasks
-    tokio::spawn(async move { timers.run_timers().await });
+    tokio::spawn(run_timers(timers, rearm_rx));
     (server, events_rx)
+}
+
+/// Sleeps until the relay's next deadline and handles it; an input that arms an earlier
+/// deadline wakes it to sleep less (as quinn's driver re-arms its timer), and without a
+/// deadline it sleeps until one is armed: no polling. Ends with the server.
+async fn run_timers(shared: Weak<Mutex<Shared>>, mut rearm: UnboundedReceiver<()>) {
+    use futures::StreamExt as _;
+    loop {
+        let deadline = {
+            let Some(shared) = shared.upgrade() else { return };
+            let mut shared = lock(&shared);
+            shared.armed = shared.relay.poll_timeout();
+            shared.armed
+        };
+        let sleep = match deadline {
+            Some(at) => Either::Left(TokioClock.sleep_until(at)),
+            None => Either::Right(futures::future::pending()),
+        };
+        match select(sleep, rearm.next()).await {
+            Either::Left(((), _)) => {
+                let Some(shared) = shared.upgrade() else { return };
+                let mut shared = lock(&shared);
+                let now = TokioClock.now();
+                shared.relay.handle_timeout(now);
+                shared.wake_ready();
+            }
+            Either::Right((Some(()), _)) => {}
+            // Every sender (held by the shared state) is gone: the server is.
+            Either::Right((None, _)) => return,
+        }
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    // A panic while locked leaves the relay consistent (it never panics mid-update).
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl RelayServer {
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        // A panic while locked leaves the relay consistent (it never panics mid-update).
-        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.shared)
     }
 
     /// Opens a conversation (see [`Relay::open_conversation`]).
@@ -125,25 +165,17 @@ impl RelayServer {
         let _ = shared.relay.disconnect(now, session);
         shared.wake_ready();
     }
-
-    async fn run_timers(&self) {
-        // Until every other handle (the host's server, the session tasks) is gone.
-        while Arc::strong_count(&self.shared) > 1 {
-            let deadline = self.lock().relay.poll_timeout();
-            // Without a deadline, look again soon: a frame may have armed one meanwhile.
-            let at = deadline.unwrap_or_else(|| TokioClock.now() + Duration::from_millis(250));
-            TokioClock.sleep_until(at).await;
-            let mut shared = self.lock();
-            let now = TokioClock.now();
-            shared.relay.handle_timeout(now);
-            shared.wake_ready();
-        }
-    }
 }
 
 impl Shared {
-    /// Wakes the sessions with frames to write and passes events on to the host.
+    /// Wakes the sessions with frames to write, passes events on to the host, and wakes the
+    /// timer task when the relay's next deadline moved earlier than the one it sleeps until.
     fn wake_ready(&mut self) {
+        let next = self.relay.poll_timeout();
+        if next.is_some_and(|next| self.armed.is_none_or(|armed| next < armed)) {
+            self.armed = next;
+            let _ = self.rearm.unbounded_send(());
+        }
         while let Some(session) = self.relay.poll_ready() {
             if let Some(wake) = self.wakers.get(&session) {
                 let _ = wake.unbounded_send(Wake::Write);

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{Either, select};
 use futures::{Stream, StreamExt as _};
-use velaro_call_state::velaro_call_protocol::{CallId, Message, decode, encode};
+use velaro_call_state::velaro_call_protocol::{CallId, decode, encode};
 use velaro_call_state::{
-    Action, Call, CallConfig, CallError, CallSummary, Event, MediaCommand, MediaEvent, Output,
+    Action, Call, CallConfig, CallError, CallSummary, EndedCalls, Event, MediaCommand, MediaEvent,
+    Output,
 };
 
 use crate::clock::Clock;
@@ -118,6 +119,8 @@ impl Stream for CallHandle {
 pub struct CallSession<T> {
     config: CallConfig,
     call: Option<Call>,
+    /// Visitor, before its call: calls whose end overtook their invite.
+    ended: EndedCalls,
     transport: T,
     clock: Arc<dyn Clock>,
     inputs: UnboundedReceiver<Input>,
@@ -133,8 +136,15 @@ impl<T: Transport> CallSession<T> {
     ) -> (Self, CallHandle) {
         let (input_tx, input_rx) = unbounded();
         let (output_tx, output_rx) = unbounded();
-        let session =
-            CallSession { config, call, transport, clock, inputs: input_rx, outputs: output_tx };
+        let session = CallSession {
+            config,
+            call,
+            ended: EndedCalls::default(),
+            transport,
+            clock,
+            inputs: input_rx,
+            outputs: output_tx,
+        };
         (session, CallHandle { inputs: input_tx, outputs: output_rx })
     }
 
@@ -149,7 +159,8 @@ impl<T: Transport> CallSession<T> {
         CallSession::new(config, Some(call), transport, clock)
     }
 
-    /// A visitor's session: its call starts with the first invite that arrives.
+    /// A visitor's session: its call starts with the first invite that arrives (unless a
+    /// hangup or cancel of that call came first, on a link that reorders).
     pub fn visitor(config: CallConfig, transport: T, clock: Arc<dyn Clock>) -> (Self, CallHandle) {
         CallSession::new(config, None, transport, clock)
     }
@@ -217,7 +228,7 @@ impl<T: Transport> CallSession<T> {
             Some(call) => {
                 let _ = call.handle_message(now, envelope);
             }
-            None if matches!(envelope.message, Message::Invite(_)) => {
+            None if self.ended.starts_a_call(&envelope) => {
                 self.call = Call::visitor(self.config.clone(), &envelope, now).ok();
             }
             None => {}

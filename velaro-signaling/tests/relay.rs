@@ -19,10 +19,11 @@ use velaro_signaling::velaro_call_state::velaro_call_protocol::message::hangup::
 use velaro_signaling::velaro_call_state::velaro_call_protocol::message::invite::{
     InviteBody, MediaKinds, Prompt,
 };
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::media::MediaBody;
 use velaro_signaling::velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, decode, encode,
 };
-use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayEvent, SessionId};
+use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, SessionId};
 
 struct Setup {
     relay: Relay,
@@ -310,6 +311,9 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
     let mut s = setup();
     s.invite();
     s.accept_by_tab1();
+    // Media connected: the tab's first call.media.
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, MediaBody::default()));
+    drain(&mut s.relay, s.agent);
     s.send(
         s.agent,
         &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::new(Reason::UserHangup)),
@@ -404,7 +408,7 @@ fn a_party_outside_the_call_and_a_self_accept_are_forbidden() {
 }
 
 #[test]
-fn frames_after_the_hangup_and_a_replayed_invite_are_dropped_quietly() {
+fn frames_after_the_hangup_are_dropped_quietly_and_a_replayed_invite_is_refused() {
     let mut s = setup();
     s.invite();
     s.accept_by_tab1();
@@ -419,8 +423,10 @@ fn frames_after_the_hangup_and_a_replayed_invite_are_dropped_quietly() {
         s.tab1,
         &frame("conv-1", "call-1", Role::Visitor, 2, HangupBody::new(Reason::UserHangup)),
     );
-    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 1, invite())); // replayed
     s.all_quiet(&[s.agent, s.tab1, s.tab2]);
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 1, invite())); // replayed
+    assert_eq!(rejected(&drain(&mut s.relay, s.agent)), [(RejectCode::CallEnded, Some(1))]);
+    s.all_quiet(&[s.tab1, s.tab2]);
 }
 
 #[test]
@@ -484,4 +490,266 @@ fn a_relay_only_filter_hides_the_visitors_addresses_from_the_agent() {
         ["candidate:3 1 udp 41885439 198.51.100.9 61234 typ relay raddr 0.0.0.0 rport 0", ""],
         "only the relay candidate, its related address blanked, and the end marker"
     );
+}
+
+// --- identity ---
+
+fn connect_as(s: &mut Setup, role: Role, party: &str) -> Result<SessionId, RelayError> {
+    s.relay.connect(
+        s.now,
+        &ConversationId::new("conv-1").unwrap(),
+        role,
+        PartyId::new(party).unwrap(),
+    )
+}
+
+#[test]
+fn a_session_claiming_the_other_roles_party_id_is_refused() {
+    let mut s = setup();
+    s.invite();
+    s.accept_by_tab1();
+    let claim = connect_as(&mut s, Role::Visitor, "agent-1");
+    assert_eq!(
+        claim,
+        Err(RelayError::RoleConflict {
+            conversation_id: ConversationId::new("conv-1").unwrap(),
+            party: PartyId::new("agent-1").unwrap(),
+            claimed: Role::Visitor,
+            bound: Role::Agent,
+        })
+    );
+    assert!(matches!(
+        connect_as(&mut s, Role::Agent, "visitor-1"),
+        Err(RelayError::RoleConflict { bound: Role::Visitor, .. })
+    ));
+    // The visitor's answer reaches the agent's sessions only: nobody else holds the id.
+    let answer =
+        DescriptionBody::new(velaro_tests_sdp(SdpType::Answer), NegotiationId::new("a1").unwrap());
+    drain(&mut s.relay, s.agent);
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, answer));
+    assert_eq!(types(&drain(&mut s.relay, s.agent)), ["call.description"]);
+    assert_eq!(s.relay.session_count(), 3, "the refused sessions never existed");
+    // The same role may open more sessions of its party (a second socket, a reload).
+    assert!(connect_as(&mut s, Role::Agent, "agent-1").is_ok());
+}
+
+#[test]
+fn the_relays_own_party_id_is_reserved() {
+    let mut s = setup();
+    for role in [Role::Agent, Role::Visitor] {
+        assert_eq!(
+            connect_as(&mut s, role, "relay"),
+            Err(RelayError::ReservedParty(PartyId::relay()))
+        );
+    }
+}
+
+/// An SDP that passes the relay's checks, from the captured browser fixtures' shape.
+fn velaro_tests_sdp(sdp_type: SdpType) -> SessionDescription {
+    let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+               m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
+               a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n\
+               a=fingerprint:sha-256 00:11\r\na=setup:actpass\r\na=sendrecv\r\n\
+               a=rtpmap:111 opus/48000/2\r\n";
+    SessionDescription::new(sdp_type, sdp)
+}
+
+// --- what the relay writes decodes ---
+
+#[test]
+fn a_refusal_quoting_a_control_character_still_decodes() {
+    let mut s = setup();
+    let address_with_cr = br#"{"type":"call.candidates","version":1,"conversation_id":"conv-1","call_id":"call-1","party_id":"p","role":"agent","seq":3,"body":{"candidates":[{"candidate":"candidate:1 1 udp 1 10.0.0.1\r 9 typ host","sdpMid":"0"}]}}"#;
+    let bell_type = br#"{"type":"call.description","version":1,"conversation_id":"conv-1","call_id":"call-1","party_id":"p","role":"agent","seq":4,"body":{"description":{"type":"\u0007","sdp":"v=0"},"negotiation_id":"a1"}}"#;
+    s.send(s.agent, address_with_cr);
+    s.send(s.agent, bell_type);
+    let mut notices = 0;
+    while let Some(frame) = s.relay.poll_frame(s.agent) {
+        let notice = decode(&frame).expect("the relay's own notice decodes");
+        let Message::Rejected(rejected) = notice.message else { panic!("{notice:?}") };
+        assert_eq!(rejected.code, RejectCode::Invalid);
+        assert!(!rejected.detail.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+        notices += 1;
+    }
+    assert_eq!(notices, 2);
+}
+
+#[test]
+fn a_frame_that_stamping_would_push_over_the_limit_is_refused_too_large() {
+    use velaro_signaling::velaro_call_state::velaro_call_protocol::limits::MAX_FRAME_LEN;
+    use velaro_signaling::velaro_call_state::velaro_call_protocol::message::candidates::{
+        CandidatesBody, IceCandidate,
+    };
+    let mut s = setup();
+    let long_agent = "a".repeat(255);
+    let agent = connect_as(&mut s, Role::Agent, &long_agent).unwrap();
+    let invite = frame("conv-1", "call-1", Role::Agent, 1, invite());
+    s.send(agent, &invite);
+    s.accept_by_tab1();
+    drain(&mut s.relay, s.tab1);
+    drain(&mut s.relay, s.tab2);
+    // Candidates that fill the frame as the client writes it (party id `claimed`, 7 bytes):
+    // the largest padding that still fits the limit.
+    let client_frame = |pad: usize| {
+        let candidates = (0..64)
+            .map(|i| {
+                let len = 1 + pad / 64 + usize::from(i < pad % 64);
+                let text = format!(
+                    "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host pad {}",
+                    "p".repeat(len)
+                );
+                IceCandidate::new(text.parse().unwrap(), Some("0".into()), Some(0))
+            })
+            .collect();
+        frame("conv-1", "call-1", Role::Agent, 2, CandidatesBody::new(candidates))
+    };
+    let (mut fits, mut too_big) = (0, 64 * 960);
+    while too_big - fits > 1 {
+        let mid = usize::midpoint(fits, too_big);
+        if client_frame(mid).len() <= MAX_FRAME_LEN { fits = mid } else { too_big = mid }
+    }
+    let client_frame = client_frame(fits);
+    assert!(client_frame.len() > MAX_FRAME_LEN - 200, "{}", client_frame.len());
+    assert!(client_frame.len() <= MAX_FRAME_LEN && decode(&client_frame).is_ok());
+    s.send(agent, &client_frame);
+    let refusals = rejected(&drain(&mut s.relay, agent));
+    assert_eq!(refusals, [(RejectCode::TooLarge, Some(2))]);
+    s.all_quiet(&[s.tab1, s.tab2]);
+}
+
+// --- tabs that join while it rings ---
+
+fn lifetime_of(envelope: &Envelope) -> Duration {
+    let Message::Invite(invite) = &envelope.message else { panic!("{envelope:?}") };
+    invite.lifetime()
+}
+
+#[test]
+fn a_tab_that_opens_while_the_call_rings_rings_too() {
+    let mut s = setup();
+    s.invite_and_ring();
+    s.now += Duration::from_secs(20);
+    // A second tab opened during ringing: a new party.
+    let new_tab = connect_as(&mut s, Role::Visitor, "visitor-3").unwrap();
+    let got = drain(&mut s.relay, new_tab);
+    assert_eq!(types(&got), ["call.invite"]);
+    assert_eq!((got[0].party_id.as_str(), got[0].seq), ("agent-1", 1), "the agent's own frame");
+    assert_eq!(lifetime_of(&got[0]), Duration::from_secs(40), "what is left of its 60 s");
+    // A reload: the same tab's socket goes and comes back without a resume.
+    s.relay.disconnect(s.now, s.tab1).unwrap();
+    let reloaded = connect_as(&mut s, Role::Visitor, "visitor-1").unwrap();
+    assert_eq!(types(&drain(&mut s.relay, reloaded)), ["call.invite"]);
+    // The new tab answers, and the agent hears it as it would from any tab.
+    let accept = AcceptBody::new(MediaKinds::AUDIO_VIDEO);
+    s.send(new_tab, &frame("conv-1", "call-1", Role::Visitor, 1, accept));
+    assert_eq!(types(&drain(&mut s.relay, s.agent)), ["call.accept"]);
+    // An agent device, or a tab once the call is answered, gets no invite.
+    let agent2 = connect_as(&mut s, Role::Agent, "agent-2").unwrap();
+    let late_tab = connect_as(&mut s, Role::Visitor, "visitor-4").unwrap();
+    s.all_quiet(&[agent2, late_tab, s.tab2]);
+}
+
+// --- nothing vanishes ---
+
+#[test]
+fn a_refusal_that_finds_the_queue_full_disconnects_the_session() {
+    let config = RelayConfig::default().with_max_queued(1);
+    let mut s = setup_with(config, true);
+    s.invite(); // each tab's queue is full now
+    s.send(s.tab2, b"not json");
+    let events: Vec<RelayEvent> = std::iter::from_fn(|| s.relay.poll_event()).collect();
+    assert!(events.contains(&RelayEvent::Disconnect { session: s.tab2 }), "{events:?}");
+    assert!(drain(&mut s.relay, s.tab2).is_empty(), "nothing left half-delivered");
+    // Once told to go, it gets nothing more, and is not told twice.
+    s.send(s.tab2, b"not json either");
+    let again: Vec<RelayEvent> = std::iter::from_fn(|| s.relay.poll_event()).collect();
+    assert!(!again.contains(&RelayEvent::Disconnect { session: s.tab2 }), "{again:?}");
+    assert!(drain(&mut s.relay, s.tab2).is_empty());
+}
+
+// --- billing ---
+
+#[test]
+fn talk_time_counts_from_media_connecting_not_from_the_accept() {
+    let mut s = setup();
+    s.invite();
+    s.now += Duration::from_secs(4);
+    s.accept_by_tab1();
+    s.now += Duration::from_secs(9); // offer, answer, ICE
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, MediaBody::default()));
+    s.now += Duration::from_secs(60);
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, HangupBody::default()));
+    let summary = std::iter::from_fn(|| s.relay.poll_event())
+        .find_map(|e| match e {
+            RelayEvent::CallEnded { summary, .. } => Some(summary),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Answered);
+    assert_eq!(summary.ring_time, Duration::from_secs(4));
+    assert_eq!(summary.talk_time, Duration::from_secs(60));
+}
+
+#[test]
+fn a_call_whose_media_never_connected_reports_no_talk_time() {
+    let mut s = setup();
+    s.invite();
+    s.accept_by_tab1();
+    s.now += Duration::from_secs(30);
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::default()));
+    let summary = std::iter::from_fn(|| s.relay.poll_event())
+        .find_map(|e| match e {
+            RelayEvent::CallEnded { summary, .. } => Some(summary),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((summary.outcome, summary.talk_time), (Outcome::Answered, Duration::ZERO));
+}
+
+// --- memory ---
+
+#[test]
+fn a_conversation_is_freed_once_its_last_party_and_its_grace_are_gone() {
+    let mut s = setup();
+    s.invite_and_ring();
+    for session in [s.agent, s.tab1, s.tab2] {
+        s.relay.disconnect(s.now, session).unwrap();
+    }
+    assert_eq!(s.relay.conversation_count(), 1, "the parties may come back within the grace");
+    s.relay.handle_timeout(s.now + Duration::from_secs(20));
+    assert_eq!(s.relay.conversation_count(), 0);
+    assert_eq!(s.relay.poll_timeout(), None);
+    let ended = std::iter::from_fn(|| s.relay.poll_event())
+        .filter(|e| matches!(e, RelayEvent::CallEnded { .. }))
+        .count();
+    assert_eq!(ended, 1, "the ringing call ended before the conversation went");
+    // A host that opens it again starts afresh.
+    let conversation = ConversationId::new("conv-1").unwrap();
+    assert!(matches!(
+        s.relay.connect(s.now, &conversation, Role::Agent, PartyId::new("agent-1").unwrap()),
+        Err(RelayError::UnknownConversation(_))
+    ));
+    s.relay.open_conversation(conversation.clone(), true);
+    assert!(
+        s.relay
+            .connect(s.now, &conversation, Role::Visitor, PartyId::new("agent-1").unwrap())
+            .is_ok()
+    );
+}
+
+#[test]
+fn twenty_thousand_one_off_conversations_leave_nothing_behind() {
+    let mut relay = Relay::new(RelayConfig::default());
+    let start = setup().now;
+    for n in 0..20_000 {
+        let conversation = ConversationId::new(format!("conv-{n}")).unwrap();
+        relay.open_conversation(conversation.clone(), true);
+        let visitor = PartyId::new(format!("visitor-{n}")).unwrap();
+        let session = relay.connect(start, &conversation, Role::Visitor, visitor).unwrap();
+        relay.disconnect(start, session).unwrap();
+    }
+    assert_eq!(relay.conversation_count(), 20_000);
+    relay.handle_timeout(start + Duration::from_secs(20));
+    assert_eq!((relay.conversation_count(), relay.session_count()), (0, 0));
+    assert_eq!(relay.poll_timeout(), None);
 }

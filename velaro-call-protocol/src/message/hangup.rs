@@ -40,8 +40,11 @@ open_enum! {
         Invalid = "invalid",
         /// The call is not known (never started, or of another conversation).
         UnknownCall = "unknown_call",
-        /// The invite's lifetime has passed or the call has ended.
+        /// The invite's lifetime has passed (a late accept).
         Expired = "expired",
+        /// The `call_id` names a call that already ended in this conversation: a new call
+        /// needs a new id (the invite is refused, it never rings).
+        CallEnded = "call_ended",
         /// The protocol version is not supported.
         UnsupportedVersion = "unsupported_version",
         /// The message type is not known to the relay.
@@ -64,9 +67,20 @@ pub struct RejectedBody {
 }
 
 impl RejectedBody {
-    /// A rejection notice; `detail` is cut to 1024 bytes on a character boundary.
+    /// A rejection notice that always passes the decoder's checks: control characters in
+    /// `detail` (it may quote the refused frame) are written as escapes such as `\u{7}`, and
+    /// the result is cut to 1024 bytes on a character boundary.
     pub fn new(code: RejectCode, detail: impl Into<String>, rejected_seq: Option<u64>) -> Self {
         let mut detail: String = detail.into();
+        if detail.chars().any(is_unwritable) {
+            detail =
+                detail
+                    .chars()
+                    .map(|ch| {
+                        if is_unwritable(ch) { ch.escape_unicode().to_string() } else { ch.into() }
+                    })
+                    .collect();
+        }
         if detail.len() > MAX_DETAIL_LEN {
             let mut end = MAX_DETAIL_LEN;
             while !detail.is_char_boundary(end) {
@@ -82,9 +96,24 @@ impl RejectedBody {
     }
 }
 
+/// What a `detail` may not hold (see [`check_text`]): control characters but newline and tab.
+fn is_unwritable(ch: char) -> bool {
+    ch.is_control() && !matches!(ch, '\n' | '\t')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_detail_quoting_control_characters_is_written_escaped() {
+        let body = RejectedBody::new(RejectCode::Invalid, "address `10.0.0.1\r`, type \u{7}", None);
+        assert_eq!(body.detail, "address `10.0.0.1\\u{d}`, type \\u{7}");
+        assert_eq!(body.check(), Ok(()));
+        let long = RejectedBody::new(RejectCode::Invalid, "\u{1}".repeat(2000), None);
+        assert!(long.detail.len() <= MAX_DETAIL_LEN);
+        assert_eq!(long.check(), Ok(()));
+    }
 
     #[test]
     fn detail_is_cut_on_a_char_boundary() {

@@ -1,0 +1,51 @@
+//! The served relay (`serve`) keeps the sans-IO relay's deadlines on a real (virtual) clock.
+
+// Tests panic on purpose when an expectation fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::time::Duration;
+
+use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
+use velaro_call_protocol::{CallId, ConversationId, Envelope, Message, PartyId, Reason, Role};
+use velaro_call_protocol::{decode, encode};
+use velaro_signaling::{Relay, RelayConfig, RelayEvent, Transport, memory_pair, serve};
+
+#[tokio::test(start_paused = true)]
+async fn an_agent_that_drops_during_a_long_invite_ends_it_signaling_lost_after_the_grace() {
+    let (server, mut events) = serve(Relay::new(RelayConfig::default()));
+    let conversation = ConversationId::new("conv-1").unwrap();
+    server.open_conversation(conversation.clone(), true);
+    let (mut agent, agent_at_relay) = memory_pair();
+    let (mut visitor, visitor_at_relay) = memory_pair();
+    let agent_party = PartyId::new("agent-1").unwrap();
+    server.connect(agent_at_relay, &conversation, Role::Agent, agent_party.clone(), None).unwrap();
+    let visitor_party = PartyId::new("visitor-1").unwrap();
+    server.connect(visitor_at_relay, &conversation, Role::Visitor, visitor_party, None).unwrap();
+
+    // An invite that rings for ten minutes: the relay's timer sleeps until its expiry.
+    let prompt = Prompt::new("Video call?").unwrap();
+    let invite = InviteBody::new(prompt, MediaKinds::AUDIO_VIDEO)
+        .with_lifetime(Duration::from_secs(600))
+        .unwrap();
+    let call = CallId::new("call-1").unwrap();
+    let frame = Envelope::new(conversation.clone(), call, agent_party, Role::Agent, 1, invite);
+    agent.send(encode(&frame).into()).await.unwrap();
+    let rang = decode(&visitor.recv().await.unwrap().unwrap()).unwrap();
+    assert_eq!(rang.message_type(), "call.invite");
+
+    // A while later the agent's connection drops: its 20 s grace is a deadline earlier than
+    // the expiry the timer sleeps until.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let dropped_at = tokio::time::Instant::now();
+    agent.close().await.unwrap();
+    drop(agent);
+    let told = decode(&visitor.recv().await.unwrap().unwrap()).unwrap();
+    let Message::Cancel(cancel) = &told.message else { panic!("{told:?}") };
+    assert_eq!(cancel.reason, Reason::SignalingLost);
+    assert_eq!(dropped_at.elapsed(), RelayConfig::default().grace, "at the grace, not later");
+    let ended = std::iter::from_fn(|| events.try_recv().ok()).find_map(|event| match event {
+        RelayEvent::CallEnded { summary, .. } => Some(summary.reason),
+        _ => None,
+    });
+    assert_eq!(ended, Some(Reason::SignalingLost));
+}
