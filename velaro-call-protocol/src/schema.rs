@@ -645,9 +645,9 @@ fn ice_candidate() -> Value {
         "properties": {
             "candidate": {
                 "description": format!(
-                    "An RFC 8839 candidate (`candidate:…`, at most {MAX_CANDIDATE_LEN} bytes), \
-                     or \"\" for end-of-candidates of the generation named by \
-                     `usernameFragment`."
+                    "An RFC 8839 candidate (`candidate:…`, at most {MAX_CANDIDATE_LEN} bytes, \
+                     also as written back with its `candidate:` prefix), or \"\" for \
+                     end-of-candidates of the generation named by `usernameFragment`."
                 ),
                 "type": "string",
                 "maxLength": MAX_CANDIDATE_LEN,

@@ -294,7 +294,8 @@ pub fn summarize(description: &SessionDescription) -> SdpSummary {
             [b'm', b'=', ..] => {
                 let mut fields = line.get(2..).unwrap_or_default().split(' ');
                 let kind = fields.next().unwrap_or_default();
-                summary.note_section(kind, fields.next() == Some("0"), session_direction);
+                let rejected = fields.next().is_some_and(is_port_zero);
+                summary.note_section(kind, rejected, session_direction);
             }
             // Only these first letters start an attribute the summary reads: most lines
             // (rtpmap, fmtp, rtcp-fb, extmap, ssrc, …) are skipped after two byte compares.
@@ -307,6 +308,14 @@ pub fn summarize(description: &SessionDescription) -> SdpSummary {
         }
     }
     summary
+}
+
+/// Whether the port field of an `m=` line (`<port>[/<count>]`) is port 0, read as `sdp-types`
+/// reads it for [`check`]: the text before the first `/` through `u16::from_str`, which takes
+/// leading zeros and a leading `+`. So `00`, `+0` and `0/2` are port 0 for both.
+fn is_port_zero(field: &str) -> bool {
+    let port = field.split_once('/').map_or(field, |(port, _)| port);
+    port.parse::<u16>() == Ok(0)
 }
 
 /// `min..=256` ice-chars.

@@ -7,10 +7,21 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::host::{excerpt, is_dns_name};
+use crate::host::{excerpt, is_dns_name, is_localhost};
 
-/// The longest candidate line we parse; browsers' are under 250 bytes.
+/// The longest candidate, in bytes, both as given to the parser and as printed (`candidate:…`,
+/// what `Display` writes). Bounding the printed form too is what makes every candidate that
+/// parses print as text that parses again: printing adds the `candidate:` prefix to a bare
+/// value and writes an IPv4-mapped address dotted (`::ffff:0:0` is `::ffff:0.0.0.0`).
+/// Browsers' candidates are under 250 bytes.
 pub const MAX_CANDIDATE_LEN: usize = 1024;
+
+/// How much longer than its text (without `a=`, `candidate:` and line ending) a candidate can
+/// print: the `candidate:` prefix, and two addresses (connection and `raddr`) each given in as
+/// few as 2 bytes (`::`) and printed in at most 39 (`ffff:…:ffff`). Numbers print without
+/// leading zeros and every other field as given (up to case), so nothing else grows. Text
+/// shorter than the limit by this much needs no measuring after the parse.
+const MAX_PRINT_GROWTH: usize = "candidate:".len() + 2 * (39 - "::".len());
 
 /// The most extensions (`name value` pairs after `typ`) one candidate may carry.
 pub const MAX_EXTENSIONS: usize = 32;
@@ -24,10 +35,19 @@ pub enum CandidateError {
     /// candidates and is not a candidate at all.)
     #[error("candidate is empty")]
     Empty,
-    /// The line is longer than [`MAX_CANDIDATE_LEN`].
+    /// The text is longer than [`MAX_CANDIDATE_LEN`]; checked before anything else.
     #[error("candidate is {len} bytes long, more than {max}")]
     TooLong {
         /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The text fits, but the candidate prints (`candidate:…`) longer than
+    /// [`MAX_CANDIDATE_LEN`], so its printed form would not parse again.
+    #[error("candidate prints as {len} bytes, more than {max}")]
+    PrintedTooLong {
+        /// The length of its printed form in bytes.
         len: usize,
         /// The limit.
         max: usize,
@@ -167,6 +187,7 @@ impl CandidateAddress {
         match self {
             CandidateAddress::Ip(ip) => AddressClass::of(*ip),
             CandidateAddress::Mdns(_) => AddressClass::Mdns,
+            CandidateAddress::Fqdn(name) if is_localhost(name) => AddressClass::Loopback,
             CandidateAddress::Fqdn(_) => AddressClass::Fqdn,
         }
     }
@@ -215,7 +236,8 @@ pub enum AddressClass {
     Public,
     /// A private-network address: RFC 1918, shared (100.64/10) or unique-local (`fc00::/7`).
     Private,
-    /// `127.0.0.0/8` or `::1`.
+    /// `127.0.0.0/8`, `::1`, or the name `localhost` or one under `.localhost` (RFC 6761 §6.3
+    /// reserves them for loopback, so they are no more reachable than `127.0.0.1`).
     Loopback,
     /// `169.254/16` or `fe80::/10`.
     LinkLocal,
@@ -225,7 +247,7 @@ pub enum AddressClass {
     Multicast,
     /// An mDNS `<uuid>.local` name.
     Mdns,
-    /// Another DNS name.
+    /// Another DNS name (not `localhost`).
     Fqdn,
 }
 
@@ -369,7 +391,8 @@ impl fmt::Display for Extension {
 ///
 /// [`FromStr`] accepts the `candidate` string of `RTCIceCandidateInit` (`candidate:…`), the bare
 /// attribute value, or a whole `a=candidate:…` SDP line. `Display` writes `candidate:…` (what
-/// browsers put in `RTCIceCandidateInit`), and parsing it gives the same candidate back.
+/// browsers put in `RTCIceCandidateInit`), and parsing it gives the same candidate back: a
+/// candidate is at most [`MAX_CANDIDATE_LEN`] bytes both as given and as printed.
 ///
 /// ```
 /// use velaro_ice_config::{AddressClass, Candidate, CandidateKind};
@@ -503,8 +526,10 @@ impl Candidate {
     }
 
     /// Replaces the related address and port with the RFC 8839 §5.1 privacy form
-    /// (`0.0.0.0`/`::` and port 0), keeping the family of the related address.
-    pub(crate) fn blank_related(&mut self) {
+    /// (`0.0.0.0`/`::` and port 0), keeping the family of the related address. `None` when the
+    /// result would print longer than [`MAX_CANDIDATE_LEN`] (a candidate without `raddr` and
+    /// `rport` gains up to 22 bytes), since it could not be parsed again.
+    pub(crate) fn with_blank_related(mut self) -> Option<Self> {
         let v6 = matches!(
             self.related_address.as_ref().or(Some(&self.address)),
             Some(CandidateAddress::Ip(IpAddr::V6(_)))
@@ -513,6 +538,23 @@ impl Candidate {
             if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
         self.related_address = Some(CandidateAddress::Ip(blank));
         self.related_port = Some(0);
+        (self.printed_len() <= MAX_CANDIDATE_LEN).then_some(self)
+    }
+
+    /// The length of the printed form, counted without allocating.
+    fn printed_len(&self) -> usize {
+        /// Counts the bytes written to it.
+        struct Counter(usize);
+        impl fmt::Write for Counter {
+            fn write_str(&mut self, text: &str) -> fmt::Result {
+                self.0 += text.len();
+                Ok(())
+            }
+        }
+        let mut counter = Counter(0);
+        // Counting cannot fail, and `Display` for `Candidate` returns only the writer's errors.
+        let _ = fmt::Write::write_fmt(&mut counter, format_args!("{self}"));
+        counter.0
     }
 }
 
@@ -597,6 +639,12 @@ impl FromStr for Candidate {
                 _ => return Err(invalid("extension value", name)),
             };
             candidate.push_extension(name, value)?;
+        }
+        if line.len() + MAX_PRINT_GROWTH > MAX_CANDIDATE_LEN {
+            let len = candidate.printed_len();
+            if len > MAX_CANDIDATE_LEN {
+                return Err(CandidateError::PrintedTooLong { len, max: MAX_CANDIDATE_LEN });
+            }
         }
         Ok(candidate)
     }
@@ -829,6 +877,44 @@ mod tests {
         );
         let many = format!("{base}{}", " x 1".repeat(33));
         assert_eq!(parse(&many), Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS }));
+        // The hardening issue's case: 1,024 bytes without the prefix print as 1,034.
+        let bare_at_limit = padded("", "192.0.2.1", MAX_CANDIDATE_LEN);
+        assert_eq!(
+            parse(&bare_at_limit),
+            Err(CandidateError::PrintedTooLong { len: 1034, max: MAX_CANDIDATE_LEN })
+        );
+        let mapped = padded("candidate:", "::ffff:64:64", MAX_CANDIDATE_LEN);
+        assert_eq!(
+            parse(&mapped),
+            Err(CandidateError::PrintedTooLong { len: 1030, max: MAX_CANDIDATE_LEN })
+        );
+    }
+
+    /// `{prefix}1 1 udp 100 {address} 5000 typ host x-pad xx…`, padded to `len` bytes.
+    fn padded(prefix: &str, address: &str, len: usize) -> String {
+        let text = format!("{prefix}1 1 udp 100 {address} 5000 typ host x-pad ");
+        format!("{text}{}", "x".repeat(len.saturating_sub(text.len()).max(1)))
+    }
+
+    #[test]
+    fn a_parsed_candidate_prints_within_the_limit() {
+        // Printing adds the `candidate:` prefix and writes an IPv4-mapped address dotted, so a
+        // candidate that fits as given may print longer; whatever parses must print as text
+        // that parses again, at every length near the limit.
+        let mut parsed = 0;
+        for len in MAX_CANDIDATE_LEN - 24..=MAX_CANDIDATE_LEN + 4 {
+            for prefix in ["", "candidate:", "a=candidate:"] {
+                for address in ["192.0.2.1", "::ffff:0:0", "::ffff:64:64"] {
+                    let text = padded(prefix, address, len);
+                    let Ok(candidate) = parse(&text) else { continue };
+                    parsed += 1;
+                    let printed = candidate.to_string();
+                    assert!(printed.len() <= MAX_CANDIDATE_LEN, "{len} {prefix:?} {address}");
+                    assert_eq!(parse(&printed), Ok(candidate), "{len} {prefix:?} {address}");
+                }
+            }
+        }
+        assert!(parsed > 0);
     }
 
     #[test]

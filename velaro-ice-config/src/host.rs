@@ -38,7 +38,7 @@ impl Host {
     /// Browsers treat such origins as secure contexts even over plain HTTP.
     pub fn is_local(&self) -> bool {
         match self {
-            Host::Domain(name) => name == "localhost" || name.ends_with(".localhost"),
+            Host::Domain(name) => is_localhost(name),
             Host::Ipv4(v4) => v4.is_loopback(),
             Host::Ipv6(v6) => v6.is_loopback(),
         }
@@ -129,6 +129,12 @@ pub(crate) fn is_dns_name(text: &str) -> bool {
         all_numeric &= bytes.iter().all(u8::is_ascii_digit);
     }
     !all_numeric
+}
+
+/// Whether a lowercase DNS name is `localhost` or under `.localhost`: RFC 6761 §6.3 reserves
+/// them for the loopback interface, so they name this machine as `127.0.0.1` does.
+pub(crate) fn is_localhost(name: &str) -> bool {
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 /// Parses a decimal port from 1 to 65535; `None` for anything else (empty, signs, zero).

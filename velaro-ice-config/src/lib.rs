@@ -62,7 +62,7 @@ pub use candidate::{
 };
 pub use embed::{EmbedPolicy, Origin, OriginError};
 pub use host::{Host, MAX_DNS_NAME_LEN};
-pub use policy::{CandidateFilter, CandidatePolicy, DropReason, FilteredSdp};
+pub use policy::{CandidateFilter, CandidatePolicy, DropReason, FilteredSdp, MAX_SDP_LINE_GROWTH};
 pub use server::{
     ConfigError, Credential, IceServer, IceTransportPolicy, MAX_CREDENTIAL_LEN, MAX_ICE_SERVERS,
     MAX_URLS_PER_SERVER, MAX_USERNAME_LEN, RtcConfiguration,

@@ -139,18 +139,84 @@ fn filtering_a_real_offer_keeps_everything_but_candidates() {
     let candidate_lines = sdp.lines().filter(|l| l.starts_with("a=candidate:")).count();
     let relay_only = CandidateFilter::new(CandidatePolicy::RelayOnly).filter_sdp(&sdp);
     assert_eq!(relay_only.dropped, candidate_lines);
-    // Browsers put a dummy 127.0.0.1 in `o=`; every address that reaches ICE is gone.
-    let leaks: Vec<&str> = relay_only
-        .sdp
-        .lines()
-        .filter(|l| l.contains("127.0.0.1") && !l.starts_with("o="))
-        .collect();
+    // Every address is gone, the `o=` line's too (Chromium's is a dummy 127.0.0.1).
+    let leaks: Vec<&str> = relay_only.sdp.lines().filter(|l| l.contains("127.0.0.1")).collect();
     assert!(leaks.is_empty(), "{leaks:?}");
     assert_eq!(relay_only.sdp.lines().count(), sdp.lines().count() - candidate_lines);
     let loopback_ok =
         CandidateFilter::new(CandidatePolicy::All).dangerous_allow_unroutable().filter_sdp(&sdp);
     assert_eq!(loopback_ok.dropped, 0);
     assert_eq!(loopback_ok.sdp, sdp, "nothing to change: byte-identical");
+}
+
+/// A visitor's LAN address as a browser on a real network may write it where the captured
+/// (loopback-only) offers have `127.0.0.1` or `0.0.0.0`: the origin and the connection data.
+const LAN: &str = "192.168.1.20";
+
+/// `sdp` with the origin's address and every `c=` address replaced by [`LAN`].
+fn with_lan_addresses(sdp: &str) -> String {
+    let mut out = String::with_capacity(sdp.len() + 64);
+    for line in sdp.split_inclusive("\r\n") {
+        let addressed = ["o=", "c=", "a=rtcp:"].iter().any(|prefix| line.starts_with(prefix));
+        match line.rsplit_once(" IP4 ") {
+            Some((kept, _)) if addressed => {
+                out.extend([kept, " IP4 ", LAN, "\r\n"]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[test]
+fn relay_only_hides_the_lan_address_in_origin_and_connection_lines() {
+    for name in ["chromium-offer-av.json", "firefox-offer-av.json", "chromium-answer-av.json"] {
+        let captured = fixture_sdp(name);
+        let sdp = with_lan_addresses(&captured);
+        assert!(sdp.lines().any(|l| l.starts_with("o=") && l.ends_with(LAN)), "{name}");
+        assert!(sdp.lines().any(|l| l.starts_with("c=") && l.ends_with(LAN)), "{name}");
+        let filtered = CandidateFilter::new(CandidatePolicy::RelayOnly).filter_sdp(&sdp);
+        assert!(!filtered.sdp.contains(LAN), "{name}: {}", filtered.sdp);
+        let origin = filtered.sdp.lines().find(|l| l.starts_with("o=")).unwrap();
+        assert!(origin.ends_with(" IN IP4 0.0.0.0"), "{name}: {origin}");
+        // The same SDP as the captured one filtered: only addresses differ.
+        let from_captured = CandidateFilter::new(CandidatePolicy::RelayOnly).filter_sdp(&captured);
+        assert_eq!(filtered, from_captured, "{name}");
+    }
+}
+
+/// `localhost` names the loopback interface (RFC 6761 §6.3): the filter treats a candidate
+/// named so exactly like the same candidate with its loopback address.
+#[test]
+fn localhost_names_are_filtered_like_the_loopback_addresses_they_stand_for() {
+    let strict = CandidateFilter::new(CandidatePolicy::All);
+    let filters = [
+        strict,
+        strict.dangerous_allow_unroutable(),
+        CandidateFilter::new(CandidatePolicy::RelayOnly),
+    ];
+    let captured = fixture_candidates("chromium-candidates.json")
+        .into_iter()
+        .chain(fixture_candidates("firefox-candidates.json"));
+    let mut checked = 0;
+    for text in captured {
+        let by_ip: Candidate = text.parse().unwrap();
+        let address = by_ip.address().to_string();
+        for name in ["localhost", "visitor.localhost"] {
+            let by_name: Candidate =
+                text.replace(&format!(" {address} "), &format!(" {name} ")).parse().unwrap();
+            assert_eq!(by_name.address(), &CandidateAddress::Fqdn(name.into()));
+            for filter in filters {
+                assert_eq!(
+                    filter.apply(by_name.clone()).map(|_| ()),
+                    filter.apply(by_ip.clone()).map(|_| ()),
+                    "{filter:?} {text} as {name}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * (4 + 16));
 }
 
 /// Our parse and webrtc-ice's agree on every field both parsers read.

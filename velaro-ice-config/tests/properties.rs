@@ -10,7 +10,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use proptest::prelude::*;
 use velaro_ice_config::{
     Candidate, CandidateAddress, CandidateFilter, CandidateKind, CandidatePolicy, EmbedPolicy,
-    IceServer, IceTransportPolicy, IceUrl, Origin, RtcConfiguration, TurnCredentials, TurnSecret,
+    IceServer, IceTransportPolicy, IceUrl, MAX_CANDIDATE_LEN, MAX_SDP_LINE_GROWTH, Origin,
+    RtcConfiguration, TurnCredentials, TurnSecret,
 };
 
 fn dns_name() -> impl Strategy<Value = String> {
@@ -102,8 +103,104 @@ fn candidate_text() -> impl Strategy<Value = String> {
         })
 }
 
+/// How a candidate is handed to the parser: bare, `candidate:…`, or an SDP line with or without
+/// its CRLF.
+const FRAMINGS: [(&str, &str); 4] =
+    [("", ""), ("candidate:", ""), ("a=candidate:", ""), ("a=candidate:", "\r\n")];
+
+/// A candidate from [`candidate_text`] in one of [`FRAMINGS`], padded with an `x-pad` extension
+/// to `target` bytes when it is shorter. `mapped` writes the connection address as an
+/// IPv4-mapped IPv6 address in hex (printed dotted, so longer), `zeros` pads the port with
+/// leading zeros (printed without, so shorter). Returns the text and whether it is already in
+/// the printed form (so its length is its printed length).
+fn near_limit_candidate() -> impl Strategy<Value = (String, bool)> {
+    (
+        candidate_text(),
+        0..FRAMINGS.len(),
+        MAX_CANDIDATE_LEN - 120..=MAX_CANDIDATE_LEN + 16,
+        proptest::option::of(any::<(u16, u16)>()),
+        any::<bool>(),
+    )
+        .prop_map(|(text, framing, target, mapped, zeros)| {
+            let body = text.strip_prefix("candidate:").unwrap();
+            let mut fields: Vec<String> = body.split(' ').map(str::to_owned).collect();
+            if let Some((high, low)) = mapped {
+                fields[4] = format!("::ffff:{high:x}:{low:x}");
+            }
+            if zeros {
+                fields[5] = format!("{:0>10}", fields[5]);
+            }
+            let mut body = fields.join(" ");
+            let (prefix, suffix) = FRAMINGS[framing];
+            let framed_len = prefix.len() + body.len() + suffix.len();
+            let pad = target.saturating_sub(framed_len + " x-pad ".len());
+            if pad > 0 {
+                write!(body, " x-pad {}", "y".repeat(pad)).unwrap();
+            }
+            let printed_form = framing == 1 && mapped.is_none() && !zeros;
+            (format!("{prefix}{body}{suffix}"), printed_form)
+        })
+}
+
+/// SDP lines of every kind the filter rewrites, short ones especially (they grow the most), and
+/// lines it keeps.
+fn sdp_line() -> impl Strategy<Value = String> {
+    let mapped = any::<(u16, u16)>().prop_map(|(high, low)| format!("::ffff:{high:x}:{low:x}"));
+    let address = prop_oneof![ip().prop_map(|ip| ip.to_string()), mapped, "[a-z]{1,3}"];
+    prop_oneof![
+        near_limit_candidate().prop_map(|(text, _)| {
+            let body = text.trim_start_matches("a=").trim_start_matches("candidate:");
+            format!("a=candidate:{}", body.trim_end())
+        }),
+        candidate_text().prop_map(|text| format!("a={text}")),
+        (address.clone(), any::<u16>(), prop_oneof![Just("host"), Just("relay"), Just("srflx")])
+            .prop_map(|(address, port, kind)| format!(
+                "a=candidate:1 1 udp 1 {address} {port} typ {kind}"
+            )),
+        (address.clone(), proptest::option::of(address.clone())).prop_map(|(address, raddr)| {
+            match raddr {
+                Some(raddr) => {
+                    format!("a=candidate:1 1 udp 1 {address} 1 typ relay raddr {raddr} rport 1")
+                }
+                None => format!("a=candidate:1 1 udp 1 {address} 1 typ relay"),
+            }
+        }),
+        "c=[ A-Z0-9a-z.:]{0,20}",
+        "o=[ -~]{0,30}",
+        "a=rtcp:[ 0-9A-Za-z.:]{0,20}",
+        "[a-z]=[ -~]{0,20}",
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parsed_candidates_print_as_text_that_parses_near_the_limit(
+        (text, printed_form) in near_limit_candidate(),
+    ) {
+        match text.parse::<Candidate>() {
+            Ok(candidate) => {
+                let printed = candidate.to_string();
+                prop_assert!(printed.len() <= MAX_CANDIDATE_LEN, "{} from {}", printed.len(), text.len());
+                let again = printed.parse::<Candidate>();
+                prop_assert_eq!(again.as_ref(), Ok(&candidate));
+                prop_assert_eq!(again.unwrap().to_string(), printed);
+                // What the filter keeps prints as text that parses too.
+                let loose = |policy| CandidateFilter::new(policy).dangerous_allow_unroutable();
+                for filter in [loose(CandidatePolicy::All), loose(CandidatePolicy::RelayOnly)] {
+                    if let Ok(kept) = filter.apply(candidate.clone()) {
+                        prop_assert_eq!(kept.to_string().parse::<Candidate>(), Ok(kept));
+                    }
+                }
+            }
+            // The limit is on the printed form: text already in it parses up to the limit.
+            Err(error) => prop_assert!(
+                !(printed_form && text.len() <= MAX_CANDIDATE_LEN),
+                "{} bytes: {}", text.len(), error
+            ),
+        }
+    }
 
     #[test]
     fn no_string_panics_any_parser(text in "\\PC{0,200}") {
@@ -176,6 +273,52 @@ proptest! {
                 prop_assert_eq!(line, "c=IN IP4 0.0.0.0");
             }
         }
+    }
+
+    /// Relay-only leaves no host address in an `o=`, `c=` or `a=rtcp:` line, however its
+    /// fields are spaced.
+    #[test]
+    fn relay_only_blanks_every_origin_and_connection_address(
+        host in ip(),
+        spaces in proptest::collection::vec(1usize..3, 8),
+        ending in prop_oneof![Just("\r\n"), Just("\n")],
+    ) {
+        let gap = |i: usize| " ".repeat(spaces[i]);
+        let family = if host.is_ipv4() { "IP4" } else { "IP6" };
+        let sdp = format!(
+            "v=0{ending}o=-{}1{}2{}IN{}{family}{}{host}{ending}c=IN{}{family}{}{host}{ending}\
+             a=rtcp:9{}IN IP4 {host}{ending}",
+            gap(0), gap(1), gap(2), gap(3), gap(4), gap(5), gap(6), gap(7)
+        );
+        let filtered = CandidateFilter::new(CandidatePolicy::RelayOnly).filter_sdp(&sdp).sdp;
+        let lines: Vec<&str> = filtered.lines().collect();
+        let blank = if host.is_ipv4() { "IN IP4 0.0.0.0" } else { "IN IP6 ::" };
+        prop_assert_eq!(
+            lines,
+            ["v=0", "o=- 1 2 IN IP4 0.0.0.0", &format!("c={blank}"), "a=rtcp:9 IN IP4 0.0.0.0"]
+        );
+    }
+
+    /// `filter_sdp` adds at most `MAX_SDP_LINE_GROWTH` bytes to a line it rewrites, so at most
+    /// that much per line to a whole SDP.
+    #[test]
+    fn filter_sdp_growth_is_bounded_per_line(
+        lines in proptest::collection::vec(sdp_line(), 1..24),
+        relay_only in any::<bool>(),
+        loose in any::<bool>(),
+    ) {
+        let policy = if relay_only { CandidatePolicy::RelayOnly } else { CandidatePolicy::All };
+        let mut filter = CandidateFilter::new(policy);
+        if loose {
+            filter = filter.dangerous_allow_unroutable();
+        }
+        for line in &lines {
+            let filtered = filter.filter_sdp(line).sdp;
+            prop_assert!(filtered.len() <= line.len() + MAX_SDP_LINE_GROWTH, "{} → {}", line, filtered);
+        }
+        let sdp: String = lines.iter().flat_map(|line| [line.as_str(), "\r\n"]).collect();
+        let filtered = filter.filter_sdp(&sdp).sdp;
+        prop_assert!(filtered.len() <= sdp.len() + MAX_SDP_LINE_GROWTH * lines.len());
     }
 
     #[test]
