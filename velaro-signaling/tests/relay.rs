@@ -753,3 +753,33 @@ fn twenty_thousand_one_off_conversations_leave_nothing_behind() {
     assert_eq!((relay.conversation_count(), relay.session_count()), (0, 0));
     assert_eq!(relay.poll_timeout(), None);
 }
+
+#[test]
+fn a_visitor_sdp_the_privacy_filter_grows_past_the_limit_is_refused_not_forwarded() {
+    use velaro_signaling::velaro_call_state::velaro_call_protocol::limits::MAX_SDP_LEN;
+    use velaro_signaling::velaro_call_state::velaro_call_protocol::velaro_ice_config::{
+        CandidateFilter, CandidatePolicy,
+    };
+    let relay_only = CandidateFilter::new(CandidatePolicy::RelayOnly);
+    let mut s = setup_with(RelayConfig::default().with_visitor_candidates(relay_only), true);
+    s.invite_and_ring();
+    s.accept_by_tab1();
+    drain(&mut s.relay, s.agent);
+    // Relay candidates without raddr/rport: blanking adds ` raddr 0.0.0.0 rport 0` to each.
+    let relay = "a=candidate:1 1 udp 41885439 198.51.100.9 61234 typ relay\r\n";
+    let base = velaro_tests_sdp(SdpType::Answer).sdp;
+    let sdp = format!("{base}{}", relay.repeat((MAX_SDP_LEN - base.len()) / relay.len()));
+    assert!(sdp.len() <= MAX_SDP_LEN && relay_only.filter_sdp(&sdp).sdp.len() > MAX_SDP_LEN);
+    let answer = DescriptionBody::new(
+        SessionDescription::new(SdpType::Answer, sdp),
+        NegotiationId::new("a1").unwrap(),
+    );
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, answer));
+    assert_eq!(rejected(&drain(&mut s.relay, s.tab1)), [(RejectCode::TooLarge, Some(2))]);
+    s.all_quiet(&[s.agent, s.tab2]);
+    // A description the filter keeps within the limit goes through.
+    let answer =
+        DescriptionBody::new(velaro_tests_sdp(SdpType::Answer), NegotiationId::new("a1").unwrap());
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 3, answer));
+    assert_eq!(types(&drain(&mut s.relay, s.agent)), ["call.description"]);
+}
