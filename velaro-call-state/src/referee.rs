@@ -987,4 +987,17 @@ mod tests {
         assert!(may_send(Role::Agent, &HangupBody::default().into()));
         assert!(may_send(Role::Visitor, &HangupBody::default().into()));
     }
+
+    #[test]
+    fn a_delivery_names_a_party_with_its_role() {
+        let id = PartyId::new("tab-1").unwrap();
+        assert!(Delivery::Visitor(id.clone()).includes(Role::Visitor, &id));
+        assert!(!Delivery::Visitor(id.clone()).includes(Role::Agent, &id), "same id, other role");
+        assert!(Delivery::Agent(id.clone()).includes(Role::Agent, &id));
+        assert!(!Delivery::Agent(id.clone()).includes(Role::Visitor, &id));
+        assert!(Delivery::AllVisitors.includes(Role::Visitor, &id));
+        assert!(!Delivery::AllVisitors.includes(Role::Agent, &id));
+        let other = PartyId::new("tab-2").unwrap();
+        assert!(!Delivery::Visitor(id).includes(Role::Visitor, &other));
+    }
 }
