@@ -35,12 +35,13 @@
 //! either (their grammar is `[0-9A-Za-z._~-]`). Only `<detail>` may contain spaces, so `ok` lines split into exactly
 //! three fields on single spaces and `error` lines split on the first `: `.
 //!
-//! The only argument is the input file; `-` or no argument reads stdin, and there are no options
-//! (any other argument starting with `-` is a usage error; write `./-name` for such a file).
+//! The only argument is the input file; `-` or no argument reads stdin. The one option is `-h`
+//! or `--help`, alone, which prints the usage on stdout and exits 0 without reading anything;
+//! any other argument starting with `-` is a usage error (write `./-name` for such a file).
 //!
 //! Nothing else is written to stdout. The exit status is 0 when every frame decoded (or there
 //! were none), 1 when at least one did not, and 2 on a usage or IO error, with a message on
-//! stderr (verdicts already printed stay valid).
+//! stderr (and, for a usage error, the usage; verdicts already printed stay valid).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -50,7 +51,8 @@ use std::process::ExitCode;
 use velaro_call_protocol::{DecodeError, decode};
 
 const USAGE: &str = "usage: inspect [FILE | -]  (frames, one JSON document per line; stdin when \
-                     FILE is `-` or absent)";
+                     FILE is `-` or absent)
+  -h, --help  print this help";
 
 /// The stable name of an error's variant, the `<kind>` of an `error` line.
 fn kind(error: &DecodeError) -> &'static str {
@@ -133,6 +135,11 @@ fn run() -> Result<bool, String> {
     match path {
         None => inspect(io::stdin().lock(), stdout),
         Some(path) if path == "-" => inspect(io::stdin().lock(), stdout),
+        Some(flag) if flag == "-h" || flag == "--help" => {
+            let mut stdout = stdout;
+            writeln!(stdout, "{USAGE}").map_err(|e| format!("cannot write the output: {e}"))?;
+            Ok(true)
+        }
         Some(path) if path.to_string_lossy().starts_with('-') => {
             Err(format!("unknown option `{}`\n{USAGE}", path.to_string_lossy()))
         }

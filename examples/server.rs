@@ -6,24 +6,49 @@
 //! ```
 //!
 //! Open `/agent?conversation=demo` and `/visitor?conversation=demo` in two browser windows;
-//! the agent's camera icon starts a call. With `--turn URL` the pages get TURN credentials
-//! minted from the secret in `VELARO_TURN_SECRET` (coturn's `static-auth-secret`), and
-//! `--relay-only` makes both browsers use the TURN server only.
+//! the agent's camera icon starts a call. With `--turn URL` (a `turn:` or `turns:` URL) the
+//! pages get TURN credentials minted from the secret in `VELARO_TURN_SECRET` (coturn's
+//! `static-auth-secret`), fresh for every call; `--relay-only` makes both browsers use the TURN
+//! server only, and the relay drop every candidate but a relay one from what visitors send.
+//!
+//! `-h` or `--help` prints the usage on stdout and exits 0; a usage error prints what is wrong
+//! and the usage on stderr and exits 2; a server that cannot start or stops exits 1.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use velaro_demo::{DemoConfig, DemoServer, TurnConfig};
-use velaro_ice_config::{IceTransportPolicy, TurnSecret};
+use velaro_ice_config::{IceTransportPolicy, IceUrl, TurnSecret};
 
 const USAGE: &str = "usage: server [--port N] [--turn URL]... [--relay-only] [--quiet]
   --port N       listen on 127.0.0.1:N (default 8080; 0 picks a free port)
   --turn URL     a TURN server sharing VELARO_TURN_SECRET (e.g. turn:127.0.0.1:3478)
-  --relay-only   both browsers use only the TURN server (iceTransportPolicy relay)
-  --quiet        do not print the relay's events";
+  --relay-only   both browsers use only the TURN server (iceTransportPolicy relay), and the
+                 relay passes only relay candidates from visitors
+  --quiet        do not print the relay's events
+  -h, --help     print this help";
 
-fn config(mut args: impl Iterator<Item = String>) -> Result<DemoConfig, String> {
+/// What the command line asks for.
+enum Command {
+    Serve(DemoConfig),
+    Help,
+}
+
+/// A `--turn` URL: credentials are minted for it, so it must be a TURN URL.
+fn turn_url(text: &str) -> Result<IceUrl, String> {
+    let url: IceUrl = text.parse().map_err(|e| format!("--turn: {e}"))?;
+    if !url.scheme().is_turn() {
+        return Err(format!(
+            "--turn `{url}`: credentials only go with turn: or turns: URLs (a STUN server \
+             needs none)"
+        ));
+    }
+    Ok(url)
+}
+
+/// Reads the arguments; an error is a usage error.
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut config = DemoConfig { verbose: true, ..DemoConfig::default() };
     let mut turn_urls = Vec::new();
     let mut relay_only = false;
@@ -37,12 +62,12 @@ fn config(mut args: impl Iterator<Item = String>) -> Result<DemoConfig, String> 
             }
             "--turn" => {
                 let url = args.next().ok_or("--turn needs a URL")?;
-                turn_urls.push(url.parse().map_err(|e| format!("--turn: {e}"))?);
+                turn_urls.push(turn_url(&url)?);
             }
             "--relay-only" => relay_only = true,
             "--quiet" => config.verbose = false,
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument `{other}`")),
         }
     }
     if !turn_urls.is_empty() {
@@ -54,18 +79,24 @@ fn config(mut args: impl Iterator<Item = String>) -> Result<DemoConfig, String> 
         return Err("--relay-only needs a --turn server".to_owned());
     }
     if relay_only {
+        // One setting for both ends: the browsers' policy, and (from the visitor's) the
+        // relay's filter on what visitors send (`DemoConfig::relay_config`).
         config.visitor_policy = IceTransportPolicy::Relay;
         config.agent_policy = IceTransportPolicy::Relay;
     }
-    Ok(config)
+    Ok(Command::Serve(config))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match config(std::env::args().skip(1)) {
-        Ok(config) => config,
+    let config = match parse(std::env::args().skip(1)) {
+        Ok(Command::Serve(config)) => config,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
-            eprintln!("{message}");
+            eprintln!("server: {message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };

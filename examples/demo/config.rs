@@ -6,9 +6,10 @@ use std::time::{Duration, SystemTime};
 
 use velaro_call_protocol::{ConversationId, PartyId, Role};
 use velaro_ice_config::{
-    IceServer, IceTransportPolicy, IceUrl, RtcConfiguration, TurnCredentials, TurnSecret,
+    CandidateFilter, CandidatePolicy, IceServer, IceTransportPolicy, IceUrl, RtcConfiguration,
+    TurnCredentials, TurnSecret,
 };
-use velaro_signaling::RelayConfig;
+use velaro_signaling::{RateLimit, RelayConfig};
 
 /// A TURN server that shares the demo's secret (coturn's `use-auth-secret`).
 #[derive(Debug, Clone)]
@@ -18,7 +19,9 @@ pub struct TurnConfig {
     /// The secret shared with the TURN server (`static-auth-secret`).
     pub secret: TurnSecret,
     /// How long minted credentials stay valid: longer than a call, short enough that a leaked
-    /// one soon stops working. Pages ask for fresh ones before an ICE restart.
+    /// one soon stops working. A page can stay open far longer (agent consoles stay open all
+    /// day), so credentials are minted for every call, not once per page: the server sends
+    /// fresh ones as a call starts, and pages ask for fresh ones before an ICE restart.
     pub ttl: Duration,
 }
 
@@ -30,15 +33,29 @@ pub struct DemoConfig {
     /// The TURN server, if any (without one, pages get no ICE servers: fine on one machine).
     pub turn: Option<TurnConfig>,
     /// The visitor's `iceTransportPolicy`: `Relay` hides its addresses from the agent
-    /// (needs `turn`).
+    /// (needs `turn`). The one setting for both ends: with `Relay`, the relay also drops every
+    /// candidate but a relay one from what visitors send (see
+    /// [`relay_config`](Self::relay_config)), so a browser that ignores the policy, or a forged
+    /// page, cannot give the agent the visitor's addresses either.
     pub visitor_policy: IceTransportPolicy,
     /// The agent's `iceTransportPolicy`.
     pub agent_policy: IceTransportPolicy,
     /// Conversations whose id starts with this are on a plan without video calls: the relay
     /// refuses their invites (`feature_disabled`) and the agent page shows no camera icon.
     pub basic_plan_prefix: String,
-    /// The relay's limits.
+    /// The relay's limits (its visitor candidate filter follows
+    /// [`visitor_policy`](Self::visitor_policy)). Its grace is also how long an empty chat
+    /// room keeps its history for a page that comes back.
     pub relay: RelayConfig,
+    /// The limit on each page's chat lines, a token bucket like the relay's for call frames.
+    /// Lines past it are dropped and the page is told with a `host.error`.
+    pub chat_rate: RateLimit,
+    /// The most bytes waiting to be written to one page. A page that falls further behind
+    /// (it stopped reading, while the chat goes on) is disconnected rather than buffered
+    /// without bound; it reconnects and resumes. Call frames wait in the relay's own queue
+    /// ([`RelayConfig::max_queued`]) once half of this is taken, so the relay disconnects a page
+    /// that stops reading them.
+    pub max_queued_bytes: usize,
     /// Print the relay's events (calls started and ended, refusals).
     pub verbose: bool,
 }
@@ -52,6 +69,8 @@ impl Default for DemoConfig {
             agent_policy: IceTransportPolicy::All,
             basic_plan_prefix: "basic-".to_owned(),
             relay: RelayConfig::default(),
+            chat_rate: RateLimit { burst: 20, per_second: 5 },
+            max_queued_bytes: 1024 * 1024,
             verbose: false,
         }
     }
@@ -63,8 +82,28 @@ impl DemoConfig {
         !conversation.as_str().starts_with(&self.basic_plan_prefix)
     }
 
+    /// The relay's configuration: [`relay`](Self::relay), with a relay-only filter on the
+    /// visitors' candidates when [`visitor_policy`](Self::visitor_policy) is `Relay`. When every
+    /// TURN server is on this machine (a demo on one computer) its relay candidates carry a
+    /// loopback address, which the filter then lets through; it still drops every host,
+    /// server-reflexive and peer-reflexive candidate and blanks the related addresses.
+    pub fn relay_config(&self) -> RelayConfig {
+        if self.visitor_policy != IceTransportPolicy::Relay {
+            return self.relay;
+        }
+        let mut filter = CandidateFilter::new(CandidatePolicy::from(self.visitor_policy));
+        let on_this_machine = self.turn.as_ref().is_some_and(|turn| {
+            !turn.urls.is_empty() && turn.urls.iter().all(|url| url.host().is_local())
+        });
+        if on_this_machine {
+            filter = filter.dangerous_allow_unroutable();
+        }
+        self.relay.with_visitor_candidates(filter)
+    }
+
     /// The `RTCConfiguration` for one page: the TURN server with credentials minted for this
-    /// party at `now`, and the role's transport policy.
+    /// party at `now`, and the role's transport policy. Mint one per call (and per ICE
+    /// restart): credentials outlive a call, not a page.
     pub fn rtc_configuration(
         &self,
         role: Role,
@@ -84,5 +123,53 @@ impl DemoConfig {
             None => Vec::new(),
         };
         Ok(RtcConfiguration::new(servers, policy)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use velaro_ice_config::{Candidate, DropReason};
+
+    use super::*;
+
+    fn config(turn_url: &str, visitor_policy: IceTransportPolicy) -> DemoConfig {
+        let turn = TurnConfig {
+            urls: vec![turn_url.parse().expect("url")],
+            secret: TurnSecret::new("config-test-secret-0123456789").expect("secret"),
+            ttl: Duration::from_secs(600),
+        };
+        DemoConfig { turn: Some(turn), visitor_policy, ..DemoConfig::default() }
+    }
+
+    fn candidate(text: &str) -> Candidate {
+        text.parse().expect("candidate")
+    }
+
+    #[test]
+    fn relay_only_visitors_get_a_relay_only_filter_in_the_relay() {
+        let host = "candidate:1 1 udp 2122260223 192.168.1.20 54321 typ host";
+        let relay = "candidate:3 1 udp 41885439 203.0.113.5 3478 typ relay raddr 198.51.100.20 \
+                     rport 54321";
+        let loopback_relay = "candidate:4 1 udp 41885439 127.0.0.1 50000 typ relay raddr \
+                              192.168.1.20 rport 54321";
+
+        let all = config("turn:turn.example.com", IceTransportPolicy::All).relay_config();
+        assert_eq!(all.visitor_candidates, None, "visitors' candidates pass as they are");
+
+        let remote = config("turns:turn.example.com", IceTransportPolicy::Relay).relay_config();
+        let filter = remote.visitor_candidates.expect("a filter");
+        assert_eq!(filter.policy(), CandidatePolicy::RelayOnly);
+        assert_eq!(filter.apply(candidate(host)), Err(DropReason::NotRelay));
+        let kept = filter.apply(candidate(relay)).expect("relay candidates pass");
+        assert!(kept.to_string().ends_with("raddr 0.0.0.0 rport 0"), "{kept}");
+        assert_eq!(filter.apply(candidate(loopback_relay)), Err(DropReason::Unroutable));
+
+        // A TURN server on this machine allocates loopback relay candidates: they pass, the
+        // rest is filtered as before.
+        let local = config("turn:127.0.0.1:3478", IceTransportPolicy::Relay).relay_config();
+        let filter = local.visitor_candidates.expect("a filter");
+        assert_eq!(filter.apply(candidate(host)), Err(DropReason::NotRelay));
+        let kept = filter.apply(candidate(loopback_relay)).expect("a local TURN's candidates");
+        assert!(kept.to_string().ends_with("raddr 0.0.0.0 rport 0"), "{kept}");
     }
 }

@@ -5,9 +5,22 @@
 //! Each page opens one WebSocket that carries the host application's own frames (`chat.*`,
 //! `host.*`) and our call frames side by side: the server reads each frame's `type`, handles
 //! its own and hands every other frame to the relay, as a chat product embedding the crates
-//! would. Per connection it mints TURN credentials and the `RTCConfiguration`
-//! (velaro-ice-config), and every page carries the `Content-Security-Policy` and
-//! `Permissions-Policy` that [`EmbedPolicy`] builds.
+//! would. It mints TURN credentials and the `RTCConfiguration` (velaro-ice-config) when a
+//! page connects, and again for every call and every ICE restart: credentials live an hour
+//! while an agent's console stays open all day, so a host must mint per call, not per
+//! connection. As a call starts the server sends a `host.ice` with fresh credentials just
+//! ahead of the `call.invite` that rings a visitor and of the `call.accept` that reaches the
+//! agent (the frames after which each creates its peer connection), and it answers a page's
+//! `host.ice_refresh` (sent before an ICE restart) with another. Every page carries the
+//! `Content-Security-Policy` and `Permissions-Policy` that [`EmbedPolicy`] builds.
+//!
+//! With the visitor's policy `Relay` (the server's `--relay-only`) the relay also filters what
+//! visitors send down to relay candidates ([`DemoConfig::relay_config`]). Every buffer a page
+//! can fill is bounded (the `socket` module lists them): a page that stops reading is
+//! disconnected rather than buffered, chat is rate-limited like call frames, and a chat room
+//! is freed once its last page has been gone for the relay's grace. Accepted sockets have
+//! `TCP_NODELAY`, so a relayed frame is written at once rather than after the page's delayed
+//! acknowledgement (Nagle's algorithm: about 40 ms a frame).
 //!
 //! Identity comes from the WebSocket URL (`role`, `conversation`, `party`): a demo has no
 //! login. A real host authenticates the connection and passes who it is to the relay.
@@ -20,23 +33,28 @@
 
 mod config;
 mod hub;
+mod outbox;
 mod pages;
 mod socket;
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use futures::StreamExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use velaro_signaling::{Relay, RelayEvent, RelayServer, serve};
+use velaro_signaling::{Relay, RelayEvent, RelayServer, SessionId, serve};
 
 pub use config::{DemoConfig, TurnConfig};
 use hub::{Hub, Speaker};
+use outbox::Outbox;
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -44,13 +62,20 @@ struct App {
     config: DemoConfig,
     relay: RelayServer,
     hub: Mutex<Hub>,
+    /// Each connected page's outgoing queue, by its relay session: the relay's `Disconnect`
+    /// closes it.
+    pages: Mutex<HashMap<SessionId, Arc<Outbox>>>,
     headers: pages::SecurityHeaders,
 }
 
 impl App {
-    fn hub(&self) -> std::sync::MutexGuard<'_, Hub> {
+    fn hub(&self) -> MutexGuard<'_, Hub> {
         // Chat state stays consistent even if a holder panicked: each update is one push.
         self.hub.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pages(&self) -> MutexGuard<'_, HashMap<SessionId, Arc<Outbox>>> {
+        self.pages.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -69,9 +94,11 @@ impl DemoServer {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         let headers = pages::SecurityHeaders::for_origin(addr)?;
-        let (relay, events) = serve(Relay::new(config.relay));
+        let (relay, events) = serve(Relay::new(config.relay_config()));
         let verbose = config.verbose;
-        let app = Arc::new(App { config, relay, hub: Mutex::new(Hub::default()), headers });
+        let hub = Mutex::new(Hub::new(config.relay.grace));
+        let pages = Mutex::new(HashMap::new());
+        let app = Arc::new(App { config, relay, hub, pages, headers });
         tokio::spawn(report_calls(Arc::clone(&app), events, verbose));
         let router = Router::new()
             .route("/", get(pages::index))
@@ -81,6 +108,12 @@ impl DemoServer {
             .route("/ws", get(socket::upgrade))
             .with_state(app);
         let (shutdown, stopped) = oneshot::channel::<()>();
+        // Every relayed frame is a small write: without TCP_NODELAY, Nagle's algorithm holds one
+        // that follows another until the page acknowledges the first, which its delayed ACK
+        // does only after about 40 ms.
+        let listener = listener.tap_io(|socket| {
+            let _ = socket.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async {
@@ -130,7 +163,7 @@ impl Drop for DemoServer {
 }
 
 /// Writes the relay's news into the conversations' chat: the call started, and the call's
-/// summary line when it ended (the chat goes on).
+/// summary line when it ended (the chat goes on); closes the pages the relay disconnects.
 async fn report_calls(
     app: Arc<App>,
     mut events: futures::channel::mpsc::UnboundedReceiver<RelayEvent>,
@@ -142,10 +175,19 @@ async fn report_calls(
         }
         match event {
             RelayEvent::CallStarted { conversation_id, .. } => {
-                app.hub().post(&conversation_id, Speaker::System, "Video call started");
+                let line = "Video call started";
+                app.hub().post(Instant::now(), &conversation_id, Speaker::System, line);
             }
             RelayEvent::CallEnded { conversation_id, summary } => {
-                app.hub().post(&conversation_id, Speaker::System, &summary.transcript_line());
+                let line = summary.transcript_line();
+                app.hub().post(Instant::now(), &conversation_id, Speaker::System, &line);
+            }
+            // The session fell behind: its task may be waiting for room in the page's queue,
+            // so the queue is closed here, which ends the page's socket.
+            RelayEvent::Disconnect { session } => {
+                if let Some(out) = app.pages().get(&session) {
+                    out.close();
+                }
             }
             _ => {}
         }

@@ -1,9 +1,16 @@
 //! One page's WebSocket: the host's own frames (`chat.*`, `host.*`) and call frames side by
 //! side. Call frames go to the relay through a [`Bridge`]; the host's are handled here.
+//!
+//! Everything a page can make the server hold is bounded: a WebSocket frame and message are at
+//! most [`MAX_MESSAGE`] bytes (a socket parked mid-frame holds no more), the socket's write
+//! buffer (unread pongs included) at most [`MAX_WRITE_BUFFER`], what waits for the page at most
+//! [`DemoConfig::max_queued_bytes`](crate::DemoConfig::max_queued_bytes) (an [`Outbox`]),
+//! what the page sent and the relay has not read yet at most [`INCOMING`] frames, and its chat
+//! lines are rate-limited ([`DemoConfig::chat_rate`](crate::DemoConfig::chat_rate)).
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -11,17 +18,36 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::channel::mpsc::{Receiver, channel};
 use futures::{SinkExt as _, StreamExt as _};
 use serde::{Deserialize, Serialize};
 use velaro_call_protocol::limits::MAX_FRAME_LEN;
 use velaro_call_protocol::{ConversationId, Device, PartyId, Role};
 use velaro_call_state::{Browser, permission_help};
 use velaro_ice_config::RtcConfiguration;
-use velaro_signaling::{Transport, TransportError};
+use velaro_signaling::{RateLimit, Transport, TransportError};
 
 use crate::App;
 use crate::hub::{MAX_CHAT_LEN, Speaker};
+use crate::outbox::Outbox;
+
+/// The largest WebSocket message, and frame, a page may send: room above the codec's limit, so
+/// an oversized call frame gets the relay's typed `too_large` refusal; anything larger closes
+/// the socket. The frame limit matters as much as the message limit: a frame is buffered whole
+/// before the message limit is checked, so without it a socket could park up to 16 MiB.
+const MAX_MESSAGE: usize = 2 * MAX_FRAME_LEN;
+
+/// The socket's write buffer: what it gathers before writing (every frame is flushed anyway).
+const WRITE_BUFFER: usize = 128 * 1024;
+
+/// The most the socket's write buffer may hold: a page that sends pings and never reads the
+/// pongs would otherwise grow it without end (the pongs that do not fit are dropped, keeping
+/// the last one, which is all a ping asks for).
+const MAX_WRITE_BUFFER: usize = WRITE_BUFFER + 2 * MAX_MESSAGE;
+
+/// Frames from a page waiting for the relay to read them; past this the page's socket is not
+/// read until the relay catches up.
+const INCOMING: usize = 64;
 
 /// Who a page says it is (the demo's stand-in for a login).
 #[derive(Debug, Deserialize)]
@@ -78,11 +104,13 @@ pub(crate) async fn upgrade(
     };
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let browser = Browser::from_user_agent(user_agent);
-    // Room above the codec's limit, so an oversized frame gets the relay's typed `too_large`
-    // refusal; far larger ones close the socket.
-    ws.max_message_size(2 * MAX_FRAME_LEN).on_upgrade(move |socket| {
-        run(app, socket, Joined { role, conversation, party, resume, browser })
-    })
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| {
+            run(app, socket, Joined { role, conversation, party, resume, browser })
+        })
 }
 
 fn refuse(detail: String) -> Response {
@@ -121,7 +149,8 @@ impl Help {
     }
 }
 
-/// Fresh ICE configuration (new TURN credentials), asked for before an ICE restart.
+/// Fresh ICE configuration (new TURN credentials): asked for before an ICE restart, and sent
+/// unasked as a call starts (see [`Bridge`]).
 #[derive(Serialize)]
 struct Ice<'a> {
     #[serde(rename = "type")]
@@ -168,6 +197,41 @@ fn error_frame(detail: &str) -> Bytes {
     json(&HostError { kind: "host.error", detail })
 }
 
+/// `host.ice` with credentials minted for `party` now, or the `host.error` saying why not.
+fn ice_frame(app: &App, role: Role, party: &PartyId) -> Bytes {
+    match app.config.rtc_configuration(role, party, SystemTime::now()) {
+        Ok(ice) => json(&Ice { kind: "host.ice", ice: &ice }),
+        Err(error) => error_frame(&error.to_string()),
+    }
+}
+
+/// A token bucket for a page's chat lines, as the relay keeps one for call frames.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(rate: RateLimit, now: Instant) -> Bucket {
+        Bucket { tokens: f64::from(rate.burst), at: now }
+    }
+
+    /// Takes one token after refilling the bucket for the time passed.
+    fn take(&mut self, rate: RateLimit, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at);
+        self.at = self.at.max(now);
+        let refill = elapsed.as_secs_f64() * f64::from(rate.per_second);
+        self.tokens = (self.tokens + refill).min(f64::from(rate.burst));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A page's checked identity.
 struct Joined {
     role: Role,
@@ -180,9 +244,8 @@ struct Joined {
 async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
     let Joined { role, conversation, party, resume, browser } = joined;
     let (mut ws_out, mut ws_in) = socket.split();
-    let (out, mut out_rx) = unbounded::<Bytes>();
-    let ice_for_party = || app.config.rtc_configuration(role, &party, SystemTime::now());
-    let ice = match ice_for_party() {
+    let out = Arc::new(Outbox::new(app.config.max_queued_bytes));
+    let ice = match app.config.rtc_configuration(role, &party, SystemTime::now()) {
         Ok(ice) => ice,
         Err(error) => {
             let frame = error_frame(&error.to_string());
@@ -201,17 +264,30 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
         ice: &ice,
         help: Help::for_browser(browser),
     };
-    let _ = out.unbounded_send(json(&welcome));
-    let member = app.hub().join(&conversation, out.clone());
+    let _ = out.push(json(&welcome));
+    let member = app.hub().join(Instant::now(), &conversation, Arc::clone(&out));
     app.relay.open_conversation(conversation.clone(), video_enabled);
-    let (to_relay, from_page) = unbounded::<Bytes>();
-    let bridge = Bridge { incoming: from_page, outgoing: out.clone() };
-    if let Err(error) = app.relay.connect(bridge, &conversation, role, party.clone(), resume) {
-        let _ = out.unbounded_send(error_frame(&error.to_string()));
-    }
+    let (mut to_relay, from_page) = channel::<Bytes>(INCOMING);
+    let bridge = Bridge {
+        app: Arc::clone(&app),
+        role,
+        party: party.clone(),
+        incoming: from_page,
+        outgoing: Arc::clone(&out),
+    };
+    let session = match app.relay.connect(bridge, &conversation, role, party.clone(), resume) {
+        Ok(session) => {
+            app.pages().insert(session, Arc::clone(&out));
+            Some(session)
+        }
+        Err(error) => {
+            let _ = out.push(error_frame(&error.to_string()));
+            None
+        }
+    };
 
     let writer = async {
-        while let Some(frame) = out_rx.next().await {
+        while let Some(frame) = out.next().await {
             if ws_out.send(Message::Text(text(frame))).await.is_err() {
                 break;
             }
@@ -219,6 +295,9 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
         let _ = ws_out.close().await;
     };
     let reader = async {
+        let rate = app.config.chat_rate;
+        let mut chat = Bucket::full(rate, Instant::now());
+        let mut told = false;
         while let Some(Ok(message)) = ws_in.next().await {
             let frame = match message {
                 Message::Text(frame) => Bytes::from(frame),
@@ -228,23 +307,36 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
             };
             match host_frame(&frame) {
                 None => {
-                    let _ = to_relay.unbounded_send(frame);
+                    // Waits while the relay is behind: the page's socket is not read meanwhile.
+                    if to_relay.send(frame).await.is_err() {
+                        break;
+                    }
                 }
                 Some(Ok(HostFrame::Chat { text })) => {
+                    if !chat.take(rate, Instant::now()) {
+                        // Once per run of dropped lines: the refusals must not flood either.
+                        if !std::mem::replace(&mut told, true) {
+                            let detail = format!(
+                                "chat.message: rate limited ({} lines at once, then {} a \
+                                 second); lines are dropped until the rate falls",
+                                rate.burst, rate.per_second
+                            );
+                            let _ = out.push(error_frame(&detail));
+                        }
+                        continue;
+                    }
+                    told = false;
                     let text: String = text.chars().take(MAX_CHAT_LEN).collect();
                     if !text.trim().is_empty() {
-                        app.hub().post(&conversation, Speaker::Party(role, &party), &text);
+                        let speaker = Speaker::Party(role, &party);
+                        app.hub().post(Instant::now(), &conversation, speaker, &text);
                     }
                 }
                 Some(Ok(HostFrame::IceRefresh)) => {
-                    let frame = match ice_for_party() {
-                        Ok(ice) => json(&Ice { kind: "host.ice", ice: &ice }),
-                        Err(error) => error_frame(&error.to_string()),
-                    };
-                    let _ = out.unbounded_send(frame);
+                    let _ = out.push(ice_frame(&app, role, &party));
                 }
                 Some(Err(error)) => {
-                    let _ = out.unbounded_send(error_frame(&format!("host frame: {error}")));
+                    let _ = out.push(error_frame(&format!("host frame: {error}")));
                 }
             }
         }
@@ -252,10 +344,16 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
     tokio::select! {
         () = writer => {}
         () = reader => {}
+        // The page fell behind (its queue overflowed) or the relay disconnected it.
+        () = out.closed() => {}
     }
+    out.close();
     // Ends the relay session (its `recv` sees the end) and the chat membership.
     drop(to_relay);
-    app.hub().leave(&conversation, member);
+    if let Some(session) = session {
+        app.pages().remove(&session);
+    }
+    app.hub().leave(Instant::now(), &conversation, member);
 }
 
 /// Our frames are JSON we encoded, so UTF-8; anything else would be a bug, sent as nothing.
@@ -265,16 +363,41 @@ fn text(frame: Bytes) -> Utf8Bytes {
 
 /// The relay's end of a page's socket: frames the page sent, and the page's outgoing queue
 /// (shared with its chat).
+///
+/// It also mints the page's TURN credentials for each call, so that a page open for longer
+/// than their lifetime can still relay: ahead of the `call.invite` that rings a visitor (its
+/// peer connection is created when its user accepts) and of the `call.accept` that makes the
+/// agent create its own, it sends a `host.ice` with fresh ones (with a TURN server only).
 #[derive(Debug)]
 struct Bridge {
-    incoming: UnboundedReceiver<Bytes>,
-    outgoing: UnboundedSender<Bytes>,
+    app: Arc<App>,
+    role: Role,
+    party: PartyId,
+    incoming: Receiver<Bytes>,
+    outgoing: Arc<Outbox>,
+}
+
+impl Bridge {
+    /// Fresh `host.ice` to send ahead of `frame`, when `frame` starts this page's call.
+    fn fresh_ice_before(&self, frame: &[u8]) -> Option<Bytes> {
+        self.app.config.turn.as_ref()?;
+        let starts_the_call = match self.role {
+            Role::Visitor => "call.invite",
+            _ => "call.accept",
+        };
+        let kind = serde_json::from_slice::<Kind<'_>>(frame).ok()?.kind?;
+        (kind == starts_the_call).then(|| ice_frame(&self.app, self.role, &self.party))
+    }
 }
 
 #[async_trait]
 impl Transport for Bridge {
+    /// Waits while the page's queue is half full, so the relay's own queue limit applies.
     async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
-        self.outgoing.unbounded_send(frame).map_err(|_| TransportError::Closed)
+        if let Some(ice) = self.fresh_ice_before(&frame) {
+            self.outgoing.send(ice).await.map_err(|_| TransportError::Closed)?;
+        }
+        self.outgoing.send(frame).await.map_err(|_| TransportError::Closed)
     }
 
     /// Cancel-safe: a channel receive loses nothing when dropped.
@@ -284,7 +407,7 @@ impl Transport for Bridge {
 
     /// The relay closes a session that fell behind: the whole socket goes.
     async fn close(&mut self) -> Result<(), TransportError> {
-        self.outgoing.close_channel();
+        self.outgoing.close();
         Ok(())
     }
 }
@@ -292,6 +415,18 @@ impl Transport for Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chat_bucket_refills_at_its_rate() {
+        let rate = RateLimit { burst: 2, per_second: 4 };
+        #[allow(clippy::disallowed_methods)] // a fixed start; the test moves time itself
+        let start = Instant::now();
+        let mut bucket = Bucket::full(rate, start);
+        assert!(bucket.take(rate, start) && bucket.take(rate, start));
+        assert!(!bucket.take(rate, start), "the burst is spent");
+        assert!(bucket.take(rate, start + std::time::Duration::from_millis(250)), "refilled");
+        assert!(!bucket.take(rate, start + std::time::Duration::from_millis(250)));
+    }
 
     #[test]
     fn resume_lists_each_senders_last_seq() {

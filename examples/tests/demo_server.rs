@@ -196,3 +196,155 @@ async fn pages_carry_the_embed_headers_and_bad_joins_are_refused() {
     }
     server.stop().await.expect("stops");
 }
+
+/// The `iceServers[0]` credentials of a `host.welcome` or `host.ice` frame.
+fn turn_credentials(frame: &Value) -> (String, String) {
+    let turn = &frame["ice"]["iceServers"][0];
+    let username = turn["username"].as_str().expect("username").to_owned();
+    let password = turn["credential"].as_str().expect("credential").to_owned();
+    (username, password)
+}
+
+/// Whether coturn would accept the credentials now.
+fn valid_now((username, password): &(String, String)) -> bool {
+    let secret = TurnSecret::new(SECRET).expect("secret");
+    TurnCredentials::verify(username, password, SystemTime::now(), &secret, None).is_ok()
+}
+
+/// The frames a page gets up to and including the first of type `kind`.
+async fn frames_until(page: &mut Page, kind: &str) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let frame = next(page).await;
+        let done = frame["type"] == kind;
+        frames.push(frame);
+        if done {
+            return frames;
+        }
+    }
+}
+
+fn envelope(
+    conversation: &str,
+    party: &str,
+    role: &str,
+    seq: u64,
+    kind: &str,
+    body: Value,
+) -> Value {
+    json!({"type": kind, "version": 1, "conversation_id": conversation, "call_id": "call-1",
+        "party_id": party, "role": role, "seq": seq, "body": body})
+}
+
+/// Item 11: credentials minted at connect expire while a page stays open (agent consoles stay
+/// open all day); each call gets fresh ones: the visitor's before the invite rings, the agent's
+/// before the accept makes it create its peer connection.
+#[tokio::test]
+async fn a_page_open_longer_than_the_credentials_gets_fresh_ones_for_each_call() {
+    let turn = TurnConfig {
+        urls: vec!["turn:127.0.0.1:3478".parse().expect("url")],
+        secret: TurnSecret::new(SECRET).expect("secret"),
+        // Stands in for the hour a page outlives: minted at t expire at ⌊t⌋ + 2 s.
+        ttl: Duration::from_secs(2),
+    };
+    let server = server(DemoConfig {
+        turn: Some(turn),
+        visitor_policy: IceTransportPolicy::Relay,
+        agent_policy: IceTransportPolicy::Relay,
+        ..DemoConfig::default()
+    })
+    .await;
+    let mut agent = join(&server, "agent", "conv-ttl", "agent-1").await;
+    let mut visitor = join(&server, "visitor", "conv-ttl", "visitor-1").await;
+    let agent_welcome = turn_credentials(&next(&mut agent).await);
+    let visitor_welcome = turn_credentials(&next(&mut visitor).await);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!valid_now(&agent_welcome) && !valid_now(&visitor_welcome), "connected long ago");
+
+    for seq in 1..=2 {
+        let call_id = format!("call-{seq}");
+        let mut invite = invite("conv-ttl");
+        invite["call_id"] = json!(call_id);
+        invite["seq"] = json!(seq);
+        send(&mut agent, &invite).await;
+        let frames = frames_until(&mut visitor, "call.invite").await;
+        let fresh = frames.iter().find(|f| f["type"] == "host.ice");
+        let fresh =
+            fresh.unwrap_or_else(|| panic!("fresh ICE before the invite rings: {frames:?}"));
+        let credentials = turn_credentials(fresh);
+        assert!(valid_now(&credentials), "the visitor's credentials are valid at call time");
+        assert!(credentials.0.ends_with(":visitor-1"), "minted for the visitor: {credentials:?}");
+        assert_eq!(fresh["ice"]["iceTransportPolicy"], "relay");
+
+        let mut accept =
+            envelope("conv-ttl", "visitor-1", "visitor", seq, "call.accept", json!({}));
+        accept["call_id"] = json!(call_id);
+        accept["body"] = json!({"media": {"audio": true, "video": true}});
+        send(&mut visitor, &accept).await;
+        let frames = frames_until(&mut agent, "call.accept").await;
+        let fresh = frames.iter().find(|f| f["type"] == "host.ice");
+        let fresh = fresh.unwrap_or_else(|| panic!("fresh ICE before the accept: {frames:?}"));
+        let credentials = turn_credentials(fresh);
+        assert!(valid_now(&credentials), "the agent's credentials are valid at call time");
+        assert!(credentials.0.ends_with(":agent-1"), "minted for the agent: {credentials:?}");
+
+        let mut hangup =
+            envelope("conv-ttl", "agent-1", "agent", seq + 10, "call.hangup", json!({}));
+        hangup["call_id"] = json!(call_id);
+        hangup["body"] = json!({"reason": {"code": "user_hangup"}});
+        send(&mut agent, &hangup).await;
+        frames_until(&mut visitor, "call.hangup").await;
+        // The next call's credentials are minted at its own start, seconds later.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    server.stop().await.expect("stops");
+}
+
+/// Item 13: one setting, `visitor_policy: Relay` (the server's `--relay-only`), gives the
+/// visitor's browser `iceTransportPolicy: "relay"` and makes the relay drop whatever else a
+/// visitor sends, so the agent never learns the visitor's addresses.
+#[tokio::test]
+async fn relay_only_visitors_candidates_are_filtered_by_the_relay_too() {
+    let turn = TurnConfig {
+        urls: vec!["turn:127.0.0.1:3478".parse().expect("url")],
+        secret: TurnSecret::new(SECRET).expect("secret"),
+        ttl: Duration::from_secs(600),
+    };
+    let server = server(DemoConfig {
+        turn: Some(turn),
+        visitor_policy: IceTransportPolicy::Relay,
+        ..DemoConfig::default()
+    })
+    .await;
+    let mut agent = join(&server, "agent", "conv-private", "agent-1").await;
+    let mut visitor = join(&server, "visitor", "conv-private", "visitor-1").await;
+    next(&mut agent).await;
+    assert_eq!(next(&mut visitor).await["ice"]["iceTransportPolicy"], "relay");
+    send(&mut agent, &invite("conv-private")).await;
+    frames_until(&mut visitor, "call.invite").await;
+    let accept = json!({"media": {"audio": true, "video": true}});
+    send(&mut visitor, &envelope("conv-private", "visitor-1", "visitor", 1, "call.accept", accept))
+        .await;
+    frames_until(&mut agent, "call.accept").await;
+
+    // A visitor's browser that ignores the policy (or a forged page) trickles its addresses.
+    let host = "candidate:1 1 udp 2122260223 192.168.1.20 54321 typ host generation 0";
+    let srflx = "candidate:2 1 udp 1686052607 198.51.100.20 54321 typ srflx raddr 192.168.1.20 \
+                 rport 54321 generation 0";
+    let relay = "candidate:3 1 udp 41885439 203.0.113.5 3478 typ relay raddr 198.51.100.20 \
+                 rport 54321 generation 0";
+    let candidates = json!({"candidates": [
+        {"candidate": host, "sdpMid": "0", "sdpMLineIndex": 0},
+        {"candidate": srflx, "sdpMid": "0", "sdpMLineIndex": 0},
+        {"candidate": relay, "sdpMid": "0", "sdpMLineIndex": 0},
+    ]});
+    let frame = envelope("conv-private", "visitor-1", "visitor", 2, "call.candidates", candidates);
+    send(&mut visitor, &frame).await;
+    let got = frames_until(&mut agent, "call.candidates").await.pop().expect("candidates");
+    let text = got.to_string();
+    assert!(!text.contains("192.168.1.20") && !text.contains("198.51.100.20"), "{text}");
+    let kept = got["body"]["candidates"].as_array().expect("candidates");
+    assert_eq!(kept.len(), 1, "only the relay candidate: {text}");
+    assert!(kept[0]["candidate"].as_str().is_some_and(|c| c.contains("typ relay")), "{text}");
+    server.stop().await.expect("stops");
+}

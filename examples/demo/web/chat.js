@@ -5,7 +5,7 @@
 // For tests and curious people, `window.velaroDemo` exposes the page's state:
 // `state`, `reason`, `call`, `welcome`, `chat()`, `stats()`.
 
-import { Call, randomId } from "/static/velaro-call.js";
+import { Call, EndedCalls, randomId } from "/static/velaro-call.js";
 
 const role = document.body.dataset.role;
 const params = new URLSearchParams(location.search);
@@ -17,6 +17,7 @@ let socket = null;
 let welcome = null;
 let call = null;
 const iceWaiters = [];
+const endedCalls = new EndedCalls(); // visitor: an invite overtaken by its hangup never rings
 
 function tabParty() {
   // One party id per tab (so two visitor tabs ring separately), kept across reloads.
@@ -79,6 +80,11 @@ function onFrame(frame) {
       if (role === "agent") $("call-start").hidden = !frame.video_enabled;
       return;
     case "host.ice":
+      // Fresh TURN credentials: sent by the server as a call starts (ahead of the invite that
+      // rings us, or of the accept after which we connect), or asked for before an ICE
+      // restart. The welcome's may have expired by now: a page stays open for hours.
+      welcome.ice = frame.ice;
+      if (call?.live && !call.pc) call.ice = frame.ice;
       iceWaiters.splice(0).forEach((resolve) => resolve(frame.ice));
       return;
     case "host.error":
@@ -87,8 +93,14 @@ function onFrame(frame) {
       return addChatLine(frame);
   }
   if (!frame.type || !frame.type.startsWith("call.")) return;
-  if (frame.type === "call.invite" && role === "visitor") return onInvite(frame);
   if (frame.type === "call.rejected") notice(`Relay refused a frame: ${frame.body.code} (${frame.body.detail})`);
+  const ours = call?.live && frame.call_id === call.callId;
+  if (role === "visitor" && !ours) {
+    // No live call of ours: an invite rings unless its call already ended (its hangup or
+    // cancel came first, or it is a replay); frames that end a call are remembered.
+    if (endedCalls.startsACall(frame)) onInvite(frame);
+    return;
+  }
   call?.handleMessage(frame);
 }
 
@@ -150,7 +162,10 @@ function describe(reason) {
 
 function adopt(newCall) {
   call = newCall;
-  call.addEventListener("state", ({ detail }) => render(detail.state, detail.reason));
+  call.addEventListener("state", ({ detail }) => {
+    if (detail.state === "ended") endedCalls.bury(newCall.callId);
+    render(detail.state, detail.reason);
+  });
   call.addEventListener("tracks", renderRemote);
   call.addEventListener("remotemedia", renderRemote);
   call.addEventListener("localmedia", renderControls);

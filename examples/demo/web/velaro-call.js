@@ -14,8 +14,16 @@
 // sends no offer, answer or candidate before its user accepted and the browser granted the
 // camera; perfect negotiation with the visitor polite; candidates batched, buffered until
 // their description is applied, and ended with `candidate: ""`; media must connect within
-// 30 s of the accept; after 2 s disconnected the agent restarts ICE with fresh credentials,
-// after 30 s the call ends `ice_timeout`. Ending a call never ends the chat.
+// 30 s of the accept; `call.media` is sent only once this party's media is connected (the
+// relay counts talk time from the first one), and the first carries whatever changed while
+// connecting; after 2 s disconnected the agent restarts ICE with fresh credentials, after 30 s
+// the call ends `ice_timeout`. Ending a call never ends the chat. A visitor's page keeps an
+// `EndedCalls` for the frames that come while it has no call, so that an invite overtaken by
+// its own hangup or cancel never rings.
+//
+// TURN credentials must be fresh for each call: the host gives `ice` (and `refreshIce`, asked
+// before an ICE restart); a page that stays open for hours must not reuse the ones it got when
+// it connected (the demo's server sends new ones as each call starts).
 
 export const VERSION = 1;
 export const CAPABILITIES = ["trickle", "renegotiation", "screen_share", "audio_only", "quality"];
@@ -28,6 +36,7 @@ const MAX_CANDIDATES_PER_FRAME = 64;
 const QUALITY_EVERY_MS = 2000;
 const INVITE_GRACE_MS = 2000; // the relay's expiry notice normally ends the invite first
 const SURFACES = ["monitor", "window", "browser"];
+const ENDED_CALLS_KEPT = 64;
 
 /** A protocol id: `prefix-` and 16 random hex digits. */
 export function randomId(prefix) {
@@ -45,6 +54,46 @@ export async function deniedDevice(error, wanted) {
   const known = ["NotAllowedError", "NotFoundError", "NotReadableError", "OverconstrainedError", "AbortError"];
   const name = error && known.includes(error.name) ? error.name : "NotAllowedError";
   return { code: "media_permission_denied", device, error: name };
+}
+
+/**
+ * The calls that ended, the last 64 of them, oldest forgotten first: a visitor's page gives it
+ * every call frame that comes while it has no live call, and rings only for an invite it says
+ * starts one. On a link that reorders (or in a resume replay) a `call.hangup` or `call.cancel`
+ * can overtake its own invite: the invite must not ring then, nor an invite of a call already
+ * over. The twin of `EndedCalls` in velaro-call-state.
+ */
+export class EndedCalls {
+  constructor() {
+    this.ids = new Set();
+  }
+
+  /** Remembers that `callId` ended, forgetting the oldest when full. */
+  bury(callId) {
+    if (!callId || this.ids.has(callId)) return;
+    if (this.ids.size >= ENDED_CALLS_KEPT) this.ids.delete(this.ids.values().next().value);
+    this.ids.add(callId);
+  }
+
+  has(callId) {
+    return this.ids.has(callId);
+  }
+
+  /** A frame that came while there is no live call: whether it is an invite that may ring.
+   *  A frame that ends a call (hangup, cancel, another tab's select_answer) is remembered. */
+  startsACall(envelope) {
+    switch (envelope.type) {
+      case "call.invite":
+        return !this.has(envelope.call_id);
+      case "call.hangup":
+      case "call.cancel":
+      case "call.select_answer":
+        this.bury(envelope.call_id);
+        return false;
+      default:
+        return false;
+    }
+  }
 }
 
 export class Call extends EventTarget {
@@ -175,6 +224,8 @@ export class Call extends EventTarget {
     }
   }
 
+  /** Mute, camera and audio only may change while connecting: they are kept, and the first
+   *  call.media (sent once connected) carries them. */
   setAudioMuted(muted) {
     this.audioMuted = muted;
     this.localStream?.getAudioTracks().forEach((t) => (t.enabled = !muted));
@@ -424,6 +475,8 @@ export class Call extends EventTarget {
         this.everConnected = true;
         this.clear("connect");
         this.setState("connected");
+        // The first call.media, with whatever changed while connecting (mute, camera off).
+        this.sendMedia();
         this.arm("quality", QUALITY_EVERY_MS, () => this.measureQuality(), true);
       }
     } else if ((ice === "disconnected" || ice === "failed") && this.everConnected) {
@@ -445,7 +498,7 @@ export class Call extends EventTarget {
   connecting() {
     this.setState("connecting");
     this.arm("connect", MEDIA_CONNECT_MS, () => this.hangup("ice_failed"));
-    this.sendMedia();
+    // No call.media yet: it waits for our media to connect (see onIceState).
   }
 
   // ---- media state and quality -----------------------------------------------------------
@@ -468,8 +521,10 @@ export class Call extends EventTarget {
     return body;
   }
 
+  /** Tells the other side our media state, once our media is connected (the relay counts
+   *  talk time from the first call.media); before that the state is only kept. */
   sendMedia() {
-    if (this.answered) this.send("call.media", this.mediaState());
+    if (this.state === "connected") this.send("call.media", this.mediaState());
     this.emit("localmedia", this.mediaState());
   }
 
