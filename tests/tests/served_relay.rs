@@ -49,3 +49,66 @@ async fn an_agent_that_drops_during_a_long_invite_ends_it_signaling_lost_after_t
     });
     assert_eq!(ended, Some(Reason::SignalingLost));
 }
+
+/// A transport whose peer never reads: every send waits for ever.
+#[derive(Debug, Default)]
+struct NeverReads {
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl Transport for NeverReads {
+    async fn send(&mut self, _frame: bytes::Bytes) -> Result<(), velaro_signaling::TransportError> {
+        futures::future::pending().await
+    }
+
+    async fn recv(&mut self) -> Result<Option<bytes::Bytes>, velaro_signaling::TransportError> {
+        futures::future::pending().await
+    }
+
+    async fn close(&mut self) -> Result<(), velaro_signaling::TransportError> {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_stuck_writing_to_a_page_that_never_reads_is_still_closed() {
+    let (server, mut events) = serve(Relay::new(RelayConfig::default().with_max_queued(1)));
+    let conversation = ConversationId::new("conv-1").unwrap();
+    server.open_conversation(conversation.clone(), true);
+    let (mut agent, agent_at_relay) = memory_pair();
+    let agent_party = PartyId::new("agent-1").unwrap();
+    server.connect(agent_at_relay, &conversation, Role::Agent, agent_party.clone(), None).unwrap();
+    let stuck = NeverReads::default();
+    let closed = stuck.closed.clone();
+    let tab = PartyId::new("visitor-1").unwrap();
+    let tab_session = server.connect(stuck, &conversation, Role::Visitor, tab, None).unwrap();
+
+    // Three frames for the tab: the first is being written (and never will be), the second
+    // fills its queue, the third finds it full.
+    let invite = || InviteBody::new(Prompt::new("Video call?").unwrap(), MediaKinds::AUDIO_VIDEO);
+    let frames: [(&str, u64, Message); 3] = [
+        ("call-1", 1, invite().into()),
+        ("call-1", 2, velaro_call_protocol::message::answer::CancelBody::default().into()),
+        ("call-2", 1, invite().into()),
+    ];
+    for (call, seq, message) in frames {
+        let call = CallId::new(call).unwrap();
+        let envelope = Envelope::new(
+            conversation.clone(),
+            call,
+            agent_party.clone(),
+            Role::Agent,
+            seq,
+            message,
+        );
+        agent.send(encode(&envelope).into()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let disconnect = std::iter::from_fn(|| events.try_recv().ok())
+        .any(|event| event == RelayEvent::Disconnect { session: tab_session });
+    assert!(disconnect, "the relay told the host to close the slow session");
+    assert!(closed.load(std::sync::atomic::Ordering::SeqCst), "and its transport was closed");
+}

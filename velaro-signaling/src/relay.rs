@@ -181,14 +181,41 @@ struct Session {
 /// candidates at 100 per direction).
 const MAX_REPLAY: usize = 512;
 
+/// The most bytes kept per party for a resume: a call's offers, answers and candidates take
+/// tens of KiB; a peer renegotiating in a loop must not make the relay hold 512 frames of
+/// 64 KiB for the other side.
+const MAX_REPLAY_BYTES: usize = 1024 * 1024;
+
+/// The frames delivered to a party in the current call (who sent each, with which `seq`), the
+/// oldest forgotten first past [`MAX_REPLAY`] frames or [`MAX_REPLAY_BYTES`].
+#[derive(Debug, Default)]
+struct ReplayLog {
+    frames: VecDeque<(PartyId, u64, Bytes)>,
+    bytes: usize,
+}
+
+impl ReplayLog {
+    fn push(&mut self, sender: PartyId, seq: u64, frame: Bytes) {
+        self.bytes += frame.len();
+        self.frames.push_back((sender, seq, frame));
+        while self.frames.len() > MAX_REPLAY || self.bytes > MAX_REPLAY_BYTES {
+            let Some((_, _, old)) = self.frames.pop_front() else { break };
+            self.bytes -= old.len();
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = ReplayLog::default();
+    }
+}
+
 /// A party (one agent device or visitor tab) across its sessions: the frames delivered to it,
 /// so that a session that comes back can catch up, and since when it has had no session.
 #[derive(Debug)]
 struct Party {
     role: Role,
     id: PartyId,
-    /// Frames delivered to the party: who sent each, with which `seq`.
-    log: VecDeque<(PartyId, u64, Bytes)>,
+    log: ReplayLog,
     lost_since: Option<Instant>,
 }
 
@@ -335,7 +362,7 @@ impl Relay {
             None => conversation.parties.push(Party {
                 role,
                 id: party.clone(),
-                log: VecDeque::new(),
+                log: ReplayLog::default(),
                 lost_since: None,
             }),
         }
@@ -405,7 +432,7 @@ impl Relay {
             .parties
             .iter()
             .filter(|p| p.id == target.party && p.role == target.role)
-            .flat_map(|p| p.log.iter())
+            .flat_map(|p| p.log.frames.iter())
             .filter(missed)
             .map(|(_, _, frame)| frame.clone())
             .collect();
@@ -621,10 +648,7 @@ impl Relay {
             conversation.logged_call = Some(envelope.call_id.clone());
         }
         for party in conversation.parties.iter_mut().filter(|p| delivery.includes(p.role, &p.id)) {
-            if party.log.len() == MAX_REPLAY {
-                party.log.pop_front();
-            }
-            party.log.push_back((envelope.party_id.clone(), envelope.seq, frame.clone()));
+            party.log.push(envelope.party_id.clone(), envelope.seq, frame.clone());
         }
         let targets: Vec<SessionId> = conversation
             .sessions

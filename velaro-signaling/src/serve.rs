@@ -144,14 +144,8 @@ impl RelayServer {
                     shared.wake_ready();
                 }
                 Either::Right(Some(Wake::Write)) => {
-                    let frames: Vec<_> = {
-                        let mut shared = self.lock();
-                        std::iter::from_fn(|| shared.relay.poll_frame(session)).collect()
-                    };
-                    for frame in frames {
-                        if transport.send(frame).await.is_err() {
-                            break;
-                        }
+                    if !self.write_queued(session, &mut transport, &mut wake).await {
+                        break;
                     }
                 }
                 // The transport ended or failed, or the relay wants the session closed.
@@ -164,6 +158,34 @@ impl RelayServer {
         let now = TokioClock.now();
         let _ = shared.relay.disconnect(now, session);
         shared.wake_ready();
+    }
+
+    /// Writes what the relay queued for `session`, frame by frame. A transport that pushes back
+    /// (a slow page's bounded queue) keeps a send waiting: the relay's close still ends it then.
+    /// Returns whether the session goes on (a failed send or a close end it).
+    async fn write_queued<T: Transport>(
+        &self,
+        session: SessionId,
+        transport: &mut T,
+        wake: &mut UnboundedReceiver<Wake>,
+    ) -> bool {
+        use futures::StreamExt as _;
+        loop {
+            // The lock is released before the send waits.
+            let next = self.lock().relay.poll_frame(session);
+            let Some(frame) = next else { return true };
+            let mut send = transport.send(frame);
+            loop {
+                match select(send, wake.next()).await {
+                    Either::Left((Ok(()), _)) => break,
+                    Either::Left((Err(_), _)) | Either::Right((Some(Wake::Close) | None, _)) => {
+                        return false;
+                    }
+                    // This loop writes until the queue is empty: that frame too.
+                    Either::Right((Some(Wake::Write), pending)) => send = pending,
+                }
+            }
+        }
     }
 }
 

@@ -783,3 +783,36 @@ fn a_visitor_sdp_the_privacy_filter_grows_past_the_limit_is_refused_not_forwarde
     s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 3, answer));
     assert_eq!(types(&drain(&mut s.relay, s.agent)), ["call.description"]);
 }
+
+#[test]
+fn a_partys_replay_log_is_bounded_in_bytes_and_keeps_the_newest_frames() {
+    let mut s = setup();
+    s.invite();
+    s.accept_by_tab1();
+    drain(&mut s.relay, s.agent);
+    s.relay.disconnect(s.now, s.tab1).unwrap();
+    // The agent renegotiates 40 times with 30 KiB offers while the tab is away: 1.2 MB.
+    let base = velaro_tests_sdp(SdpType::Offer).sdp;
+    let padded =
+        format!("{base}{}", "a=x-pad:0123456789012345678901234567890123456789\r\n".repeat(600));
+    for seq in 2..42 {
+        let offer = DescriptionBody::new(
+            SessionDescription::new(SdpType::Offer, padded.clone()),
+            NegotiationId::new(format!("a{seq}")).unwrap(),
+        );
+        s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, seq, offer));
+    }
+    assert!(drain(&mut s.relay, s.agent).is_empty(), "all delivered, none refused");
+    let back = connect_as(&mut s, Role::Visitor, "visitor-1").unwrap();
+    s.relay.resume(back, &[]).unwrap();
+    let mut bytes = 0;
+    let mut seqs = Vec::new();
+    while let Some(frame) = s.relay.poll_frame(back) {
+        bytes += frame.len();
+        seqs.push(decode(&frame).unwrap().seq);
+    }
+    assert!(bytes <= 1024 * 1024, "{bytes} bytes kept");
+    assert!(seqs.len() >= 30, "{} frames kept: about 1 MiB of them", seqs.len());
+    assert_eq!(seqs.last(), Some(&41), "the newest kept");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, the oldest dropped: {seqs:?}");
+}
