@@ -6,3 +6,4 @@ pub mod browser;
 pub mod call_pair;
 pub mod fake_browser;
 pub mod fixtures;
+pub mod fuzz_checks;
