@@ -50,7 +50,7 @@ pub const TARGETS: &[(&str, Check)] = &[
 /// without its `candidate:` prefix gets it (10 bytes, 64 candidates at most), a number its
 /// shortest form, an absent field its default. A frame the writer takes over the limit is
 /// refused `too_large` by the relay rather than forwarded (see its tests).
-const MAX_CANONICAL_GROWTH: usize = 1024;
+pub const MAX_CANONICAL_GROWTH: usize = 1024;
 
 /// A frame decodes without panicking; when it decodes, its envelope re-encodes to a frame that
 /// decodes to an equal envelope (the bytes may differ: field order, whitespace, escapes), or,
