@@ -18,7 +18,7 @@ use velaro_call_protocol::message::media::StreamId;
 use velaro_call_protocol::{CallId, ConversationId, Message, PartyId, Role, decode, encode};
 use velaro_call_state::{
     Action, Call, CallConfig, Delivery, IceState, MediaCommand, MediaEvent, Output, Phase, Referee,
-    Verdict,
+    RefereeOutput,
 };
 
 const OFFER: &str = include_str!("../tests/fixtures/browser/chromium-offer-av.json");
@@ -125,16 +125,19 @@ impl<'f> World<'f> {
 
     fn relay(&mut self, from: usize, frame: &[u8]) {
         self.frames += 1;
-        let mut envelope = decode(frame).expect("our frame decodes");
+        let envelope = decode(frame).expect("our frame decodes");
         let role = if from == 0 { Role::Agent } else { Role::Visitor };
         let party = self.party(from).clone();
-        let verdict = self.referee.judge(self.now, role, &party, &envelope);
-        while self.referee.poll_notice().is_some() {}
-        while self.referee.poll_fact().is_some() {}
-        let Verdict::Deliver(delivery) = verdict else {
+        self.referee.handle_message(self.now, role, &party, envelope);
+        let mut forwarded = None;
+        while let Some(output) = self.referee.poll_output() {
+            if let RefereeOutput::Forward { to, envelope } = output {
+                forwarded = Some((to, envelope));
+            }
+        }
+        let Some((delivery, envelope)) = forwarded else {
             return;
         };
-        envelope.stamp(party, role, envelope.seq);
         let to = match delivery {
             Delivery::Agent(_) => 0,
             Delivery::AllVisitors | Delivery::Visitor(_) => 1,

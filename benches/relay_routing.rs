@@ -68,7 +68,7 @@ fn live_call(now: Instant) -> LiveCall {
         .expect("frame");
     let select = SelectAnswerBody::new(PartyId::new("visitor-1").expect("id"));
     relay.handle_frame(now, agent, &frame(2, Role::Agent, select)).expect("frame");
-    while relay.poll_frame(agent).is_some() || relay.poll_frame(visitor).is_some() {}
+    while relay.poll_transmit(agent).is_some() || relay.poll_transmit(visitor).is_some() {}
     let frames = (3..3 + FRAMES).map(candidates).collect();
     LiveCall { relay, agent, visitor, frames }
 }
@@ -77,7 +77,8 @@ fn route(call: &mut LiveCall, now: Instant) -> usize {
     let mut delivered = 0;
     for frame in &call.frames {
         call.relay.handle_frame(now, call.agent, frame).expect("session");
-        while let Some(out) = call.relay.poll_frame(call.visitor) {
+        while call.relay.poll_output().is_some() {}
+        while let Some(out) = call.relay.poll_transmit(call.visitor) {
             delivered += out.len();
         }
     }
@@ -90,7 +91,7 @@ fn benches(c: &mut Criterion) {
     let mut check = live_call(now);
     let frame_len = check.frames[0].len();
     assert!(route(&mut check, now) > 0, "the frames are delivered");
-    assert!(check.relay.poll_frame(check.agent).is_none(), "none refused");
+    assert!(check.relay.poll_transmit(check.agent).is_none(), "none refused");
     let conversation = ConversationId::new("conv-1").expect("id");
     eprintln!(
         "candidates frame {frame_len} B; one conversation with a live call: relay state {} B \

@@ -29,8 +29,8 @@ use velaro_call_state::{
     Action, CallConfig, Event, IceState, MediaCommand, MediaEvent, QualityAdvice,
 };
 use velaro_signaling::{
-    CallHandle, CallSession, Relay, RelayConfig, RelayEvent, SessionOutput, TokioClock,
-    memory_pair, serve,
+    CallControl, CallSession, Relay, RelayConfig, RelayEvent, SessionOutput, SessionOutputs,
+    TokioClock, memory_pair, serve,
 };
 use webrtc_ice::agent::Agent;
 use webrtc_ice::agent::agent_config::AgentConfig;
@@ -70,7 +70,12 @@ fn credentials(sdp: &str) -> Option<(String, String)> {
 }
 
 /// The media layer of one party: a real ICE agent, answering the session's media commands.
-async fn media_layer(role: Role, mut handle: CallHandle, connected: mpsc::Sender<Role>) {
+async fn media_layer(
+    role: Role,
+    control: CallControl,
+    mut outputs: SessionOutputs,
+    connected: mpsc::Sender<Role>,
+) {
     let name = if role == Role::Agent { "agent" } else { "visitor" };
     let config = AgentConfig {
         network_types: vec![NetworkType::Udp4],
@@ -98,18 +103,18 @@ async fn media_layer(role: Role, mut handle: CallHandle, connected: mpsc::Sender
     let mut dialing = false;
     loop {
         let output = tokio::select! {
-            output = handle.next() => match output { Some(output) => output, None => break },
+            output = outputs.next() => match output { Some(output) => output, None => break },
             Some(line) = candidates_rx.recv() => {
                 match line {
                     Some(line) => {
                         if let Ok(candidate) = format!("candidate:{line}").parse() {
                             let init = IceCandidate::new(candidate, Some("0".into()), Some(0))
                                 .with_username_fragment(ufrag.clone());
-                            handle.media(MediaEvent::LocalCandidate(init));
+                            control.media(MediaEvent::LocalCandidate(init));
                         }
                     }
                     None => {
-                        handle.media(MediaEvent::GatheringComplete);
+                        control.media(MediaEvent::GatheringComplete);
                     }
                 }
                 continue;
@@ -120,12 +125,12 @@ async fn media_layer(role: Role, mut handle: CallHandle, connected: mpsc::Sender
                 MediaCommand::RequestUserMedia(media) => {
                     let stream_id =
                         StreamId::new(format!("camera-{name}")).unwrap_or_else(|_| unreachable!());
-                    handle.media(MediaEvent::PermissionGranted { media, stream_id });
+                    control.media(MediaEvent::PermissionGranted { media, stream_id });
                 }
                 MediaCommand::RequestScreenCapture => {
                     let stream_id =
                         StreamId::new("screen-agent").unwrap_or_else(|_| unreachable!());
-                    handle.media(MediaEvent::ScreenShareStarted {
+                    control.media(MediaEvent::ScreenShareStarted {
                         stream_id,
                         surface: DisplaySurface::Window,
                     });
@@ -136,7 +141,7 @@ async fn media_layer(role: Role, mut handle: CallHandle, connected: mpsc::Sender
                     } else {
                         SdpType::Offer
                     };
-                    handle.media(MediaEvent::LocalDescription(sdp(sdp_type, &ufrag, &pwd)));
+                    control.media(MediaEvent::LocalDescription(sdp(sdp_type, &ufrag, &pwd)));
                     if !gathering {
                         gathering = true;
                         if let Err(error) = ice.gather_candidates() {
@@ -165,7 +170,7 @@ async fn media_layer(role: Role, mut handle: CallHandle, connected: mpsc::Sender
                 }
                 _ => {}
             },
-            SessionOutput::Event(event) => on_event(name, role, &handle, &event),
+            SessionOutput::Event(event) => on_event(name, role, &control, &event),
             SessionOutput::Refused(error) => say(name, &format!("(refused: {error})")),
             _ => {}
         }
@@ -173,7 +178,7 @@ async fn media_layer(role: Role, mut handle: CallHandle, connected: mpsc::Sender
             dialing = true;
             let ice = Arc::clone(&ice);
             let connected = connected.clone();
-            let control = handle.control();
+            let control = control.clone();
             tokio::spawn(async move {
                 let (_cancel_tx, cancel_rx) = mpsc::channel(1);
                 let conn = if role == Role::Agent {
@@ -203,11 +208,11 @@ async fn media_layer(role: Role, mut handle: CallHandle, connected: mpsc::Sender
     }
 }
 
-fn on_event(name: &str, role: Role, handle: &CallHandle, event: &Event) {
+fn on_event(name: &str, role: Role, control: &CallControl, event: &Event) {
     match event {
         Event::Prompt { text, .. } => {
             say(name, &format!("prompt: \"{text}\" — accepting"));
-            handle.act(Action::Accept);
+            control.act(Action::Accept);
         }
         Event::Ringing => say(name, "the visitor's prompt is on screen (ringing)"),
         Event::Accepted => say(name, "the visitor accepted; offer/answer and candidates follow"),
@@ -226,7 +231,7 @@ fn on_event(name: &str, role: Role, handle: &CallHandle, event: &Event) {
         }
         Event::Quality(QualityAdvice::SwitchToAudioOnly) if role == Role::Agent => {
             say(name, "quality advice: poor for a while — switching to audio only");
-            handle.act(Action::SwitchToAudioOnly(AudioOnlyReason::Quality));
+            control.act(Action::SwitchToAudioOnly(AudioOnlyReason::Quality));
         }
         Event::Ended { summary, .. } => {
             say(name, &format!("call ended: {}", summary.transcript_line()))
@@ -257,20 +262,21 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let call_id = CallId::new("call-1").unwrap_or_else(|_| unreachable!());
-    let (mut agent, agent_handle) = CallSession::agent(
+    let (mut agent, agent_control, agent_outputs) = CallSession::agent(
         CallConfig::new(conversation.clone(), agent_party),
         call_id,
         agent_link,
         clock.clone(),
     );
-    let (mut visitor, visitor_handle) =
+    let (mut visitor, visitor_control, visitor_outputs) =
         CallSession::visitor(CallConfig::new(conversation, visitor_party), visitor_link, clock);
-    let agent_control = agent_handle.control();
     let (connected_tx, mut connected_rx) = mpsc::channel(2);
     let agent_run = tokio::spawn(async move { agent.run().await });
     let visitor_run = tokio::spawn(async move { visitor.run().await });
-    tokio::spawn(media_layer(Role::Agent, agent_handle, connected_tx.clone()));
-    tokio::spawn(media_layer(Role::Visitor, visitor_handle, connected_tx));
+    let agent_media =
+        media_layer(Role::Agent, agent_control.clone(), agent_outputs, connected_tx.clone());
+    tokio::spawn(agent_media);
+    tokio::spawn(media_layer(Role::Visitor, visitor_control, visitor_outputs, connected_tx));
 
     let prompt = Prompt::new("Your agent would like to start a video call. Accept?")
         .unwrap_or_else(|_| unreachable!());

@@ -37,7 +37,6 @@ mod outbox;
 mod pages;
 mod socket;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -50,11 +49,15 @@ use futures::StreamExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use velaro_signaling::{Relay, RelayEvent, RelayServer, SessionId, serve};
+use velaro_signaling::{Relay, RelayEvent, RelayServer, serve};
 
 pub use config::{DemoConfig, TurnConfig};
+
+/// The workspace README, whose Rust code blocks run as doctests, so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 use hub::{Hub, Speaker};
-use outbox::Outbox;
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -62,9 +65,6 @@ struct App {
     config: DemoConfig,
     relay: RelayServer,
     hub: Mutex<Hub>,
-    /// Each connected page's outgoing queue, by its relay session: the relay's `Disconnect`
-    /// closes it.
-    pages: Mutex<HashMap<SessionId, Arc<Outbox>>>,
     headers: pages::SecurityHeaders,
 }
 
@@ -72,10 +72,6 @@ impl App {
     fn hub(&self) -> MutexGuard<'_, Hub> {
         // Chat state stays consistent even if a holder panicked: each update is one push.
         self.hub.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn pages(&self) -> MutexGuard<'_, HashMap<SessionId, Arc<Outbox>>> {
-        self.pages.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -97,8 +93,7 @@ impl DemoServer {
         let (relay, events) = serve(Relay::new(config.relay_config()));
         let verbose = config.verbose;
         let hub = Mutex::new(Hub::new(config.relay.grace));
-        let pages = Mutex::new(HashMap::new());
-        let app = Arc::new(App { config, relay, hub, pages, headers });
+        let app = Arc::new(App { config, relay, hub, headers });
         tokio::spawn(report_calls(Arc::clone(&app), events, verbose));
         let router = Router::new()
             .route("/", get(pages::index))
@@ -181,13 +176,6 @@ async fn report_calls(
             RelayEvent::CallEnded { conversation_id, summary } => {
                 let line = summary.transcript_line();
                 app.hub().post(Instant::now(), &conversation_id, Speaker::System, &line);
-            }
-            // The session fell behind: its task may be waiting for room in the page's queue,
-            // so the queue is closed here, which ends the page's socket.
-            RelayEvent::Disconnect { session } => {
-                if let Some(out) = app.pages().get(&session) {
-                    out.close();
-                }
             }
             _ => {}
         }

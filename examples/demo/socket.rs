@@ -275,16 +275,10 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
         incoming: from_page,
         outgoing: Arc::clone(&out),
     };
-    let session = match app.relay.connect(bridge, &conversation, role, party.clone(), resume) {
-        Ok(session) => {
-            app.pages().insert(session, Arc::clone(&out));
-            Some(session)
-        }
-        Err(error) => {
-            let _ = out.push(error_frame(&error.to_string()));
-            None
-        }
-    };
+    // The served relay closes the bridge (and so this page's queue) when the page falls behind.
+    if let Err(error) = app.relay.connect(bridge, &conversation, role, party.clone(), resume) {
+        let _ = out.push(error_frame(&error.to_string()));
+    }
 
     let writer = async {
         while let Some(frame) = out.next().await {
@@ -350,9 +344,6 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
     out.close();
     // Ends the relay session (its `recv` sees the end) and the chat membership.
     drop(to_relay);
-    if let Some(session) = session {
-        app.pages().remove(&session);
-    }
     app.hub().leave(Instant::now(), &conversation, member);
 }
 

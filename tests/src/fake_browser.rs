@@ -9,7 +9,7 @@ use velaro_call_protocol::message::candidates::IceCandidate;
 use velaro_call_protocol::message::description::SdpType;
 use velaro_call_protocol::message::media::StreamId;
 use velaro_call_state::{Action, Event, IceState, MediaCommand, MediaEvent};
-use velaro_signaling::{CallHandle, SessionOutput};
+use velaro_signaling::{CallControl, SessionOutput, SessionOutputs};
 
 use crate::fixtures::browser_description;
 
@@ -21,14 +21,19 @@ fn candidate(ufrag: &str, port: u16) -> IceCandidate {
 
 /// A fake browser: answers the session's media commands, accepts a prompt (visitor), hangs
 /// up once media is open (agent, after `talk`). Returns the UI events it saw.
-pub async fn browser(mut handle: CallHandle, role: Role, talk: Duration) -> Vec<Event> {
+pub async fn browser(
+    control: CallControl,
+    mut outputs: SessionOutputs,
+    role: Role,
+    talk: Duration,
+) -> Vec<Event> {
     let (offer, answer, ufrag) = match role {
         Role::Agent => ("chromium-offer-av.json", "chromium-answer-av.json", "lZ7j"),
         Role::Visitor => ("chromium-offer-av.json", "chromium-answer-av.json", "LvlJ"),
     };
     let mut events = Vec::new();
     let (mut local, mut remote, mut connected) = (false, false, false);
-    while let Some(output) = handle.next().await {
+    while let Some(output) = outputs.next().await {
         let mut replies = Vec::new();
         match output {
             SessionOutput::Media(MediaCommand::RequestUserMedia(media)) => {
@@ -52,11 +57,11 @@ pub async fn browser(mut handle: CallHandle, role: Role, talk: Duration) -> Vec<
             SessionOutput::Event(event) => {
                 match &event {
                     Event::Prompt { .. } => {
-                        handle.act(Action::Accept);
+                        control.act(Action::Accept);
                     }
                     Event::Opened if role == Role::Agent => {
                         tokio::time::sleep(talk).await;
-                        handle.act(Action::Hangup);
+                        control.act(Action::Hangup);
                     }
                     _ => {}
                 }
@@ -66,18 +71,18 @@ pub async fn browser(mut handle: CallHandle, role: Role, talk: Duration) -> Vec<
         }
         if local && matches!(replies.first(), Some(MediaEvent::LocalDescription(_))) {
             let description = replies.remove(0);
-            handle.media(description);
+            control.media(description);
             for port in [50_000, 50_002] {
-                handle.media(MediaEvent::LocalCandidate(candidate(ufrag, port)));
+                control.media(MediaEvent::LocalCandidate(candidate(ufrag, port)));
             }
-            handle.media(MediaEvent::GatheringComplete);
+            control.media(MediaEvent::GatheringComplete);
         }
         for reply in replies {
-            handle.media(reply);
+            control.media(reply);
         }
         if local && remote && !connected {
             connected = true;
-            handle.media(MediaEvent::Ice(IceState::Connected));
+            control.media(MediaEvent::Ice(IceState::Connected));
         }
     }
     events

@@ -27,7 +27,7 @@ use velaro_call_protocol::velaro_ice_config::{CandidateFilter, CandidatePolicy};
 use velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, decode, encode,
 };
-use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayEvent, SessionId};
+use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayEvent, RelayOutput, SessionId};
 use velaro_tests::fixtures::{browser_description, fixtures_dir};
 
 const CONVERSATION: &str = "conv-1";
@@ -285,7 +285,7 @@ impl Host {
     /// Drains every output and checks it.
     fn check(&mut self) -> Result<(), TestCaseError> {
         for (session, role, party) in &self.sessions {
-            while let Some(bytes) = self.relay.poll_frame(*session) {
+            while let Some(bytes) = self.relay.poll_transmit(*session) {
                 let written = decode(&bytes);
                 let excerpt = String::from_utf8_lossy(&bytes[..bytes.len().min(400)]).into_owned();
                 prop_assert!(written.is_ok(), "undecodable: {written:?} {excerpt}…");
@@ -301,25 +301,25 @@ impl Host {
                 prop_assert!(envelope.party_id != *party || relays_own, "its own frame came back");
             }
         }
-        while self.relay.poll_ready().is_some() {}
-        while let Some(event) = self.relay.poll_event() {
-            match event {
-                RelayEvent::CallStarted { call_id, .. } => {
+        while let Some(output) = self.relay.poll_output() {
+            match output {
+                RelayOutput::Transmit(_) => {}
+                RelayOutput::Event(RelayEvent::CallStarted { call_id, .. }) => {
                     let (started, ended) = self.calls.entry(call_id).or_default();
                     prop_assert!(!*started && !*ended, "started twice, or after its end");
                     *started = true;
                 }
-                RelayEvent::CallEnded { summary, .. } => {
+                RelayOutput::Event(RelayEvent::CallEnded { summary, .. }) => {
                     let (_, ended) = self.calls.entry(summary.call_id).or_default();
                     prop_assert!(!*ended, "ended twice");
                     *ended = true;
                 }
-                RelayEvent::Disconnect { session } => {
+                RelayOutput::Event(_) => {}
+                RelayOutput::Close(session) => {
                     // The host closes what the relay says to close.
                     self.relay.disconnect(self.now, session).unwrap();
                     self.sessions.retain(|(s, _, _)| *s != session);
                 }
-                _ => {}
             }
         }
         let memory = self.relay.conversation_memory(&ConversationId::new(CONVERSATION).unwrap());

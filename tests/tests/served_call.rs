@@ -50,14 +50,16 @@ async fn whole_call<T: Transport + 'static>(
 ) -> Finished {
     let clock = Arc::new(TokioClock);
     let (agent_config, visitor_config, call_id) = configs();
-    let (mut agent, agent_handle) =
+    let (mut agent, agent_control, agent_outputs) =
         CallSession::agent(agent_config, call_id, agent_link, clock.clone());
-    let (mut visitor, visitor_handle) = CallSession::visitor(visitor_config, visitor_link, clock);
-    agent_handle.act(invite());
+    let (mut visitor, visitor_control, visitor_outputs) =
+        CallSession::visitor(visitor_config, visitor_link, clock);
+    agent_control.act(invite());
     let agent_run = tokio::spawn(async move { agent.run().await });
     let visitor_run = tokio::spawn(async move { visitor.run().await });
-    let agent_ui = tokio::spawn(browser(agent_handle, Role::Agent, talk));
-    let visitor_ui = tokio::spawn(browser(visitor_handle, Role::Visitor, Duration::ZERO));
+    let agent_ui = tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, talk));
+    let visitor_ui =
+        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
     Finished {
         agent: agent_run.await.unwrap().unwrap(),
         visitor: visitor_run.await.unwrap().unwrap(),
@@ -144,13 +146,16 @@ async fn a_visitor_that_drops_mid_call_reconnects_and_the_call_completes() {
         .connect(visitor_at_relay, &conversation, Role::Visitor, visitor_party.clone(), None)
         .unwrap();
 
-    let (mut agent, agent_handle) =
+    let (mut agent, agent_control, agent_outputs) =
         CallSession::agent(agent_config, call_id, agent_link, clock.clone());
-    let (mut visitor, visitor_handle) = CallSession::visitor(visitor_config, visitor_link, clock);
-    agent_handle.act(invite());
+    let (mut visitor, visitor_control, visitor_outputs) =
+        CallSession::visitor(visitor_config, visitor_link, clock);
+    agent_control.act(invite());
     let agent_run = tokio::spawn(async move { agent.run().await });
-    let agent_ui = tokio::spawn(browser(agent_handle, Role::Agent, Duration::from_secs(30)));
-    let visitor_ui = tokio::spawn(browser(visitor_handle, Role::Visitor, Duration::ZERO));
+    let agent_ui =
+        tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, Duration::from_secs(30)));
+    let visitor_ui =
+        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
 
     let dropped = visitor.run().await;
     assert!(dropped.is_err(), "the link went down mid-call: {dropped:?}");

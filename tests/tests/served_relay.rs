@@ -74,7 +74,7 @@ impl Transport for NeverReads {
 
 #[tokio::test(start_paused = true)]
 async fn a_session_stuck_writing_to_a_page_that_never_reads_is_still_closed() {
-    let (server, mut events) = serve(Relay::new(RelayConfig::default().with_max_queued(1)));
+    let (server, _events) = serve(Relay::new(RelayConfig::default().with_max_queued(1)));
     let conversation = ConversationId::new("conv-1").unwrap();
     server.open_conversation(conversation.clone(), true);
     let (mut agent, agent_at_relay) = memory_pair();
@@ -83,7 +83,7 @@ async fn a_session_stuck_writing_to_a_page_that_never_reads_is_still_closed() {
     let stuck = NeverReads::default();
     let closed = stuck.closed.clone();
     let tab = PartyId::new("visitor-1").unwrap();
-    let tab_session = server.connect(stuck, &conversation, Role::Visitor, tab, None).unwrap();
+    server.connect(stuck, &conversation, Role::Visitor, tab, None).unwrap();
 
     // Three frames for the tab: the first is being written (and never will be), the second
     // fills its queue, the third finds it full.
@@ -107,8 +107,5 @@ async fn a_session_stuck_writing_to_a_page_that_never_reads_is_still_closed() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let disconnect = std::iter::from_fn(|| events.try_recv().ok())
-        .any(|event| event == RelayEvent::Disconnect { session: tab_session });
-    assert!(disconnect, "the relay told the host to close the slow session");
-    assert!(closed.load(std::sync::atomic::Ordering::SeqCst), "and its transport was closed");
+    assert!(closed.load(std::sync::atomic::Ordering::SeqCst), "the relay closed it by itself");
 }

@@ -25,6 +25,26 @@
 //! let _next_wakeup = call.poll_timeout();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # The sans-IO shape
+//!
+//! [`Call`], [`Referee`] and the relay built on the referee (`Relay` in `velaro-signaling`)
+//! are driven the same way, as quinn-proto's `Connection` and str0m's `Rtc` are:
+//!
+//! | | what | `Call` | `Referee` | `Relay` |
+//! |---|---|---|---|---|
+//! | inputs | `handle_*(now, …)`; a misuse is an `Err` and changes nothing | `handle_message`, `handle_action`, `handle_media` | `handle_message`, `handle_join`, `handle_party_lost` | `handle_frame`, plus `connect`, `disconnect`, `resume` |
+//! | time | `poll_timeout()` is a pure getter; call `handle_timeout(now)` once it is reached | the call's timers | the invite's expiry | every conversation's expiries and graces |
+//! | outputs | `poll_output()` until `None`, in the order to act on them | [`Output`]: frames to send, media commands, UI events | [`RefereeOutput`]: notices, the judged frame forwarded, refused or dropped, facts | `RelayOutput`: sessions to write to or close, events for the host |
+//! | getters | state for UIs and tests, never a side effect | `phase`, `summary`, … | `live_call`, `memory`, … | `session_count`, `conversation_memory`, … |
+//!
+//! Outputs queue, so several inputs may come before the caller drains them (the queue gives its
+//! buffer back once drained). A timeout handled at exactly `poll_timeout()` always makes
+//! progress. What a peer gets wrong is never an `Err`: it ends the call with a reason, or is
+//! refused in-band. The relay adds one thing the others do not need: a queue of frames per
+//! session (`poll_transmit(session)`), which each session's writer drains as fast as its
+//! transport takes them, so that one slow page is closed instead of slowing the others.
+
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -42,6 +62,6 @@ pub use ended::EndedCalls;
 pub use help::{Browser, permission_help};
 pub use input::{Action, IceState, MediaEvent};
 pub use output::{Event, MediaCommand, Output, PromptEnd, QualityAdvice, TrackKind};
-pub use referee::{Delivery, Fact, Notice, Referee, Verdict};
+pub use referee::{Delivery, Fact, Notice, Referee, RefereeOutput};
 pub use summary::{CallSummary, Outcome};
 pub use velaro_call_protocol;

@@ -1,5 +1,6 @@
 //! The relay's referee: the judge of one conversation's calls (who may send what, when).
 
+mod live_call;
 mod window;
 
 use std::collections::VecDeque;
@@ -7,19 +8,14 @@ use std::mem::size_of;
 use std::time::{Duration, Instant};
 
 use velaro_call_protocol::limits::{MAX_CLIENT_SEQ, MAX_INVITE_LIFETIME, MIN_INVITE_LIFETIME};
-use velaro_call_protocol::message::answer::CancelBody;
-use velaro_call_protocol::message::hangup::{HangupBody, RejectCode};
+use velaro_call_protocol::message::hangup::RejectCode;
 use velaro_call_protocol::message::invite::InviteBody;
 use velaro_call_protocol::{CallId, ConversationId, Envelope, Message, PartyId, Reason, Role};
 
 use crate::ended::EndedCalls;
 use crate::summary::{CallSummary, Outcome};
+use live_call::{Answer, Effect, Ending, LiveCall, Ruling, Speaker, busy, may_send, reject};
 use window::SeqWindow;
-
-/// The most visitor tabs whose sequence numbers a ringing call tells apart; past that, the
-/// oldest tab's window is forgotten (a duplicate `call.ringing` from it is delivered again,
-/// which is harmless: its accept or decline would have bound or ended the call).
-const MAX_TABS: usize = 8;
 
 /// Who gets a frame the referee let through. The relay stamps it with the sender's identity
 /// (from the connection, [`Envelope::stamp`]) before delivering it.
@@ -45,23 +41,6 @@ impl Delivery {
             Delivery::Visitor(tab) => role == Role::Visitor && tab == party,
         }
     }
-}
-
-/// The referee's answer about one frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Stamp the frame and deliver it.
-    Deliver(Delivery),
-    /// Refuse it: answer its sender with `call.rejected` carrying this code and detail (and the
-    /// frame's `seq` as `rejected_seq`). Nothing changed.
-    Reject {
-        /// What the sender can act on.
-        code: RejectCode,
-        /// Why, for developers: lowercase, names the call or party (under 1 KiB).
-        detail: String,
-    },
-    /// Drop it quietly, without a notice: a duplicate, or a frame for a call that has ended.
-    Drop,
 }
 
 /// A frame the relay writes itself, because something ended a call that a party cannot learn
@@ -107,472 +86,65 @@ pub enum Fact {
     },
 }
 
-/// How a remembered call ended, as far as late frames care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ending {
-    /// Its invite's lifetime passed unanswered: a late accept is told `expired`.
-    Expired,
-    /// Any other end.
-    Other,
-}
-
-/// A party and the sequence numbers delivered from it in this call.
-#[derive(Debug, Clone)]
-struct Speaker {
-    party: PartyId,
-    window: SeqWindow,
-}
-
-impl Speaker {
-    fn new(party: PartyId, window: SeqWindow) -> Self {
-        Speaker { party, window }
-    }
-}
-
-/// Whether the live call is answered.
-#[derive(Debug, Clone)]
-enum Answer {
-    /// Unanswered: every visitor tab may ring, accept or decline.
-    Ringing {
-        /// The tabs heard from so far (at most [`MAX_TABS`]).
-        tabs: Vec<Speaker>,
-        /// The invite as delivered (stamped), for a tab that joins while it rings.
-        invite: Box<Envelope>,
+/// What the referee asks of the relay, drained with [`Referee::poll_output`] in the order to act
+/// on it. Every frame given to [`Referee::handle_message`] comes back exactly once, as
+/// [`Forward`](Self::Forward), [`Refuse`](Self::Refuse) or [`Drop`](Self::Drop); the notices
+/// and facts it caused come before it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefereeOutput {
+    /// Write a frame of the relay's own (see [`Notice`]).
+    Notice(Notice),
+    /// Deliver the judged frame, stamped with its sender's identity from the connection, to
+    /// the sessions `to` names.
+    Forward {
+        /// Who gets it.
+        to: Delivery,
+        /// The frame, stamped.
+        envelope: Envelope,
     },
-    /// Bound to the visitor tab whose accept came first.
-    Answered {
-        visitor: Speaker,
-        at: Instant,
-        /// When media connected: the first `call.media` of either bound party (a party sends
-        /// its first one once its media is connected). Talk time counts from here.
-        media_at: Option<Instant>,
+    /// Refuse the judged frame: answer its sender's session with `call.rejected` carrying this
+    /// code and detail (and the frame's `seq` as `rejected_seq`). Nothing changed.
+    Refuse {
+        /// The frame.
+        envelope: Envelope,
+        /// What the sender can act on.
+        code: RejectCode,
+        /// Why, for developers: lowercase, names the call or party (under 1 KiB).
+        detail: String,
     },
+    /// Drop the judged frame quietly, without a notice: a duplicate, or a late frame of a call
+    /// that has ended.
+    Drop(Envelope),
+    /// Tell the host application (transcript, analytics, billing).
+    Fact(Fact),
 }
 
-/// Who sent a frame for the live call, as far as its rules care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sender {
-    /// The agent device that invited.
-    Inviter,
-    /// Another agent device of the conversation.
-    OtherAgent,
-    /// A visitor tab, before the answer.
-    Tab,
-    /// The visitor tab that answered.
-    Bound,
-    /// Another visitor tab, after the answer.
-    OtherTab,
-}
-
-/// What a judged frame did to the live call, besides its verdict.
-#[derive(Debug)]
-enum Effect {
-    None,
-    /// The call was answered.
-    Answered(Fact),
-    /// The call ended; `tell_tabs`: the other visitor tabs stop prompting.
-    Ended {
-        reason: Reason,
-        by: Role,
-        tell_tabs: bool,
-    },
-}
-
-/// The live call of the conversation. Small: its ids, two instants, one 16-byte window per
-/// party, two counters; the tab list exists only while ringing.
-#[derive(Debug, Clone)]
-struct LiveCall {
-    id: CallId,
-    agent: Speaker,
-    invited_at: Instant,
-    expires_at: Instant,
-    answer: Answer,
-    /// Candidates delivered from the agent and from the visitor.
-    agent_candidates: usize,
-    visitor_candidates: usize,
-}
-
-impl LiveCall {
-    fn is_ringing(&self) -> bool {
-        matches!(self.answer, Answer::Ringing { .. })
-    }
-
-    fn answered_at(&self) -> Option<Instant> {
-        match &self.answer {
-            Answer::Ringing { .. } => None,
-            Answer::Answered { at, .. } => Some(*at),
-        }
-    }
-
-    fn media_at(&self) -> Option<Instant> {
-        match &self.answer {
-            Answer::Ringing { .. } => None,
-            Answer::Answered { media_at, .. } => *media_at,
-        }
-    }
-
-    fn visitor(&self) -> Option<&Speaker> {
-        match &self.answer {
-            Answer::Ringing { .. } => None,
-            Answer::Answered { visitor, .. } => Some(visitor),
-        }
-    }
-
-    fn sender(&self, role: Role, party: &PartyId) -> Sender {
-        match (role, &self.answer) {
-            (Role::Agent, _) if *party == self.agent.party => Sender::Inviter,
-            (Role::Agent, _) => Sender::OtherAgent,
-            (Role::Visitor, Answer::Ringing { .. }) => Sender::Tab,
-            (Role::Visitor, Answer::Answered { visitor, .. }) if visitor.party == *party => {
-                Sender::Bound
-            }
-            (Role::Visitor, Answer::Answered { .. }) => Sender::OtherTab,
-        }
-    }
-
-    fn window(&self, sender: Sender, party: &PartyId) -> Option<&SeqWindow> {
-        match (sender, &self.answer) {
-            (Sender::Inviter, _) => Some(&self.agent.window),
-            (Sender::Tab, Answer::Ringing { tabs, .. }) => {
-                tabs.iter().find(|t| t.party == *party).map(|t| &t.window)
-            }
-            (Sender::Bound, Answer::Answered { visitor, .. }) => Some(&visitor.window),
-            _ => None,
-        }
-    }
-
-    /// Records a delivered `seq`. Called after the rule ran, so an accept records into the
-    /// window of the tab it just bound.
-    fn record(&mut self, role: Role, party: &PartyId, seq: u64) {
-        match (role, &mut self.answer) {
-            (Role::Agent, _) if *party == self.agent.party => self.agent.window.record(seq),
-            (Role::Agent, _) => {}
-            (Role::Visitor, Answer::Ringing { tabs, .. }) => {
-                if let Some(tab) = tabs.iter_mut().find(|t| t.party == *party) {
-                    tab.window.record(seq);
-                } else {
-                    if tabs.len() >= MAX_TABS {
-                        tabs.remove(0);
-                    }
-                    tabs.push(Speaker::new(party.clone(), SeqWindow::starting_at(seq)));
-                }
-            }
-            (Role::Visitor, Answer::Answered { visitor, .. }) => {
-                if visitor.party == *party {
-                    visitor.window.record(seq);
-                }
-            }
-        }
-    }
-
-    /// Judges a frame of this call from a sender the static checks allowed.
-    fn judge(
-        &mut self,
-        now: Instant,
-        role: Role,
-        party: &PartyId,
-        envelope: &Envelope,
-    ) -> (Verdict, Effect) {
-        let sender = self.sender(role, party);
-        if self.window(sender, party).is_some_and(|w| w.is_duplicate(envelope.seq)) {
-            return (Verdict::Drop, Effect::None);
-        }
-        let judged = self.rule(now, sender, party, &envelope.message);
-        if matches!(judged.0, Verdict::Deliver(_)) {
-            self.record(role, party, envelope.seq);
-        }
-        judged
-    }
-
-    /// The rules of a live call, by message and sender.
-    fn rule(
-        &mut self,
-        now: Instant,
-        sender: Sender,
-        party: &PartyId,
-        message: &Message,
-    ) -> (Verdict, Effect) {
-        match (message, sender) {
-            (_, Sender::OtherAgent | Sender::OtherTab) => plain(self.outsider(sender, message)),
-            (
-                Message::Cancel(CancelBody { reason, .. })
-                | Message::Hangup(HangupBody { reason, .. }),
-                _,
-            ) => self.terminal(sender, reason),
-            (
-                Message::Description(_)
-                | Message::Candidates(_)
-                | Message::Media(_)
-                | Message::Quality(_),
-                _,
-            ) => plain(self.media(now, sender, message)),
-            _ => self.answer(now, sender, party, message),
-        }
-    }
-
-    /// A frame from an agent device that did not invite, or from a visitor tab that did not
-    /// answer (after the answer).
-    fn outsider(&self, sender: Sender, message: &Message) -> Verdict {
-        match (message, sender) {
-            (Message::Invite(_), _) => busy(&self.id),
-            (_, Sender::OtherAgent) => reject(
-                RejectCode::Forbidden,
-                format!("call {} belongs to agent party {}", self.id, self.agent.party),
-            ),
-            // A late prompt carries no decision: the tab learns from `call.select_answer`.
-            (Message::Ringing(_), _) => Verdict::Drop,
-            _ => reject(
-                RejectCode::Forbidden,
-                format!("call {} was answered by another visitor tab", self.id),
-            ),
-        }
-    }
-
-    /// The invite, the visitor's answer and the agent's selection of it.
-    fn answer(
-        &mut self,
-        now: Instant,
-        sender: Sender,
-        party: &PartyId,
-        message: &Message,
-    ) -> (Verdict, Effect) {
-        let to_agent = Verdict::Deliver(Delivery::Agent(self.agent.party.clone()));
-        match (message, sender) {
-            (Message::Invite(_), _) => {
-                plain(reject(RejectCode::Invalid, format!("call {} was already invited", self.id)))
-            }
-            (Message::Ringing(_), Sender::Tab) => plain(to_agent),
-            (Message::Ringing(_), _) => plain(Verdict::Drop),
-            (Message::Accept(_), Sender::Tab) => {
-                let window = self.window(Sender::Tab, party).copied().unwrap_or_default();
-                let visitor = Speaker::new(party.clone(), window);
-                self.answer = Answer::Answered { visitor, at: now, media_at: None };
-                let fact = Fact::CallStarted {
-                    call_id: self.id.clone(),
-                    agent: self.agent.party.clone(),
-                    visitor: party.clone(),
-                    at: now,
-                };
-                (to_agent, Effect::Answered(fact))
-            }
-            (Message::Decline(decline), Sender::Tab) => {
-                let effect = Effect::Ended {
-                    reason: decline.reason.clone(),
-                    by: Role::Visitor,
-                    tell_tabs: true,
-                };
-                (to_agent, effect)
-            }
-            (Message::Accept(_) | Message::Decline(_), _) => plain(reject(
-                RejectCode::Invalid,
-                format!("call {} was already accepted by this tab", self.id),
-            )),
-            (Message::SelectAnswer(select), _) => plain(match self.visitor() {
-                Some(visitor) if visitor.party == select.selected_party_id => {
-                    Verdict::Deliver(Delivery::AllVisitors)
-                }
-                Some(visitor) => reject(
-                    RejectCode::Invalid,
-                    format!(
-                        "call {} was accepted by {}, not {}",
-                        self.id, visitor.party, select.selected_party_id
-                    ),
-                ),
-                None => reject(
-                    RejectCode::Invalid,
-                    format!("call {} has no accept to select yet", self.id),
-                ),
-            }),
-            // Static checks keep `call.rejected` and unknown types away; refuse anything a
-            // newer protocol crate might add.
-            _ => plain(reject(
-                RejectCode::Forbidden,
-                format!("{} is not relayed", message.message_type()),
-            )),
-        }
-    }
-
-    /// `call.cancel` (from the inviting agent) and `call.hangup` end the call. Before the
-    /// answer, a tab's hangup is a decline: the other tabs stop prompting.
-    fn terminal(&self, sender: Sender, reason: &Reason) -> (Verdict, Effect) {
-        let (to, by) = if sender == Sender::Inviter {
-            (self.to_visitors(), Role::Agent)
-        } else {
-            (Delivery::Agent(self.agent.party.clone()), Role::Visitor)
-        };
-        let effect = Effect::Ended { reason: reason.clone(), by, tell_tabs: sender == Sender::Tab };
-        (Verdict::Deliver(to), effect)
-    }
-
-    /// Descriptions, candidates, media state and quality: only between the two bound parties,
-    /// only after the answer. The first `call.media` says media connected.
-    fn media(&mut self, now: Instant, sender: Sender, message: &Message) -> Verdict {
-        let media_at = match &mut self.answer {
-            Answer::Answered { media_at, .. } => media_at,
-            Answer::Ringing { .. } => {
-                return reject(
-                    RejectCode::Forbidden,
-                    format!("{} before call {} was answered", message.message_type(), self.id),
-                );
-            }
-        };
-        if matches!(message, Message::Media(_)) {
-            media_at.get_or_insert(now);
-        }
-        let from_agent = sender == Sender::Inviter;
-        if let Message::Candidates(body) = message {
-            let used =
-                if from_agent { &mut self.agent_candidates } else { &mut self.visitor_candidates };
-            let more = body.candidates.len();
-            if used.saturating_add(more) > Referee::MAX_CANDIDATES {
-                let role = if from_agent { Role::Agent } else { Role::Visitor };
-                return reject(
-                    RejectCode::TooLarge,
-                    format!(
-                        "call {}: the {role} sent {used} of {} candidates, {more} more pass the cap",
-                        self.id,
-                        Referee::MAX_CANDIDATES
-                    ),
-                );
-            }
-            *used += more;
-        }
-        Verdict::Deliver(if from_agent {
-            self.to_visitors()
-        } else {
-            Delivery::Agent(self.agent.party.clone())
-        })
-    }
-
-    /// The visitor side: every tab before the answer, the bound tab after it.
-    fn to_visitors(&self) -> Delivery {
-        match self.visitor() {
-            None => Delivery::AllVisitors,
-            Some(visitor) => Delivery::Visitor(visitor.party.clone()),
-        }
-    }
-
-    /// What the visitor side learns when the relay ends the call: `call.cancel` to every tab
-    /// before the answer, `call.hangup` to the bound tab after it; both from the agent party.
-    fn tell_visitors(&self, conversation: &ConversationId, reason: Reason) -> Notice {
-        let (to, message): (Delivery, Message) = match self.visitor() {
-            None => (Delivery::AllVisitors, CancelBody::new(reason).into()),
-            Some(visitor) => {
-                (Delivery::Visitor(visitor.party.clone()), HangupBody::new(reason).into())
-            }
-        };
-        let envelope = Envelope::new(
-            conversation.clone(),
-            self.id.clone(),
-            self.agent.party.clone(),
-            Role::Agent,
-            self.agent.window.next(),
-            message,
-        );
-        Notice { to, envelope }
-    }
-
-    /// What the inviting agent learns when the relay ends the call: `call.hangup`, from the
-    /// bound visitor tab after the answer, from the party `relay` (role `visitor`) before it.
-    fn tell_agent(&self, conversation: &ConversationId, reason: Reason) -> Notice {
-        let (party, seq) = match self.visitor() {
-            Some(visitor) => (visitor.party.clone(), visitor.window.next()),
-            None => (PartyId::relay(), 1),
-        };
-        let envelope = Envelope::new(
-            conversation.clone(),
-            self.id.clone(),
-            party,
-            Role::Visitor,
-            seq,
-            HangupBody::new(reason),
-        );
-        Notice { to: Delivery::Agent(self.agent.party.clone()), envelope }
-    }
-
-    /// The invite for a visitor tab that joins while it rings: as delivered, with the lifetime
-    /// that is left by the relay's clock (at least the protocol's minimum: the relay's own
-    /// expiry cancels it on time).
-    fn invite_for(&self, now: Instant, tab: &PartyId) -> Option<Notice> {
-        let Answer::Ringing { invite, .. } = &self.answer else { return None };
-        let mut envelope = Envelope::clone(invite);
-        if let Message::Invite(body) = &mut envelope.message {
-            let left = self.expires_at.saturating_duration_since(now);
-            let left = left.clamp(MIN_INVITE_LIFETIME, MAX_INVITE_LIFETIME);
-            body.lifetime_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
-        }
-        Some(Notice { to: Delivery::Visitor(tab.clone()), envelope })
-    }
-
-    /// Bytes on the heap (ids by length: the referee's copies are exact-size clones).
-    fn heap(&self) -> usize {
-        let tabs = match &self.answer {
-            Answer::Ringing { tabs, invite } => {
-                // The invite's strings are at most its encoded size.
-                let invite = size_of::<Envelope>() + velaro_call_protocol::encode(invite).len();
-                tabs.capacity() * size_of::<Speaker>()
-                    + tabs.iter().map(|t| t.party.as_str().len()).sum::<usize>()
-                    + invite
-            }
-            Answer::Answered { visitor, .. } => visitor.party.as_str().len(),
-        };
-        self.id.as_str().len() + self.agent.party.as_str().len() + tabs
-    }
-}
-
-fn plain(verdict: Verdict) -> (Verdict, Effect) {
-    (verdict, Effect::None)
-}
-
-fn reject(code: RejectCode, detail: String) -> Verdict {
-    Verdict::Reject { code, detail }
-}
-
-fn busy(live: &CallId) -> Verdict {
-    reject(RejectCode::Busy, format!("the conversation has a live call {live}"))
-}
-
-/// Whether a role may ever send a message type, whatever the call's state.
-fn may_send(role: Role, message: &Message) -> bool {
-    match message {
-        Message::Invite(_) | Message::SelectAnswer(_) | Message::Cancel(_) => role == Role::Agent,
-        Message::Ringing(_) | Message::Accept(_) | Message::Decline(_) => role == Role::Visitor,
-        Message::Description(_)
-        | Message::Candidates(_)
-        | Message::Media(_)
-        | Message::Quality(_)
-        | Message::Hangup(_) => true,
-        _ => false,
-    }
-}
-
-/// The relay's judge of one conversation: who may send what, when. Sans IO: the relay decodes
-/// a frame, asks [`judge`](Self::judge) with the sender's role and party **from its
-/// authenticated connection** (never from the envelope), and acts on the [`Verdict`].
+/// The relay's judge of one conversation: who may send what, when. Sans IO, with the crate's
+/// method map (see the [crate docs](crate#the-sans-io-shape)): the relay decodes a frame and
+/// gives it to [`handle_message`](Self::handle_message) with the sender's role and party **from
+/// its authenticated connection** (never from the envelope), then acts on what
+/// [`poll_output`](Self::poll_output) gives until `None`.
 ///
-/// - Inputs: [`judge`](Self::judge) (every decoded frame), [`handle_timeout`](Self::handle_timeout)
-///   (when [`poll_timeout`](Self::poll_timeout) is reached),
-///   [`handle_session_lost`](Self::handle_session_lost) (a session is gone past the relay's
+/// - Inputs: [`handle_message`](Self::handle_message) (every decoded frame),
+///   [`handle_timeout`](Self::handle_timeout) (when [`poll_timeout`](Self::poll_timeout) is
+///   reached), [`handle_party_lost`](Self::handle_party_lost) (a party is gone past the relay's
 ///   grace), [`handle_join`](Self::handle_join) (a session joined: a tab that opens while the
-///   call rings gets the invite), [`set_video_enabled`](Self::set_video_enabled) (the
-///   account's plan changed).
-/// - Outputs: the verdict, then two queues drained until `None` after any input:
-///   [`poll_notice`](Self::poll_notice) (frames the relay writes itself) and
-///   [`poll_fact`](Self::poll_fact) (call started, call ended with a [`CallSummary`]).
+///   call rings gets the invite); the command [`set_video_enabled`](Self::set_video_enabled)
+///   (the account's plan changed).
+/// - Outputs: [`RefereeOutput`], in the order to act on them: the notices a frame caused come
+///   before the frame itself (a call replaced by a glare-winning invite is cancelled on the
+///   visitor tabs before the new invite reaches them), and every judged frame comes back
+///   exactly once, forwarded, refused or dropped.
 /// - Getters: [`live_call`](Self::live_call), [`live_agent`](Self::live_agent),
 ///   [`live_visitor`](Self::live_visitor), [`conversation_id`](Self::conversation_id),
 ///   [`video_enabled`](Self::video_enabled), [`memory`](Self::memory),
 ///   [`live_call_memory`](Self::live_call_memory).
 ///
-/// Notices describe what the judged frame ended (a call replaced by a glare-winning invite,
-/// say): deliver them **before** the frame itself, so visitor tabs see the old call cancelled
-/// before the new invite.
-///
 /// ```
 /// use std::time::Instant;
 /// use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
 /// use velaro_call_protocol::{CallId, ConversationId, Envelope, PartyId, Role};
-/// use velaro_call_state::{Delivery, Referee, Verdict};
+/// use velaro_call_state::{Delivery, Referee, RefereeOutput};
 ///
 /// # #[allow(clippy::disallowed_methods)]
 /// let now = Instant::now(); // the IO edge owns the clock
@@ -582,14 +154,18 @@ fn may_send(role: Role, message: &Message) -> bool {
 /// let invite = Envelope::new(conversation, CallId::new("call-1")?, agent.clone(), Role::Agent, 1,
 ///     InviteBody::new(Prompt::new("Video call?")?, MediaKinds::AUDIO_VIDEO));
 ///
-/// let verdict = referee.judge(now, Role::Agent, &agent, &invite);
-/// while let Some(notice) = referee.poll_notice() { /* encode and deliver to notice.to */ }
-/// match verdict {
-///     Verdict::Deliver(to) => assert_eq!(to, Delivery::AllVisitors), // stamp, encode, deliver
-///     Verdict::Reject { code, detail } => { /* call.rejected to the sender */ }
-///     Verdict::Drop => {}
+/// referee.handle_message(now, Role::Agent, &agent, invite);
+/// while let Some(output) = referee.poll_output() {
+///     match output {
+///         RefereeOutput::Notice(notice) => { /* encode notice.envelope, deliver to notice.to */ }
+///         RefereeOutput::Forward { to, envelope } => {
+///             assert_eq!(to, Delivery::AllVisitors); // encode (it is stamped), deliver
+///         }
+///         RefereeOutput::Refuse { envelope, code, detail } => { /* call.rejected to the sender */ }
+///         RefereeOutput::Drop(_) => {}
+///         RefereeOutput::Fact(fact) => { /* transcript, analytics, billing */ }
+///     }
 /// }
-/// while let Some(fact) = referee.poll_fact() { /* transcript, analytics, billing */ }
 /// let _next_wakeup = referee.poll_timeout(); // the invite's expiry
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -654,8 +230,9 @@ fn may_send(role: Role, message: &Message) -> bool {
 /// [`poll_timeout`](Self::poll_timeout) is reached, [`handle_timeout`](Self::handle_timeout)
 /// ends it `invite_timeout` (outcome missed) and tells the visitor tabs with `call.cancel`
 /// (a background tab's throttled timer may be late); the agent's own clock started first and
-/// ended it already. [`judge`](Self::judge) and [`handle_session_lost`](Self::handle_session_lost)
-/// apply a due timeout first, so decisions never depend on when the relay woke up.
+/// ended it already. [`handle_message`](Self::handle_message), [`handle_join`](Self::handle_join)
+/// and [`handle_party_lost`](Self::handle_party_lost) apply a due timeout first, so decisions
+/// never depend on when the relay woke up.
 ///
 /// Summaries use the same [`Outcome`] rules as the call machines. The relay does not see ICE;
 /// it learns that media connected from the first `call.media` of either bound party (a party
@@ -676,8 +253,7 @@ pub struct Referee {
     video_enabled: bool,
     live: Option<LiveCall>,
     tombstones: EndedCalls<Ending>,
-    notices: VecDeque<Notice>,
-    facts: VecDeque<Fact>,
+    outputs: VecDeque<RefereeOutput>,
 }
 
 impl Referee {
@@ -696,8 +272,7 @@ impl Referee {
             video_enabled,
             live: None,
             tombstones: EndedCalls::default(),
-            notices: VecDeque::new(),
-            facts: VecDeque::new(),
+            outputs: VecDeque::new(),
         }
     }
 
@@ -708,14 +283,38 @@ impl Referee {
 
     /// Judges one decoded frame from an authenticated session: `sender_role` and
     /// `sender_party` come from the connection, never from the envelope. See the rules on
-    /// [`Referee`]; a due invite expiry is applied first.
-    pub fn judge(
+    /// [`Referee`]; a due invite expiry is applied first. The frame comes back from
+    /// [`poll_output`](Self::poll_output) as [`RefereeOutput::Forward`] (stamped with the
+    /// sender's identity), [`RefereeOutput::Refuse`] or [`RefereeOutput::Drop`], after the
+    /// notices and facts it caused.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        sender_role: Role,
+        sender_party: &PartyId,
+        mut envelope: Envelope,
+    ) {
+        let output = match self.judge(now, sender_role, sender_party, &envelope) {
+            Ruling::Deliver(to) => {
+                if envelope.party_id != *sender_party || envelope.role != sender_role {
+                    envelope.stamp(sender_party.clone(), sender_role, envelope.seq);
+                }
+                RefereeOutput::Forward { to, envelope }
+            }
+            Ruling::Reject { code, detail } => RefereeOutput::Refuse { envelope, code, detail },
+            Ruling::Drop => RefereeOutput::Drop(envelope),
+        };
+        self.outputs.push_back(output);
+    }
+
+    /// The rules, for one frame (see [`Referee`]).
+    fn judge(
         &mut self,
         now: Instant,
         sender_role: Role,
         sender_party: &PartyId,
         envelope: &Envelope,
-    ) -> Verdict {
+    ) -> Ruling {
         self.handle_timeout(now);
         let call_id = &envelope.call_id;
         if envelope.seq > MAX_CLIENT_SEQ {
@@ -764,7 +363,7 @@ impl Referee {
                     RejectCode::CallEnded,
                     format!("call {call_id} has ended: a new call needs a new call_id"),
                 ),
-                _ => Verdict::Drop,
+                _ => Ruling::Drop,
             };
         }
         if let Some(call) = self.live.as_mut().filter(|c| c.id == *call_id) {
@@ -788,39 +387,37 @@ impl Referee {
         }
         if let Some(call) = self.live.take() {
             let notice = call.tell_visitors(&self.conversation_id, Reason::InviteTimeout);
-            self.notices.push_back(notice);
+            self.outputs.push_back(RefereeOutput::Notice(notice));
             self.finish(call, deadline, Reason::InviteTimeout, None);
         }
     }
 
-    /// A session is gone for good (past the relay's grace for a reconnect). If it was the
-    /// inviting agent or the bound visitor tab of the live call, the call ends
-    /// `signaling_lost` and the other side gets a notice (`call.cancel` to every tab before
-    /// the answer, `call.hangup` after it). Another tab or agent device leaving changes
-    /// nothing: before the answer, the remaining tabs may still answer. Returns whether the
-    /// live call ended.
-    pub fn handle_session_lost(&mut self, now: Instant, role: Role, party: &PartyId) -> bool {
+    /// A party is gone for good (its last session dropped and the relay's grace for a
+    /// reconnect ran out). If it was the inviting agent or the bound visitor tab of the live
+    /// call, the call ends `signaling_lost` and the other side gets a notice (`call.cancel` to
+    /// every tab before the answer, `call.hangup` after it). Another tab or agent device
+    /// leaving changes nothing: before the answer, the remaining tabs may still answer.
+    pub fn handle_party_lost(&mut self, now: Instant, role: Role, party: &PartyId) {
         self.handle_timeout(now);
         let Some(call) = &self.live else {
-            return false;
+            return;
         };
         let agent_lost = role == Role::Agent && call.agent.party == *party;
         let visitor_lost =
             role == Role::Visitor && call.visitor().is_some_and(|v| v.party == *party);
         if !agent_lost && !visitor_lost {
-            return false;
+            return;
         }
         let Some(call) = self.live.take() else {
-            return false;
+            return;
         };
         let notice = if agent_lost {
             call.tell_visitors(&self.conversation_id, Reason::SignalingLost)
         } else {
             call.tell_agent(&self.conversation_id, Reason::SignalingLost)
         };
-        self.notices.push_back(notice);
+        self.outputs.push_back(RefereeOutput::Notice(notice));
         self.finish(call, now, Reason::SignalingLost, None);
-        true
     }
 
     /// A session of `party` in `role` joined the conversation (a new tab, a reload). A visitor
@@ -832,7 +429,7 @@ impl Referee {
             return;
         }
         if let Some(notice) = self.live.as_ref().and_then(|call| call.invite_for(now, party)) {
-            self.notices.push_back(notice);
+            self.outputs.push_back(RefereeOutput::Notice(notice));
         }
     }
 
@@ -842,15 +439,14 @@ impl Referee {
         self.live.as_ref().filter(|c| c.is_ringing()).map(|c| c.expires_at)
     }
 
-    /// The next frame the relay writes itself, or `None` when drained. Deliver notices before
-    /// the frame just judged.
-    pub fn poll_notice(&mut self) -> Option<Notice> {
-        self.notices.pop_front()
-    }
-
-    /// The next fact for the host application, or `None` when drained.
-    pub fn poll_fact(&mut self) -> Option<Fact> {
-        self.facts.pop_front()
+    /// The next output, or `None` when drained; act on them in this order.
+    pub fn poll_output(&mut self) -> Option<RefereeOutput> {
+        let output = self.outputs.pop_front();
+        if output.is_none() && self.outputs.capacity() > 0 {
+            // Drained: give the buffer back, so that an idle conversation holds none.
+            self.outputs = VecDeque::new();
+        }
+        output
     }
 
     /// The live call, ringing or answered.
@@ -886,8 +482,7 @@ impl Referee {
             + self.conversation_id.as_str().len()
             + self.live.as_ref().map_or(0, LiveCall::heap)
             + self.tombstones.heap()
-            + self.notices.capacity() * size_of::<Notice>()
-            + self.facts.capacity() * size_of::<Fact>()
+            + self.outputs.capacity() * size_of::<RefereeOutput>()
     }
 
     /// The bytes the live call holds (its state and heap), if there is one. An answered call
@@ -904,7 +499,7 @@ impl Referee {
         party: &PartyId,
         envelope: &Envelope,
         invite: &InviteBody,
-    ) -> Verdict {
+    ) -> Ruling {
         if !self.video_enabled {
             return reject(
                 RejectCode::FeatureDisabled,
@@ -918,8 +513,10 @@ impl Referee {
                 return busy(&live.id);
             }
             if let Some(old) = self.live.take() {
-                self.notices.push_back(old.tell_visitors(&self.conversation_id, Reason::Replaced));
-                self.notices.push_back(old.tell_agent(&self.conversation_id, Reason::Replaced));
+                let visitors = old.tell_visitors(&self.conversation_id, Reason::Replaced);
+                let agent = old.tell_agent(&self.conversation_id, Reason::Replaced);
+                self.outputs.push_back(RefereeOutput::Notice(visitors));
+                self.outputs.push_back(RefereeOutput::Notice(agent));
                 self.finish(old, now, Reason::Replaced, Some(Role::Agent));
             }
         }
@@ -935,19 +532,19 @@ impl Referee {
             agent_candidates: 0,
             visitor_candidates: 0,
         });
-        Verdict::Deliver(Delivery::AllVisitors)
+        Ruling::Deliver(Delivery::AllVisitors)
     }
 
     fn apply(&mut self, now: Instant, effect: Effect) {
         match effect {
             Effect::None => {}
-            Effect::Answered(fact) => self.facts.push_back(fact),
+            Effect::Answered(fact) => self.outputs.push_back(RefereeOutput::Fact(fact)),
             Effect::Ended { reason, by, tell_tabs } => {
                 if let Some(call) = self.live.take() {
                     if tell_tabs {
                         let notice =
                             call.tell_visitors(&self.conversation_id, Reason::AnsweredElsewhere);
-                        self.notices.push_back(notice);
+                        self.outputs.push_back(RefereeOutput::Notice(notice));
                     }
                     self.finish(call, now, reason, Some(by));
                 }
@@ -969,24 +566,13 @@ impl Referee {
             talk_time: media_at.map_or(Duration::ZERO, |m| at.saturating_duration_since(m)),
         };
         self.tombstones.bury(call.id, ending);
-        self.facts.push_back(Fact::CallEnded { summary, at });
+        self.outputs.push_back(RefereeOutput::Fact(Fact::CallEnded { summary, at }));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_role_may_send_its_own_messages_only() {
-        use velaro_call_protocol::message::answer::{AcceptBody, RingingBody};
-        use velaro_call_protocol::message::invite::MediaKinds;
-        assert!(may_send(Role::Visitor, &RingingBody::new().into()));
-        assert!(!may_send(Role::Agent, &RingingBody::new().into()));
-        assert!(!may_send(Role::Agent, &AcceptBody::new(MediaKinds::AUDIO_VIDEO).into()));
-        assert!(may_send(Role::Agent, &HangupBody::default().into()));
-        assert!(may_send(Role::Visitor, &HangupBody::default().into()));
-    }
 
     #[test]
     fn a_delivery_names_a_party_with_its_role() {

@@ -24,7 +24,7 @@ use velaro_call_protocol::{
 };
 use velaro_call_state::{
     Action, Call, CallConfig, CallSummary, Delivery, Event, Fact, MediaEvent, Notice, Outcome,
-    Output, PromptEnd, Referee, Verdict,
+    Output, PromptEnd, Referee, RefereeOutput,
 };
 
 const CONV: &str = "conv-42";
@@ -95,6 +95,17 @@ struct Room {
     referee: Referee,
     start: Instant,
     seqs: HashMap<(String, String), u64>,
+    /// What the referee wrote and told so far, not yet looked at.
+    notices: Vec<Notice>,
+    facts: Vec<Fact>,
+}
+
+/// What became of a judged frame: the referee's ruling output on it.
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    Deliver(Delivery),
+    Reject { code: RejectCode, detail: String },
+    Drop,
 }
 
 impl Room {
@@ -104,7 +115,13 @@ impl Room {
 
     #[allow(clippy::disallowed_methods)] // a test needs one real instant to start from
     fn with_video(video: bool) -> Room {
-        Room { referee: Referee::new(conv(), video), start: Instant::now(), seqs: HashMap::new() }
+        Room {
+            referee: Referee::new(conv(), video),
+            start: Instant::now(),
+            seqs: HashMap::new(),
+            notices: Vec::new(),
+            facts: Vec::new(),
+        }
     }
 
     fn at(&self, secs: u64) -> Instant {
@@ -124,16 +141,71 @@ impl Room {
     }
 
     fn judge(&mut self, secs: u64, from: &str, envelope: &Envelope) -> Verdict {
-        let now = self.at(secs);
-        self.referee.judge(now, role_of(from), &party(from), envelope)
+        self.judge_at(self.at(secs), from, envelope)
+    }
+
+    /// Judges a frame, then drains the referee: exactly one ruling on the frame, after the
+    /// notices and facts it caused; a forwarded frame carries its sender's identity.
+    fn judge_at(&mut self, now: Instant, from: &str, envelope: &Envelope) -> Verdict {
+        self.referee.handle_message(now, role_of(from), &party(from), envelope.clone());
+        let mut rulings = Vec::new();
+        while let Some(output) = self.referee.poll_output() {
+            match output {
+                RefereeOutput::Notice(notice) => {
+                    assert!(rulings.is_empty(), "a notice after the ruling: {notice:?}");
+                    self.notices.push(notice);
+                }
+                RefereeOutput::Fact(fact) => self.facts.push(fact),
+                RefereeOutput::Forward { to, envelope: forwarded } => {
+                    assert_eq!(
+                        (&forwarded.party_id, forwarded.role),
+                        (&party(from), role_of(from))
+                    );
+                    assert_eq!(forwarded.message, envelope.message);
+                    rulings.push(Verdict::Deliver(to));
+                }
+                RefereeOutput::Refuse { envelope: refused, code, detail } => {
+                    assert_eq!(refused.seq, envelope.seq);
+                    rulings.push(Verdict::Reject { code, detail });
+                }
+                RefereeOutput::Drop(dropped) => {
+                    assert_eq!(dropped.seq, envelope.seq);
+                    rulings.push(Verdict::Drop);
+                }
+            }
+        }
+        assert_eq!(rulings.len(), 1, "one ruling per frame: {rulings:?}");
+        rulings.remove(0)
+    }
+
+    /// Drains what inputs other than frames (timeouts, joins, lost parties) caused.
+    fn drain(&mut self) {
+        while let Some(output) = self.referee.poll_output() {
+            match output {
+                RefereeOutput::Notice(notice) => self.notices.push(notice),
+                RefereeOutput::Fact(fact) => self.facts.push(fact),
+                other => panic!("a ruling without a frame: {other:?}"),
+            }
+        }
     }
 
     fn facts(&mut self) -> Vec<Fact> {
-        std::iter::from_fn(|| self.referee.poll_fact()).collect()
+        self.drain();
+        std::mem::take(&mut self.facts)
     }
 
     fn notices(&mut self) -> Vec<Notice> {
-        std::iter::from_fn(|| self.referee.poll_notice()).collect()
+        self.drain();
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The party is gone past the relay's grace; whether that ended the live call.
+    fn lost(&mut self, now: Instant, from: &str) -> bool {
+        self.drain();
+        let ended_before = self.facts.len();
+        self.referee.handle_party_lost(now, role_of(from), &party(from));
+        self.drain();
+        self.facts[ended_before..].iter().any(|f| matches!(f, Fact::CallEnded { .. }))
     }
 
     fn ended(&mut self) -> Vec<CallSummary> {
@@ -503,7 +575,7 @@ fn accept_just_before_the_deadline_binds() {
     room.send(0, AGENT, "c1", invite_body());
     let just_before = room.at(60).checked_sub(Duration::from_millis(1)).unwrap();
     let accept = room.envelope(TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
-    let verdict = room.referee.judge(just_before, Role::Visitor, &party(TAB_A), &accept);
+    let verdict = room.judge_at(just_before, TAB_A, &accept);
     assert_eq!(verdict, to_party(AGENT));
     assert_eq!(room.referee.poll_timeout(), None, "answered: no invite timer");
 }
@@ -768,7 +840,7 @@ fn a_call_whose_media_never_connected_bills_no_talk_time() {
     assert_eq!(ended[0].outcome, Outcome::Answered, "accepted: as both parties see it");
 
     room.answered("c2");
-    assert!(room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_A)));
+    assert!(room.lost(room.at(30), TAB_A));
     let ended = room.ended();
     assert_eq!((ended[0].outcome, ended[0].talk_time), (Outcome::Failed, Duration::ZERO));
 }
@@ -1044,9 +1116,9 @@ fn losing_the_bound_visitor_ends_the_call_signaling_lost() {
     let mut room = Room::new();
     room.answered("c1");
     room.send(5, TAB_A, "c1", MediaBody::default());
-    assert!(!room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_B)));
-    assert!(!room.referee.handle_session_lost(room.at(30), Role::Agent, &party(AGENT2)));
-    assert!(room.referee.handle_session_lost(room.at(30), Role::Visitor, &party(TAB_A)));
+    assert!(!room.lost(room.at(30), TAB_B));
+    assert!(!room.lost(room.at(30), AGENT2));
+    assert!(room.lost(room.at(30), TAB_A));
     assert_eq!(room.referee.live_call(), None);
     let ended = room.ended();
     assert_eq!(ended[0].reason, Reason::SignalingLost);
@@ -1066,7 +1138,7 @@ fn losing_the_bound_visitor_ends_the_call_signaling_lost() {
 fn losing_the_inviting_agent_while_ringing_cancels_on_every_tab() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
-    assert!(room.referee.handle_session_lost(room.at(3), Role::Agent, &party(AGENT)));
+    assert!(room.lost(room.at(3), AGENT));
     let notices = room.notices();
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0].to, Delivery::AllVisitors);
@@ -1075,7 +1147,7 @@ fn losing_the_inviting_agent_while_ringing_cancels_on_every_tab() {
         Message::Cancel(CancelBody::new(Reason::SignalingLost))
     );
     assert_eq!(room.ended()[0].reason, Reason::SignalingLost);
-    assert!(!room.referee.handle_session_lost(room.at(4), Role::Agent, &party(AGENT)), "once");
+    assert!(!room.lost(room.at(4), AGENT), "once");
 }
 
 #[test]
@@ -1083,7 +1155,7 @@ fn losing_an_unbound_tab_changes_nothing() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
     room.send(1, TAB_A, "c1", RingingBody::new());
-    assert!(!room.referee.handle_session_lost(room.at(2), Role::Visitor, &party(TAB_A)));
+    assert!(!room.lost(room.at(2), TAB_A));
     assert_eq!(room.referee.live_call(), Some(&call_id("c1")));
     assert!(room.facts().is_empty());
     assert!(room.notices().is_empty());
@@ -1278,7 +1350,7 @@ proptest! {
                     let selected = if kind % 2 == 0 { TAB_A } else { TAB_B };
                     let envelope = Envelope::new(conv(), call_id(CALLS[call]), party(from), role_of(from), seq, message(kind, selected));
                     let bound = (room.referee.live_agent().cloned(), room.referee.live_visitor().cloned());
-                    let verdict = room.referee.judge(now, role_of(from), &party(from), &envelope);
+                    let verdict = room.judge_at(now, from, &envelope);
                     if let Verdict::Deliver(to) = &verdict {
                         prop_assert!(!ended.contains(&envelope.call_id), "delivered {envelope:?} after the end");
                         if matches!(kind, 6..=9) {
@@ -1296,7 +1368,7 @@ proptest! {
                 Op::Lost { advance_ms, from } => {
                     now += Duration::from_millis(advance_ms);
                     let from = PARTIES[from];
-                    room.referee.handle_session_lost(now, role_of(from), &party(from));
+                    room.lost(now, from);
                 }
             }
             if let Some(deadline) = room.referee.poll_timeout()

@@ -1,19 +1,38 @@
-//! The IO edge of Velaro calls: transports that carry frames, and (as the crate grows) the
-//! relay that routes them between the sessions of a conversation and the async driver of one
-//! call.
+//! The IO edge of Velaro calls: the [`Relay`] that routes call frames between the sessions of
+//! each conversation (sans IO: your server owns the sockets and the clock), `serve` to run it
+//! on tokio (feature `tokio`), [`CallSession`] to drive one party's call over a [`Transport`],
+//! and the transports themselves.
+//!
+//! Everything a host needs is here: the call machines' types come through [`prelude`], and
+//! the lower crates as [`velaro_call_state`], [`velaro_call_protocol`] and
+//! [`velaro_ice_config`].
 //!
 //! ```
-//! use bytes::Bytes;
-//! use velaro_signaling::{Transport, memory_pair};
+//! use std::time::Instant;
+//! use velaro_signaling::prelude::*;
 //!
-//! # futures::executor::block_on(async {
-//! let (mut agent, mut relay) = memory_pair();
-//! agent.send(Bytes::from_static(br#"{"type":"call.ringing"}"#)).await?;
-//! assert_eq!(relay.recv().await?, Some(Bytes::from_static(br#"{"type":"call.ringing"}"#)));
-//! agent.close().await?;
-//! assert_eq!(relay.recv().await?, None, "the end of the stream");
-//! # Ok::<(), velaro_signaling::TransportError>(())
-//! # }).unwrap();
+//! # #[allow(clippy::disallowed_methods)]
+//! let now = Instant::now(); // your server's clock
+//! let mut relay = Relay::new(RelayConfig::default());
+//! let chat = ConversationId::new("conv-42")?;
+//! relay.open_conversation(chat.clone(), true); // this account's plan includes video
+//! let agent = relay.connect(now, &chat, Role::Agent, PartyId::new("agent-7")?)?;
+//! let visitor = relay.connect(now, &chat, Role::Visitor, PartyId::new("visitor-tab-1")?)?;
+//! relay.handle_frame(now, agent, br#"{"type":"call.hangup"}"#)?; // read from the agent's socket
+//! while let Some(output) = relay.poll_output() {
+//!     match output {
+//!         RelayOutput::Transmit(session) => {
+//!             while let Some(frame) = relay.poll_transmit(session) { /* write to its socket */ }
+//!         }
+//!         RelayOutput::Close(session) => { /* close its socket: it fell behind */ }
+//!         RelayOutput::Event(RelayEvent::CallEnded { summary, .. }) => {
+//!             println!("{}", summary.transcript_line()); // into the chat transcript
+//!         }
+//!         RelayOutput::Event(_) => {}
+//!     }
+//! }
+//! # let _ = visitor;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Features
@@ -34,9 +53,28 @@ pub use clock::Clock;
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;
 pub use memory::{Faults, MemoryTransport, memory_pair, memory_pair_with_faults};
-pub use relay::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, SessionId};
+pub use relay::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, SessionId};
 #[cfg(feature = "tokio")]
 pub use serve::{RelayServer, serve};
-pub use session::{CallControl, CallHandle, CallSession, SessionError, SessionOutput};
+pub use session::{CallControl, CallSession, SessionError, SessionOutput, SessionOutputs};
 pub use transport::{SinkStream, Transport, TransportError};
 pub use velaro_call_state;
+pub use velaro_call_state::velaro_call_protocol;
+pub use velaro_call_state::velaro_call_protocol::velaro_ice_config;
+
+/// The types a host meets first, in one import: `use velaro_signaling::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        CallControl, CallSession, Clock, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput,
+        SessionError, SessionId, SessionOutput, SessionOutputs, Transport, TransportError,
+    };
+    #[cfg(feature = "tokio")]
+    pub use crate::{RelayServer, TokioClock, serve};
+    pub use velaro_call_state::velaro_call_protocol::{
+        CallId, ConversationId, Envelope, Message, PartyId, Reason, Role, decode, encode,
+    };
+    pub use velaro_call_state::{
+        Action, Call, CallConfig, CallSummary, Event, MediaCommand, MediaEvent, Outcome, Output,
+        Phase,
+    };
+}

@@ -12,7 +12,7 @@ use velaro_call_state::velaro_call_protocol::velaro_ice_config::CandidateFilter;
 use velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, PartyId, Role, decode, encode, sdp,
 };
-use velaro_call_state::{CallSummary, Delivery, Fact, Referee, Verdict};
+use velaro_call_state::{CallSummary, Delivery, Fact, Referee, RefereeOutput};
 
 /// A connected session (one WebSocket, say): numbered by the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -151,11 +151,22 @@ pub enum RelayEvent {
         /// Why.
         code: RejectCode,
     },
-    /// Close this session's transport: it fell too far behind (or the host disconnected it).
-    Disconnect {
-        /// The session.
-        session: SessionId,
-    },
+}
+
+/// What the relay asks of the host, drained with [`Relay::poll_output`] in the order to act on
+/// it. Exhaustive on purpose: every host must act on every output (a new one is a breaking
+/// change the compiler points out); the news in [`RelayEvent`] may grow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelayOutput {
+    /// Frames wait for this session: write what [`Relay::poll_transmit`] gives it, when its
+    /// transport can take them. Given once each time its queue goes from empty to not empty:
+    /// the writer drains the queue, and a frame queued meanwhile is part of that drain.
+    Transmit(SessionId),
+    /// Close this session's transport: it fell too far behind (its queue was full). Its party
+    /// keeps its grace and its replay log, so a new session can resume.
+    Close(SessionId),
+    /// News for the host: a call started or ended, a frame was refused.
+    Event(RelayEvent),
 }
 
 /// Tokens and when they were last counted.
@@ -256,14 +267,21 @@ impl Conversation {
 
 /// The relay: routes call frames between the sessions of each conversation.
 ///
-/// The host authenticates each connection, then tells the relay who it is
+/// Sans IO, with the method map of the call machines (see
+/// [`velaro_call_state`'s crate docs](velaro_call_state#the-sans-io-shape)). The host
+/// authenticates each connection and tells the relay who it is
 /// ([`connect`](Self::connect)); every frame it reads goes to
-/// [`handle_frame`](Self::handle_frame), every frame for a session comes from
-/// [`poll_frame`](Self::poll_frame), and [`poll_event`](Self::poll_event) tells it about calls
-/// starting and ending and sessions to close. The relay decodes (limits first), checks SDP,
-/// asks the conversation's [`Referee`], stamps the sender's identity from the connection,
-/// re-encodes and queues the frame for the other party's sessions; a refused frame is answered
-/// with `call.rejected`. Nothing here ends a conversation.
+/// [`handle_frame`](Self::handle_frame); [`handle_timeout`](Self::handle_timeout) runs when
+/// [`poll_timeout`](Self::poll_timeout) is reached; then [`poll_output`](Self::poll_output)
+/// says what to do, in order: [`RelayOutput::Transmit`] (write what
+/// [`poll_transmit`](Self::poll_transmit) gives that session), [`RelayOutput::Close`] (close a
+/// session that fell behind), [`RelayOutput::Event`] (a call started or ended, a frame was
+/// refused: for the transcript and billing).
+///
+/// The relay decodes (limits first), checks SDP, asks the conversation's [`Referee`], stamps
+/// the sender's identity from the connection, re-encodes and queues the frame for the other
+/// party's sessions; a refused frame is answered with `call.rejected`. Nothing here ends a
+/// conversation.
 ///
 /// Every frame the relay writes decodes with [`decode`]: what it forwards is checked against
 /// the frame limit after stamping (and decoded again when the privacy filter rewrote it), and
@@ -275,8 +293,8 @@ impl Conversation {
 ///
 /// ```
 /// use std::time::Instant;
-/// use velaro_signaling::velaro_call_state::velaro_call_protocol::{ConversationId, PartyId, Role};
-/// use velaro_signaling::{Relay, RelayConfig};
+/// use velaro_signaling::velaro_call_protocol::{ConversationId, PartyId, Role};
+/// use velaro_signaling::{Relay, RelayConfig, RelayOutput};
 ///
 /// # #[allow(clippy::disallowed_methods)]
 /// let now = Instant::now();
@@ -285,8 +303,16 @@ impl Conversation {
 /// relay.open_conversation(conversation.clone(), true);
 /// let visitor = relay.connect(now, &conversation, Role::Visitor, PartyId::new("visitor-tab")?)?;
 /// relay.handle_frame(now, visitor, b"[]")?; // not a frame: refused in-band
-/// let notice = relay.poll_frame(visitor).expect("a call.rejected for the sender");
-/// assert!(std::str::from_utf8(&notice)?.contains(r#""code":"invalid""#));
+/// while let Some(output) = relay.poll_output() {
+///     match output {
+///         RelayOutput::Transmit(session) => {
+///             let notice = relay.poll_transmit(session).expect("a call.rejected for the sender");
+///             assert!(std::str::from_utf8(&notice)?.contains(r#""code":"invalid""#));
+///         }
+///         RelayOutput::Close(session) => { /* close its transport */ }
+///         RelayOutput::Event(event) => { /* RelayEvent::Refused here */ }
+///     }
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -295,12 +321,17 @@ pub struct Relay {
     conversations: HashMap<ConversationId, Conversation>,
     sessions: HashMap<SessionId, Session>,
     next_session: u64,
-    events: VecDeque<RelayEvent>,
-    /// Sessions whose queue went from empty to not empty.
-    ready: VecDeque<SessionId>,
+    outputs: VecDeque<RelayOutput>,
     /// Every conversation with something due, by when: `poll_timeout` and `handle_timeout`
     /// look at the due ones only, however many conversations there are.
     deadlines: BTreeSet<(Instant, ConversationId)>,
+}
+
+/// A frame being judged: the session that sent it, and the frame as the relay would forward it.
+#[derive(Debug)]
+struct Judged {
+    session: SessionId,
+    frame: Bytes,
 }
 
 /// The call id of a notice about a frame too broken to name its call.
@@ -314,8 +345,7 @@ impl Relay {
             conversations: HashMap::new(),
             sessions: HashMap::new(),
             next_session: 1,
-            events: VecDeque::new(),
-            ready: VecDeque::new(),
+            outputs: VecDeque::new(),
             deadlines: BTreeSet::new(),
         }
     }
@@ -381,7 +411,7 @@ impl Relay {
             closing: false,
         };
         self.sessions.insert(id, session);
-        self.drain_referee(conversation_id);
+        self.drain_referee(conversation_id, None);
         self.rearm(conversation_id);
         Ok(id)
     }
@@ -489,16 +519,8 @@ impl Relay {
         let Some(conversation) = self.conversations.get_mut(&conversation_id) else {
             return Err(RelayError::UnknownConversation(conversation_id));
         };
-        let verdict = conversation.referee.judge(now, role, &party, &envelope);
-        // Notices first: they tell parties what happened before this frame.
-        self.drain_referee(&conversation_id);
-        match verdict {
-            Verdict::Deliver(delivery) => {
-                self.deliver(&conversation_id, &delivery, &envelope, &forwarded);
-            }
-            Verdict::Reject { code, detail } => self.refuse(session, Some(&envelope), code, detail),
-            Verdict::Drop => {}
-        }
+        conversation.referee.handle_message(now, role, &party, envelope);
+        self.drain_referee(&conversation_id, Some(&Judged { session, frame: forwarded }));
         self.rearm(&conversation_id);
         Ok(())
     }
@@ -520,9 +542,9 @@ impl Relay {
                 std::mem::take(&mut conversation.parties).into_iter().partition(lost);
             conversation.parties = kept;
             for party in gone {
-                conversation.referee.handle_session_lost(now, party.role, &party.id);
+                conversation.referee.handle_party_lost(now, party.role, &party.id);
             }
-            self.drain_referee(&id);
+            self.drain_referee(&id, None);
             if self.conversations.get(&id).is_some_and(Conversation::is_idle) {
                 self.conversations.remove(&id);
             } else {
@@ -536,20 +558,16 @@ impl Relay {
         self.deadlines.first().map(|(at, _)| *at)
     }
 
-    /// The next frame to write to `session`, if any.
-    pub fn poll_frame(&mut self, session: SessionId) -> Option<Bytes> {
+    /// The next output, or `None` when drained; act on them in this order.
+    pub fn poll_output(&mut self) -> Option<RelayOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The next frame to write to `session`, if any (see [`RelayOutput::Transmit`]). A queue
+    /// per session, bounded by [`RelayConfig::max_queued`]: each session's writer drains its own
+    /// as fast as its transport takes frames, and one that falls behind is closed.
+    pub fn poll_transmit(&mut self, session: SessionId) -> Option<Bytes> {
         self.sessions.get_mut(&session)?.queue.pop_front()
-    }
-
-    /// The next session with frames to write (its queue was empty before): lets the IO edge
-    /// wake only the writers that have work.
-    pub fn poll_ready(&mut self) -> Option<SessionId> {
-        self.ready.pop_front()
-    }
-
-    /// The next event for the host.
-    pub fn poll_event(&mut self) -> Option<RelayEvent> {
-        self.events.pop_front()
     }
 
     /// What one conversation's state holds, in bytes: its referee (live call and tombstones),
@@ -605,31 +623,42 @@ impl Relay {
         conversation.deadline = next;
     }
 
-    /// Moves the referee's notices to their sessions and its facts to the host.
-    fn drain_referee(&mut self, conversation_id: &ConversationId) {
-        let Some(conversation) = self.conversations.get_mut(conversation_id) else {
-            return;
-        };
-        let mut notices = Vec::new();
-        while let Some(notice) = conversation.referee.poll_notice() {
-            notices.push(notice);
-        }
-        while let Some(fact) = conversation.referee.poll_fact() {
-            self.events.push_back(match fact {
-                Fact::CallStarted { call_id, agent, visitor, .. } => RelayEvent::CallStarted {
-                    conversation_id: conversation_id.clone(),
-                    call_id,
-                    agent,
-                    visitor,
-                },
-                Fact::CallEnded { summary, .. } => {
-                    RelayEvent::CallEnded { conversation_id: conversation_id.clone(), summary }
+    /// Acts on the referee's outputs, in order: its notices to their sessions, the judged frame
+    /// (`judged`: who sent it, and how it was written before it was judged) forwarded or
+    /// refused, its facts to the host.
+    fn drain_referee(&mut self, conversation_id: &ConversationId, judged: Option<&Judged>) {
+        while let Some(output) =
+            self.conversations.get_mut(conversation_id).and_then(|c| c.referee.poll_output())
+        {
+            match output {
+                RefereeOutput::Notice(notice) => {
+                    let frame = Bytes::from(encode(&notice.envelope));
+                    self.deliver(conversation_id, &notice.to, &notice.envelope, &frame);
                 }
-            });
-        }
-        for notice in notices {
-            let frame = Bytes::from(encode(&notice.envelope));
-            self.deliver(conversation_id, &notice.to, &notice.envelope, &frame);
+                RefereeOutput::Forward { to, envelope } => {
+                    // Stamped the same way as it was written before it was judged.
+                    let frame =
+                        judged.map_or_else(|| Bytes::from(encode(&envelope)), |j| j.frame.clone());
+                    self.deliver(conversation_id, &to, &envelope, &frame);
+                }
+                RefereeOutput::Refuse { envelope, code, detail } => {
+                    if let Some(judged) = judged {
+                        self.refuse(judged.session, Some(&envelope), code, detail);
+                    }
+                }
+                RefereeOutput::Drop(_) => {}
+                RefereeOutput::Fact(Fact::CallStarted { call_id, agent, visitor, .. }) => {
+                    let conversation_id = conversation_id.clone();
+                    let started =
+                        RelayEvent::CallStarted { conversation_id, call_id, agent, visitor };
+                    self.outputs.push_back(RelayOutput::Event(started));
+                }
+                RefereeOutput::Fact(Fact::CallEnded { summary, .. }) => {
+                    let conversation_id = conversation_id.clone();
+                    let ended = RelayEvent::CallEnded { conversation_id, summary };
+                    self.outputs.push_back(RelayOutput::Event(ended));
+                }
+            }
         }
     }
 
@@ -662,7 +691,7 @@ impl Relay {
     }
 
     /// Queues `frame` for `session`. A session whose queue is full is a slow consumer: it is
-    /// disconnected ([`RelayEvent::Disconnect`]) rather than buffered without bound or quietly
+    /// disconnected ([`RelayOutput::Close`]) rather than buffered without bound or quietly
     /// left without the frame; its party keeps the replay log for a resume.
     fn enqueue(&mut self, session: SessionId, frame: Bytes) {
         let Some(to) = self.sessions.get_mut(&session) else { return };
@@ -672,11 +701,11 @@ impl Relay {
         if to.queue.len() >= self.config.max_queued {
             to.closing = true;
             to.queue = VecDeque::new();
-            self.events.push_back(RelayEvent::Disconnect { session });
+            self.outputs.push_back(RelayOutput::Close(session));
             return;
         }
         if to.queue.is_empty() {
-            self.ready.push_back(session);
+            self.outputs.push_back(RelayOutput::Transmit(session));
         }
         to.queue.push_back(frame);
     }
@@ -710,7 +739,7 @@ impl Relay {
             RejectedBody::new(code.clone(), detail, refused.map(|e| e.seq)),
         );
         self.enqueue(session, Bytes::from(encode(&notice)));
-        self.events.push_back(RelayEvent::Refused { session, code });
+        self.outputs.push_back(RelayOutput::Event(RelayEvent::Refused { session, code }));
     }
 }
 

@@ -9,7 +9,7 @@ use futures::future::{Either, select};
 use velaro_call_state::velaro_call_protocol::{ConversationId, PartyId, Role};
 
 use crate::clock::{Clock, TokioClock};
-use crate::relay::{Relay, RelayError, RelayEvent, SessionId};
+use crate::relay::{Relay, RelayError, RelayEvent, RelayOutput, SessionId};
 use crate::transport::Transport;
 
 /// The shared state of a served relay.
@@ -172,7 +172,7 @@ impl RelayServer {
         use futures::StreamExt as _;
         loop {
             // The lock is released before the send waits.
-            let next = self.lock().relay.poll_frame(session);
+            let next = self.lock().relay.poll_transmit(session);
             let Some(frame) = next else { return true };
             let mut send = transport.send(frame);
             loop {
@@ -190,6 +190,12 @@ impl RelayServer {
 }
 
 impl Shared {
+    fn wake(&self, session: SessionId, wake: Wake) {
+        if let Some(waker) = self.wakers.get(&session) {
+            let _ = waker.unbounded_send(wake);
+        }
+    }
+
     /// Wakes the sessions with frames to write, passes events on to the host, and wakes the
     /// timer task when the relay's next deadline moved earlier than the one it sleeps until.
     fn wake_ready(&mut self) {
@@ -198,18 +204,14 @@ impl Shared {
             self.armed = next;
             let _ = self.rearm.unbounded_send(());
         }
-        while let Some(session) = self.relay.poll_ready() {
-            if let Some(wake) = self.wakers.get(&session) {
-                let _ = wake.unbounded_send(Wake::Write);
+        while let Some(output) = self.relay.poll_output() {
+            match output {
+                RelayOutput::Transmit(session) => self.wake(session, Wake::Write),
+                RelayOutput::Close(session) => self.wake(session, Wake::Close),
+                RelayOutput::Event(event) => {
+                    let _ = self.events.unbounded_send(event);
+                }
             }
-        }
-        while let Some(event) = self.relay.poll_event() {
-            if let RelayEvent::Disconnect { session } = &event
-                && let Some(wake) = self.wakers.get(session)
-            {
-                let _ = wake.unbounded_send(Wake::Close);
-            }
-            let _ = self.events.unbounded_send(event);
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::transport::{Transport, TransportError};
 #[non_exhaustive]
 pub enum SessionOutput {
     /// Do this with the local media layer, then report what happened with
-    /// [`CallHandle::media`].
+    /// [`CallControl::media`].
     Media(MediaCommand),
     /// Tell the user.
     Event(Event),
@@ -38,8 +38,8 @@ pub enum SessionError {
     /// period: reconnect and resume to carry on.
     #[error("the transport ended during the call")]
     Disconnected,
-    /// The host dropped its [`CallHandle`] before there was a call to hang up.
-    #[error("the call handle was dropped before the call started")]
+    /// The host dropped every [`CallControl`] before there was a call to hang up.
+    #[error("every call control was dropped before the call started")]
     Abandoned,
 }
 
@@ -56,16 +56,9 @@ enum Wake {
     Timer,
 }
 
-/// The host's side of a [`CallSession`]: actions and media facts in, outputs out (it is a
-/// `Stream` of [`SessionOutput`]).
-#[derive(Debug)]
-pub struct CallHandle {
-    inputs: UnboundedSender<Input>,
-    outputs: UnboundedReceiver<SessionOutput>,
-}
-
-/// A clonable sender of actions and media facts to a session, for other tasks (the media
-/// layer's callbacks, a UI thread).
+/// The host's inputs to a [`CallSession`]: user actions and media facts. Clone it for other
+/// tasks (the media layer's callbacks, a UI thread); once every clone is dropped, the session
+/// hangs up, as nobody can drive the media any more.
 #[derive(Debug, Clone)]
 pub struct CallControl {
     inputs: UnboundedSender<Input>,
@@ -83,24 +76,14 @@ impl CallControl {
     }
 }
 
-impl CallHandle {
-    /// A clonable sender for other tasks.
-    pub fn control(&self) -> CallControl {
-        CallControl { inputs: self.inputs.clone() }
-    }
-
-    /// Passes on a user action. `false` once the session has stopped.
-    pub fn act(&self, action: Action) -> bool {
-        self.inputs.unbounded_send(Input::Action(action)).is_ok()
-    }
-
-    /// Reports a fact from the media layer. `false` once the session has stopped.
-    pub fn media(&self, event: MediaEvent) -> bool {
-        self.inputs.unbounded_send(Input::Media(event)).is_ok()
-    }
+/// What a [`CallSession`] asks of its host, as a `Stream` of [`SessionOutput`]: media commands
+/// for the WebRTC layer, events for the UI. It ends when the session stops.
+#[derive(Debug)]
+pub struct SessionOutputs {
+    outputs: UnboundedReceiver<SessionOutput>,
 }
 
-impl Stream for CallHandle {
+impl Stream for SessionOutputs {
     type Item = SessionOutput;
 
     fn poll_next(
@@ -112,7 +95,8 @@ impl Stream for CallHandle {
 }
 
 /// One party's call over a [`Transport`]: frames in and out through the codec, timers from a
-/// [`Clock`], actions and media facts from the host's [`CallHandle`].
+/// [`Clock`], actions and media facts from the host's [`CallControl`], outputs to its
+/// [`SessionOutputs`].
 ///
 /// Runtime-agnostic: [`run`](Self::run) is a future to spawn on any executor.
 #[derive(Debug)]
@@ -133,7 +117,7 @@ impl<T: Transport> CallSession<T> {
         call: Option<Call>,
         transport: T,
         clock: Arc<dyn Clock>,
-    ) -> (Self, CallHandle) {
+    ) -> (Self, CallControl, SessionOutputs) {
         let (input_tx, input_rx) = unbounded();
         let (output_tx, output_rx) = unbounded();
         let session = CallSession {
@@ -145,23 +129,27 @@ impl<T: Transport> CallSession<T> {
             inputs: input_rx,
             outputs: output_tx,
         };
-        (session, CallHandle { inputs: input_tx, outputs: output_rx })
+        (session, CallControl { inputs: input_tx }, SessionOutputs { outputs: output_rx })
     }
 
-    /// An agent's session for a new call; send [`Action::Invite`] through the handle.
+    /// An agent's session for a new call; send [`Action::Invite`] through its control.
     pub fn agent(
         config: CallConfig,
         call_id: CallId,
         transport: T,
         clock: Arc<dyn Clock>,
-    ) -> (Self, CallHandle) {
+    ) -> (Self, CallControl, SessionOutputs) {
         let call = Call::agent(config.clone(), call_id, clock.now());
         CallSession::new(config, Some(call), transport, clock)
     }
 
     /// A visitor's session: its call starts with the first invite that arrives (unless a
     /// hangup or cancel of that call came first, on a link that reorders).
-    pub fn visitor(config: CallConfig, transport: T, clock: Arc<dyn Clock>) -> (Self, CallHandle) {
+    pub fn visitor(
+        config: CallConfig,
+        transport: T,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, CallControl, SessionOutputs) {
         CallSession::new(config, None, transport, clock)
     }
 
@@ -191,7 +179,7 @@ impl<T: Transport> CallSession<T> {
                     None => return Err(SessionError::Disconnected),
                 },
                 Wake::Input(Some(input)) => self.on_input(input),
-                // The host dropped its handle: nobody can drive the media any more.
+                // The host dropped every control: nobody can drive the media any more.
                 Wake::Input(None) => {
                     self.on_input(Input::Action(Action::Hangup));
                     self.flush().await?;

@@ -24,11 +24,12 @@ async fn a_session_whose_link_drops_reports_it() {
     let config =
         CallConfig::new(ConversationId::new("conv-1").unwrap(), PartyId::new("agent-1").unwrap());
     let call_id = CallId::new("call-1").unwrap();
-    let (mut agent, handle) = CallSession::agent(config, call_id, agent_link, Arc::new(TestClock));
+    let (mut agent, control, _outputs) =
+        CallSession::agent(config, call_id, agent_link, Arc::new(TestClock));
     let prompt = Prompt::new("Video call?").unwrap();
-    handle.act(Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
+    control.act(Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
     let stream_id = StreamId::new("cam").unwrap();
-    handle.media(MediaEvent::PermissionGranted { media: MediaKinds::AUDIO_VIDEO, stream_id });
+    control.media(MediaEvent::PermissionGranted { media: MediaKinds::AUDIO_VIDEO, stream_id });
     let result = agent.run().await;
     assert!(
         matches!(result, Err(SessionError::Transport(_) | SessionError::Disconnected)),
@@ -37,12 +38,12 @@ async fn a_session_whose_link_drops_reports_it() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn dropping_the_handle_before_a_call_abandons_the_session() {
+async fn dropping_the_control_before_a_call_abandons_the_session() {
     let (link, _peer) = velaro_signaling::memory_pair();
     let config =
         CallConfig::new(ConversationId::new("conv-1").unwrap(), PartyId::new("visitor-1").unwrap());
-    let (mut visitor, handle) = CallSession::visitor(config, link, Arc::new(TestClock));
-    drop(handle);
+    let (mut visitor, control, _outputs) = CallSession::visitor(config, link, Arc::new(TestClock));
+    drop(control);
     assert!(matches!(visitor.run().await, Err(SessionError::Abandoned)));
 }
 
@@ -76,7 +77,8 @@ async fn a_cancel_that_overtakes_its_invite_stops_it_ringing() {
     let invite = || InviteBody::new(Prompt::new("Video call?").unwrap(), MediaKinds::AUDIO_VIDEO);
     let (link, mut relay_end) = memory_pair();
     let config = CallConfig::new(conversation.clone(), PartyId::new("visitor-1").unwrap());
-    let (mut visitor, mut handle) = CallSession::visitor(config, link, Arc::new(TestClock));
+    let (mut visitor, _control, mut outputs) =
+        CallSession::visitor(config, link, Arc::new(TestClock));
     // A link that reorders: call-1's cancel and call-2's hangup come before their invites.
     relay_end.send(frame("call-1", 2, CancelBody::default().into())).await.unwrap();
     relay_end.send(frame("call-2", 3, HangupBody::default().into())).await.unwrap();
@@ -85,7 +87,7 @@ async fn a_cancel_that_overtakes_its_invite_stops_it_ringing() {
     // The next call's invite still rings.
     relay_end.send(frame("call-3", 1, invite().into())).await.unwrap();
     let session = tokio::spawn(async move { visitor.run().await });
-    let first = handle.next().await;
+    let first = outputs.next().await;
     let Some(SessionOutput::Event(Event::Prompt { .. })) = first else { panic!("{first:?}") };
     let rang = relay_end.recv().await.unwrap().unwrap();
     let rang = velaro_signaling::velaro_call_state::velaro_call_protocol::decode(&rang).unwrap();
@@ -93,6 +95,6 @@ async fn a_cancel_that_overtakes_its_invite_stops_it_ringing() {
     relay_end.send(frame("call-3", 2, CancelBody::default().into())).await.unwrap();
     let summary = session.await.unwrap().unwrap();
     assert_eq!(summary.call_id.as_str(), "call-3");
-    let rest: Vec<SessionOutput> = handle.collect().await;
+    let rest: Vec<SessionOutput> = outputs.collect().await;
     assert!(rest.contains(&SessionOutput::Event(Event::StopPrompting(PromptEnd::Cancelled))));
 }

@@ -23,7 +23,9 @@ use velaro_signaling::velaro_call_state::velaro_call_protocol::message::media::M
 use velaro_signaling::velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, decode, encode,
 };
-use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, SessionId};
+use velaro_signaling::{
+    RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, SessionId,
+};
 
 struct Setup {
     relay: Relay,
@@ -75,7 +77,23 @@ fn invite() -> InviteBody {
 }
 
 fn drain(relay: &mut Relay, session: SessionId) -> Vec<Envelope> {
-    std::iter::from_fn(|| relay.poll_frame(session)).map(|f| decode(&f).unwrap()).collect()
+    std::iter::from_fn(|| relay.poll_transmit(session)).map(|f| decode(&f).unwrap()).collect()
+}
+
+/// Everything the relay asks of the host, drained.
+fn outputs(relay: &mut Relay) -> Vec<RelayOutput> {
+    std::iter::from_fn(|| relay.poll_output()).collect()
+}
+
+/// The news for the host among the relay's outputs (the rest drained and dropped).
+fn events(relay: &mut Relay) -> Vec<RelayEvent> {
+    outputs(relay)
+        .into_iter()
+        .filter_map(|output| match output {
+            RelayOutput::Event(event) => Some(event),
+            RelayOutput::Transmit(_) | RelayOutput::Close(_) => None,
+        })
+        .collect()
 }
 
 fn types(envelopes: &[Envelope]) -> Vec<&str> {
@@ -146,8 +164,8 @@ fn a_visitors_invite_is_forbidden_and_goes_nowhere() {
     assert_eq!(rejected(&drain(&mut s.relay, s.tab1)), [(RejectCode::Forbidden, Some(4))]);
     s.all_quiet(&[s.agent, s.tab2]);
     assert_eq!(
-        s.relay.poll_event(),
-        Some(RelayEvent::Refused { session: s.tab1, code: RejectCode::Forbidden })
+        events(&mut s.relay),
+        [RelayEvent::Refused { session: s.tab1, code: RejectCode::Forbidden }]
     );
 }
 
@@ -196,7 +214,7 @@ fn the_first_tab_to_accept_wins_and_the_others_hear_the_selection() {
     s.send(s.tab1, &accept);
     assert_eq!(types(&drain(&mut s.relay, s.agent)), ["call.ringing", "call.accept"]);
     assert!(
-        matches!(s.relay.poll_event(), Some(RelayEvent::CallStarted { visitor, .. }) if visitor.as_str() == "visitor-1")
+        matches!(events(&mut s.relay).first(), Some(RelayEvent::CallStarted { visitor, .. }) if visitor.as_str() == "visitor-1")
     );
     let select = frame(
         "conv-1",
@@ -271,9 +289,9 @@ fn a_slow_consumer_is_disconnected_not_buffered() {
     drain(&mut s.relay, s.tab1); // tab 1 keeps up, tab 2 never reads
     let cancel = frame("conv-1", "call-1", Role::Agent, 2, CancelBody::new(Reason::Cancelled));
     s.send(s.agent, &cancel);
-    let events: Vec<RelayEvent> = std::iter::from_fn(|| s.relay.poll_event()).collect();
-    assert!(events.contains(&RelayEvent::Disconnect { session: s.tab2 }), "{events:?}");
-    assert!(!events.contains(&RelayEvent::Disconnect { session: s.tab1 }));
+    let told = outputs(&mut s.relay);
+    assert!(told.contains(&RelayOutput::Close(s.tab2)), "{told:?}");
+    assert!(!told.contains(&RelayOutput::Close(s.tab1)));
     assert_eq!(types(&drain(&mut s.relay, s.tab1)), ["call.cancel"]);
     assert!(drain(&mut s.relay, s.tab2).is_empty(), "its queue was dropped, not grown");
 }
@@ -294,7 +312,7 @@ fn a_party_that_leaves_ends_its_call_and_the_other_side_is_told() {
             .any(|e| matches!(&e.message, Message::Hangup(h) if h.reason == Reason::SignalingLost)),
         "{got:?}"
     );
-    let ended = std::iter::from_fn(|| s.relay.poll_event()).find_map(|e| match e {
+    let ended = events(&mut s.relay).into_iter().find_map(|e| match e {
         RelayEvent::CallEnded { summary, .. } => Some(summary),
         _ => None,
     });
@@ -327,7 +345,8 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
         ["call.invite", "call.hangup"],
         "the second is dropped"
     );
-    let ended: Vec<Outcome> = std::iter::from_fn(|| s.relay.poll_event())
+    let ended: Vec<Outcome> = events(&mut s.relay)
+        .into_iter()
         .filter_map(|e| match e {
             RelayEvent::CallEnded { summary, .. } => Some(summary.outcome),
             _ => None,
@@ -564,7 +583,7 @@ fn a_refusal_quoting_a_control_character_still_decodes() {
     s.send(s.agent, address_with_cr);
     s.send(s.agent, bell_type);
     let mut notices = 0;
-    while let Some(frame) = s.relay.poll_frame(s.agent) {
+    while let Some(frame) = s.relay.poll_transmit(s.agent) {
         let notice = decode(&frame).expect("the relay's own notice decodes");
         let Message::Rejected(rejected) = notice.message else { panic!("{notice:?}") };
         assert_eq!(rejected.code, RejectCode::Invalid);
@@ -657,13 +676,13 @@ fn a_refusal_that_finds_the_queue_full_disconnects_the_session() {
     let mut s = setup_with(config, true);
     s.invite(); // each tab's queue is full now
     s.send(s.tab2, b"not json");
-    let events: Vec<RelayEvent> = std::iter::from_fn(|| s.relay.poll_event()).collect();
-    assert!(events.contains(&RelayEvent::Disconnect { session: s.tab2 }), "{events:?}");
+    let told = outputs(&mut s.relay);
+    assert!(told.contains(&RelayOutput::Close(s.tab2)), "{told:?}");
     assert!(drain(&mut s.relay, s.tab2).is_empty(), "nothing left half-delivered");
     // Once told to go, it gets nothing more, and is not told twice.
     s.send(s.tab2, b"not json either");
-    let again: Vec<RelayEvent> = std::iter::from_fn(|| s.relay.poll_event()).collect();
-    assert!(!again.contains(&RelayEvent::Disconnect { session: s.tab2 }), "{again:?}");
+    let again = outputs(&mut s.relay);
+    assert!(!again.contains(&RelayOutput::Close(s.tab2)), "{again:?}");
     assert!(drain(&mut s.relay, s.tab2).is_empty());
 }
 
@@ -679,7 +698,8 @@ fn talk_time_counts_from_media_connecting_not_from_the_accept() {
     s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, MediaBody::default()));
     s.now += Duration::from_secs(60);
     s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, HangupBody::default()));
-    let summary = std::iter::from_fn(|| s.relay.poll_event())
+    let summary = events(&mut s.relay)
+        .into_iter()
         .find_map(|e| match e {
             RelayEvent::CallEnded { summary, .. } => Some(summary),
             _ => None,
@@ -697,7 +717,8 @@ fn a_call_whose_media_never_connected_reports_no_talk_time() {
     s.accept_by_tab1();
     s.now += Duration::from_secs(30);
     s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::default()));
-    let summary = std::iter::from_fn(|| s.relay.poll_event())
+    let summary = events(&mut s.relay)
+        .into_iter()
         .find_map(|e| match e {
             RelayEvent::CallEnded { summary, .. } => Some(summary),
             _ => None,
@@ -719,7 +740,8 @@ fn a_conversation_is_freed_once_its_last_party_and_its_grace_are_gone() {
     s.relay.handle_timeout(s.now + Duration::from_secs(20));
     assert_eq!(s.relay.conversation_count(), 0);
     assert_eq!(s.relay.poll_timeout(), None);
-    let ended = std::iter::from_fn(|| s.relay.poll_event())
+    let ended = events(&mut s.relay)
+        .into_iter()
         .filter(|e| matches!(e, RelayEvent::CallEnded { .. }))
         .count();
     assert_eq!(ended, 1, "the ringing call ended before the conversation went");
@@ -807,7 +829,7 @@ fn a_partys_replay_log_is_bounded_in_bytes_and_keeps_the_newest_frames() {
     s.relay.resume(back, &[]).unwrap();
     let mut bytes = 0;
     let mut seqs = Vec::new();
-    while let Some(frame) = s.relay.poll_frame(back) {
+    while let Some(frame) = s.relay.poll_transmit(back) {
         bytes += frame.len();
         seqs.push(decode(&frame).unwrap().seq);
     }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use velaro_call_protocol::velaro_ice_config::{CandidateFilter, CandidatePolicy};
 use velaro_call_protocol::{ConversationId, PartyId, Role, decode};
-use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayEvent, SessionId};
+use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayOutput, SessionId};
 
 use super::frames::{self, AGENT, CONVERSATION, VISITOR};
 use super::input::Input;
@@ -150,10 +150,10 @@ impl Host {
     }
 
     /// Drains everything the relay has for the host: each session's frames (checking that
-    /// each decodes), the ready list and the events (closing sessions it says to close).
+    /// each decodes) and its outputs (closing the sessions it says to close).
     fn drain(&mut self) {
         for session in &self.sessions {
-            while let Some(frame) = self.relay.poll_frame(*session) {
+            while let Some(frame) = self.relay.poll_transmit(*session) {
                 if let Err(error) = decode(&frame) {
                     panic!(
                         "the relay wrote a frame to {session} that does not decode ({error}) \
@@ -164,9 +164,8 @@ impl Host {
                 }
             }
         }
-        while self.relay.poll_ready().is_some() {}
-        while let Some(event) = self.relay.poll_event() {
-            if let RelayEvent::Disconnect { session } = event {
+        while let Some(output) = self.relay.poll_output() {
+            if let RelayOutput::Close(session) = output {
                 let _ = self.relay.disconnect(self.now, session);
             }
         }
