@@ -25,7 +25,7 @@ use velaro_call_protocol::limits::MAX_FRAME_LEN;
 use velaro_call_protocol::{ConversationId, Device, PartyId, Role};
 use velaro_call_state::{Browser, permission_help};
 use velaro_ice_config::RtcConfiguration;
-use velaro_signaling::{RateLimit, Transport, TransportError};
+use velaro_signaling::{TokenBucket, Transport, TransportError};
 
 use crate::App;
 use crate::hub::{MAX_CHAT_LEN, Speaker};
@@ -205,33 +205,6 @@ fn ice_frame(app: &App, role: Role, party: &PartyId) -> Bytes {
     }
 }
 
-/// A token bucket for a page's chat lines, as the relay keeps one for call frames.
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn full(rate: RateLimit, now: Instant) -> Bucket {
-        Bucket { tokens: f64::from(rate.burst), at: now }
-    }
-
-    /// Takes one token after refilling the bucket for the time passed.
-    fn take(&mut self, rate: RateLimit, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.at);
-        self.at = self.at.max(now);
-        let refill = elapsed.as_secs_f64() * f64::from(rate.per_second);
-        self.tokens = (self.tokens + refill).min(f64::from(rate.burst));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// A page's checked identity.
 struct Joined {
     role: Role,
@@ -290,7 +263,8 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
     };
     let reader = async {
         let rate = app.config.chat_rate;
-        let mut chat = Bucket::full(rate, Instant::now());
+        // Chat lines get a token bucket, as the relay keeps one for call frames.
+        let mut chat = TokenBucket::full(rate, Instant::now());
         let mut told = false;
         while let Some(Ok(message)) = ws_in.next().await {
             let frame = match message {
@@ -406,18 +380,6 @@ impl Transport for Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_chat_bucket_refills_at_its_rate() {
-        let rate = RateLimit { burst: 2, per_second: 4 };
-        #[allow(clippy::disallowed_methods)] // a fixed start; the test moves time itself
-        let start = Instant::now();
-        let mut bucket = Bucket::full(rate, start);
-        assert!(bucket.take(rate, start) && bucket.take(rate, start));
-        assert!(!bucket.take(rate, start), "the burst is spent");
-        assert!(bucket.take(rate, start + std::time::Duration::from_millis(250)), "refilled");
-        assert!(!bucket.take(rate, start + std::time::Duration::from_millis(250)));
-    }
 
     #[test]
     fn resume_lists_each_senders_last_seq() {

@@ -53,7 +53,9 @@ pub use clock::Clock;
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;
 pub use memory::{Faults, MemoryTransport, memory_pair, memory_pair_with_faults};
-pub use relay::{RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, SessionId};
+pub use relay::{
+    RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, SessionId, TokenBucket,
+};
 #[cfg(feature = "tokio")]
 pub use serve::{RelayServer, serve};
 pub use session::{CallControl, CallSession, SessionError, SessionOutput, SessionOutputs};

@@ -1,9 +1,12 @@
 //! The relay: routes frames between the sessions of each conversation (sans IO).
 
+mod config;
+mod output;
+mod state;
+
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fmt;
 use std::mem::size_of;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use velaro_call_state::velaro_call_protocol::limits::{MAX_FRAME_LEN, MAX_SEQ};
@@ -12,258 +15,11 @@ use velaro_call_state::velaro_call_protocol::velaro_ice_config::CandidateFilter;
 use velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, PartyId, Role, decode, encode, sdp,
 };
-use velaro_call_state::{CallSummary, Delivery, Fact, Referee, RefereeOutput};
+use velaro_call_state::{Delivery, Fact, Referee, RefereeOutput};
 
-/// A connected session (one WebSocket, say): numbered by the relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(u64);
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session-{}", self.0)
-    }
-}
-
-/// A token bucket: `burst` frames at once, refilled at `per_second`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// The most frames a session may send in a burst.
-    pub burst: u32,
-    /// Frames per second a session may keep sending.
-    pub per_second: u32,
-}
-
-/// How the relay behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RelayConfig {
-    /// The limit on each session's incoming frames. Trickle ICE sends bursts of a few dozen.
-    pub rate: RateLimit,
-    /// The most frames waiting for one session; a session that falls further behind is a slow
-    /// consumer and is disconnected rather than buffered without bound.
-    pub max_queued: usize,
-    /// How long a party whose last session dropped keeps its calls and the frames it missed,
-    /// waiting for it to come back.
-    pub grace: Duration,
-    /// A privacy filter for what visitors send: their candidates (trickled and inside SDP) pass
-    /// through it before the agent sees them. `None` (the default) forwards them as they are;
-    /// `CandidatePolicy::RelayOnly` hides the visitor's addresses even from a client that
-    /// ignores `iceTransportPolicy: "relay"`.
-    pub visitor_candidates: Option<CandidateFilter>,
-}
-
-impl RelayConfig {
-    /// Sets the per-session rate limit.
-    #[must_use]
-    pub fn with_rate(mut self, rate: RateLimit) -> Self {
-        self.rate = rate;
-        self
-    }
-
-    /// Filters visitors' candidates (see [`RelayConfig::visitor_candidates`]).
-    #[must_use]
-    pub fn with_visitor_candidates(mut self, filter: CandidateFilter) -> Self {
-        self.visitor_candidates = Some(filter);
-        self
-    }
-
-    /// Sets the grace period for a dropped party.
-    #[must_use]
-    pub fn with_grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-
-    /// Sets how many frames may wait for one session.
-    #[must_use]
-    pub fn with_max_queued(mut self, max_queued: usize) -> Self {
-        self.max_queued = max_queued;
-        self
-    }
-}
-
-impl Default for RelayConfig {
-    fn default() -> Self {
-        RelayConfig {
-            rate: RateLimit { burst: 64, per_second: 20 },
-            max_queued: 256,
-            grace: Duration::from_secs(20),
-            visitor_candidates: None,
-        }
-    }
-}
-
-/// A misuse of the relay's API by the host (not a peer's fault: those are refused in-band).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RelayError {
-    /// The conversation was never opened.
-    #[error("conversation {0} is not open")]
-    UnknownConversation(ConversationId),
-    /// The session is not connected (never was, or was disconnected).
-    #[error("{0} is not connected")]
-    UnknownSession(SessionId),
-    /// The party id is the relay's own (`relay`, [`PartyId::relay`]): the relay writes its
-    /// notices under it, so no client may connect as it.
-    #[error("party id {0} is reserved for the relay")]
-    ReservedParty(PartyId),
-    /// The party id belongs to the other role in this conversation: a visitor session that
-    /// claims the agent's id would otherwise get the agent's frames.
-    #[error("party {party} is the {bound} of conversation {conversation_id}, not its {claimed}")]
-    RoleConflict {
-        /// The conversation.
-        conversation_id: ConversationId,
-        /// The party id claimed.
-        party: PartyId,
-        /// The role the session claimed.
-        claimed: Role,
-        /// The role the party id already has.
-        bound: Role,
-    },
-}
-
-/// What the host hears from the relay.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum RelayEvent {
-    /// A visitor answered: the call is on (write it into the transcript).
-    CallStarted {
-        /// The conversation.
-        conversation_id: ConversationId,
-        /// The call.
-        call_id: CallId,
-        /// The agent device.
-        agent: PartyId,
-        /// The visitor tab.
-        visitor: PartyId,
-    },
-    /// A call ended (exactly once per call): its summary for the transcript and billing.
-    CallEnded {
-        /// The conversation, which goes on.
-        conversation_id: ConversationId,
-        /// What happened.
-        summary: CallSummary,
-    },
-    /// A frame was refused; its sender got a `call.rejected`.
-    Refused {
-        /// Who sent it.
-        session: SessionId,
-        /// Why.
-        code: RejectCode,
-    },
-}
-
-/// What the relay asks of the host, drained with [`Relay::poll_output`] in the order to act on
-/// it. Exhaustive on purpose: every host must act on every output (a new one is a breaking
-/// change the compiler points out); the news in [`RelayEvent`] may grow.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RelayOutput {
-    /// Frames wait for this session: write what [`Relay::poll_transmit`] gives it, when its
-    /// transport can take them. Given once each time its queue goes from empty to not empty:
-    /// the writer drains the queue, and a frame queued meanwhile is part of that drain.
-    Transmit(SessionId),
-    /// Close this session's transport: it fell too far behind (its queue was full). Its party
-    /// keeps its grace and its replay log, so a new session can resume.
-    Close(SessionId),
-    /// News for the host: a call started or ended, a frame was refused.
-    Event(RelayEvent),
-}
-
-/// Tokens and when they were last counted.
-#[derive(Debug, Clone)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-#[derive(Debug)]
-struct Session {
-    conversation: ConversationId,
-    role: Role,
-    party: PartyId,
-    queue: VecDeque<Bytes>,
-    bucket: Bucket,
-    notices: u64,
-    /// It fell too far behind: the host was told to close it, nothing more is queued.
-    closing: bool,
-}
-
-/// The most frames kept per party for a resume; a call sends far fewer (the referee caps
-/// candidates at 100 per direction).
-const MAX_REPLAY: usize = 512;
-
-/// The most bytes kept per party for a resume: a call's offers, answers and candidates take
-/// tens of KiB; a peer renegotiating in a loop must not make the relay hold 512 frames of
-/// 64 KiB for the other side.
-const MAX_REPLAY_BYTES: usize = 1024 * 1024;
-
-/// The frames delivered to a party in the current call (who sent each, with which `seq`), the
-/// oldest forgotten first past [`MAX_REPLAY`] frames or [`MAX_REPLAY_BYTES`].
-#[derive(Debug, Default)]
-struct ReplayLog {
-    frames: VecDeque<(PartyId, u64, Bytes)>,
-    bytes: usize,
-}
-
-impl ReplayLog {
-    fn push(&mut self, sender: PartyId, seq: u64, frame: Bytes) {
-        self.bytes += frame.len();
-        self.frames.push_back((sender, seq, frame));
-        while self.frames.len() > MAX_REPLAY || self.bytes > MAX_REPLAY_BYTES {
-            let Some((_, _, old)) = self.frames.pop_front() else { break };
-            self.bytes -= old.len();
-        }
-    }
-
-    fn clear(&mut self) {
-        *self = ReplayLog::default();
-    }
-}
-
-/// A party (one agent device or visitor tab) across its sessions: the frames delivered to it,
-/// so that a session that comes back can catch up, and since when it has had no session.
-#[derive(Debug)]
-struct Party {
-    role: Role,
-    id: PartyId,
-    log: ReplayLog,
-    lost_since: Option<Instant>,
-}
-
-#[derive(Debug)]
-struct Conversation {
-    referee: Referee,
-    sessions: Vec<SessionId>,
-    parties: Vec<Party>,
-    /// The call whose frames the parties' replay logs hold: a new call starts them afresh.
-    logged_call: Option<CallId>,
-    /// The deadline this conversation has in the relay's timer index.
-    deadline: Option<Instant>,
-}
-
-impl Conversation {
-    fn new(referee: Referee) -> Conversation {
-        Conversation {
-            referee,
-            sessions: Vec::new(),
-            parties: Vec::new(),
-            logged_call: None,
-            deadline: None,
-        }
-    }
-
-    /// The next moment something is due here: the referee's invite expiry, or a party's grace.
-    fn next_deadline(&self, grace: Duration) -> Option<Instant> {
-        let lost = self.parties.iter().filter_map(|p| p.lost_since).min().map(|at| at + grace);
-        self.referee.poll_timeout().into_iter().chain(lost).min()
-    }
-
-    /// Nobody is here or coming back: the conversation can be freed (the host opens it again
-    /// before its next session connects).
-    fn is_idle(&self) -> bool {
-        self.sessions.is_empty() && self.parties.is_empty() && self.referee.live_call().is_none()
-    }
-}
+pub use config::{RateLimit, RelayConfig, TokenBucket};
+pub use output::{RelayError, RelayEvent, RelayOutput, SessionId};
+use state::{Conversation, Party, ReplayLog, Session};
 
 /// The relay: routes call frames between the sessions of each conversation.
 ///
@@ -400,7 +156,7 @@ impl Relay {
         self.next_session += 1;
         conversation.sessions.push(id);
         conversation.referee.handle_join(now, role, &party);
-        let bucket = Bucket { tokens: f64::from(self.config.rate.burst), at: now };
+        let bucket = TokenBucket::full(self.config.rate, now);
         let session = Session {
             conversation: conversation_id.clone(),
             role,
@@ -480,7 +236,7 @@ impl Relay {
         frame: &[u8],
     ) -> Result<(), RelayError> {
         let sender = self.sessions.get_mut(&session).ok_or(RelayError::UnknownSession(session))?;
-        if !take_token(&mut sender.bucket, self.config.rate, now) {
+        if !sender.bucket.take(self.config.rate, now) {
             self.refuse(
                 session,
                 None,
@@ -785,19 +541,5 @@ fn filter_candidates(filter: CandidateFilter, message: &mut Message) -> bool {
             true
         }
         _ => false,
-    }
-}
-
-/// Takes one token from the bucket after refilling it for the time passed.
-fn take_token(bucket: &mut Bucket, rate: RateLimit, now: Instant) -> bool {
-    let elapsed = now.saturating_duration_since(bucket.at);
-    bucket.at = bucket.at.max(now);
-    let refill = elapsed.as_secs_f64() * f64::from(rate.per_second);
-    bucket.tokens = (bucket.tokens + refill).min(f64::from(rate.burst));
-    if bucket.tokens >= 1.0 {
-        bucket.tokens -= 1.0;
-        true
-    } else {
-        false
     }
 }

@@ -1,0 +1,100 @@
+//! What the relay keeps per conversation, party and session.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use velaro_call_state::Referee;
+use velaro_call_state::velaro_call_protocol::{CallId, ConversationId, PartyId, Role};
+
+use super::config::TokenBucket;
+use super::output::SessionId;
+
+#[derive(Debug)]
+pub(super) struct Session {
+    pub(super) conversation: ConversationId,
+    pub(super) role: Role,
+    pub(super) party: PartyId,
+    pub(super) queue: VecDeque<Bytes>,
+    pub(super) bucket: TokenBucket,
+    pub(super) notices: u64,
+    /// It fell too far behind: the host was told to close it, nothing more is queued.
+    pub(super) closing: bool,
+}
+
+/// The most frames kept per party for a resume; a call sends far fewer (the referee caps
+/// candidates at 100 per direction).
+pub(super) const MAX_REPLAY: usize = 512;
+
+/// The most bytes kept per party for a resume: a call's offers, answers and candidates take
+/// tens of KiB; a peer renegotiating in a loop must not make the relay hold 512 frames of
+/// 64 KiB for the other side.
+pub(super) const MAX_REPLAY_BYTES: usize = 1024 * 1024;
+
+/// The frames delivered to a party in the current call (who sent each, with which `seq`), the
+/// oldest forgotten first past [`MAX_REPLAY`] frames or [`MAX_REPLAY_BYTES`].
+#[derive(Debug, Default)]
+pub(super) struct ReplayLog {
+    pub(super) frames: VecDeque<(PartyId, u64, Bytes)>,
+    pub(super) bytes: usize,
+}
+
+impl ReplayLog {
+    pub(super) fn push(&mut self, sender: PartyId, seq: u64, frame: Bytes) {
+        self.bytes += frame.len();
+        self.frames.push_back((sender, seq, frame));
+        while self.frames.len() > MAX_REPLAY || self.bytes > MAX_REPLAY_BYTES {
+            let Some((_, _, old)) = self.frames.pop_front() else { break };
+            self.bytes -= old.len();
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        *self = ReplayLog::default();
+    }
+}
+
+/// A party (one agent device or visitor tab) across its sessions: the frames delivered to it,
+/// so that a session that comes back can catch up, and since when it has had no session.
+#[derive(Debug)]
+pub(super) struct Party {
+    pub(super) role: Role,
+    pub(super) id: PartyId,
+    pub(super) log: ReplayLog,
+    pub(super) lost_since: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub(super) struct Conversation {
+    pub(super) referee: Referee,
+    pub(super) sessions: Vec<SessionId>,
+    pub(super) parties: Vec<Party>,
+    /// The call whose frames the parties' replay logs hold: a new call starts them afresh.
+    pub(super) logged_call: Option<CallId>,
+    /// The deadline this conversation has in the relay's timer index.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Conversation {
+    pub(super) fn new(referee: Referee) -> Conversation {
+        Conversation {
+            referee,
+            sessions: Vec::new(),
+            parties: Vec::new(),
+            logged_call: None,
+            deadline: None,
+        }
+    }
+
+    /// The next moment something is due here: the referee's invite expiry, or a party's grace.
+    pub(super) fn next_deadline(&self, grace: Duration) -> Option<Instant> {
+        let lost = self.parties.iter().filter_map(|p| p.lost_since).min().map(|at| at + grace);
+        self.referee.poll_timeout().into_iter().chain(lost).min()
+    }
+
+    /// Nobody is here or coming back: the conversation can be freed (the host opens it again
+    /// before its next session connects).
+    pub(super) fn is_idle(&self) -> bool {
+        self.sessions.is_empty() && self.parties.is_empty() && self.referee.live_call().is_none()
+    }
+}
