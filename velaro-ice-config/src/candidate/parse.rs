@@ -1,0 +1,339 @@
+//! The grammar: [`FromStr`] for [`Candidate`] (RFC 8839 §5.1), with the checks that keep
+//! every candidate that parses printable as text that parses again, and the token rules the
+//! fields share.
+
+use std::str::FromStr;
+
+use super::{
+    Candidate, CandidateAddress, CandidateError, CandidateKind, CandidateTransport, Extension,
+    MAX_CANDIDATE_LEN, MAX_EXTENSIONS,
+};
+use crate::host::excerpt;
+
+/// How much longer than its text (without `a=`, `candidate:` and line ending) a candidate can
+/// print: the `candidate:` prefix, and two addresses (connection and `raddr`) each given in as
+/// few as 2 bytes (`::`) and printed in at most 39 (`ffff:…:ffff`). Numbers print without
+/// leading zeros and every other field as given (up to case), so nothing else grows. Text
+/// shorter than the limit by this much needs no measuring after the parse.
+const MAX_PRINT_GROWTH: usize = "candidate:".len() + 2 * (39 - "::".len());
+
+impl FromStr for Candidate {
+    type Err = CandidateError;
+
+    fn from_str(text: &str) -> Result<Self, CandidateError> {
+        if text.len() > MAX_CANDIDATE_LEN {
+            return Err(CandidateError::TooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
+        }
+        let line = text.strip_suffix('\n').unwrap_or(text);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = line.strip_prefix("a=").unwrap_or(line);
+        let line = line.strip_prefix("candidate:").unwrap_or(line);
+        if line.is_empty() {
+            return Err(CandidateError::Empty);
+        }
+        let mut fields = line.split(' ');
+        let mut next = |field| match fields.next() {
+            Some("") => Err(CandidateError::Invalid { field, value: String::new() }),
+            Some(value) => Ok(value),
+            None => Err(CandidateError::Missing { field }),
+        };
+        let invalid = |field, value: &str| CandidateError::Invalid { field, value: excerpt(value) };
+
+        let foundation = next("foundation")?;
+        if !is_ice_token(foundation, 1, 32) {
+            return Err(invalid("foundation", foundation));
+        }
+        let component_text = next("component-id")?;
+        let component = value_u32(component_text)
+            .filter(|c| (1..=256).contains(c))
+            .and_then(|c| u16::try_from(c).ok())
+            .ok_or_else(|| invalid("component-id", component_text))?;
+        let transport_text = next("transport")?;
+        let transport = if transport_text.eq_ignore_ascii_case("udp") {
+            CandidateTransport::Udp
+        } else if transport_text.eq_ignore_ascii_case("tcp") {
+            CandidateTransport::Tcp
+        } else if is_token(transport_text) {
+            CandidateTransport::Other(transport_text.to_owned())
+        } else {
+            return Err(invalid("transport", transport_text));
+        };
+        let priority_text = next("priority")?;
+        let priority = value_u32(priority_text)
+            .filter(|p| (1..=0x7fff_ffff).contains(p))
+            .ok_or_else(|| invalid("priority", priority_text))?;
+        let address_text = next("connection-address")?;
+        let address = CandidateAddress::parse(address_text)
+            .ok_or_else(|| invalid("connection-address", address_text))?;
+        let port_text = next("port")?;
+        let port = value_u16(port_text).ok_or_else(|| invalid("port", port_text))?;
+        let typ = next("typ")?;
+        if typ != "typ" {
+            return Err(invalid("typ", typ));
+        }
+        let kind_text = next("cand-type")?;
+        let kind = match kind_text {
+            "host" => CandidateKind::Host,
+            "srflx" => CandidateKind::Srflx,
+            "prflx" => CandidateKind::Prflx,
+            "relay" => CandidateKind::Relay,
+            other => return Err(CandidateError::UnknownType(excerpt(other))),
+        };
+
+        let mut candidate = Candidate {
+            foundation: foundation.to_owned(),
+            component,
+            transport,
+            priority,
+            address,
+            port,
+            kind,
+            related_address: None,
+            related_port: None,
+            extensions: Vec::new(),
+        };
+        while let Some(name) = fields.next() {
+            let value = match fields.next() {
+                Some(value) if !value.is_empty() => value,
+                _ => return Err(invalid("extension value", name)),
+            };
+            candidate.push_extension(name, value)?;
+        }
+        if line.len() + MAX_PRINT_GROWTH > MAX_CANDIDATE_LEN {
+            let len = candidate.printed_len();
+            if len > MAX_CANDIDATE_LEN {
+                return Err(CandidateError::PrintedTooLong { len, max: MAX_CANDIDATE_LEN });
+            }
+        }
+        Ok(candidate)
+    }
+}
+
+impl Candidate {
+    fn push_extension(&mut self, name: &str, value: &str) -> Result<(), CandidateError> {
+        let duplicate = || CandidateError::DuplicateExtension(excerpt(name));
+        match name {
+            "raddr" => {
+                if self.related_address.is_some() {
+                    return Err(duplicate());
+                }
+                let address = CandidateAddress::parse(value).ok_or_else(|| {
+                    CandidateError::Invalid { field: "raddr", value: excerpt(value) }
+                })?;
+                self.related_address = Some(address);
+            }
+            "rport" => {
+                if self.related_port.is_some() {
+                    return Err(duplicate());
+                }
+                let port = value_u16(value).ok_or_else(|| CandidateError::Invalid {
+                    field: "rport",
+                    value: excerpt(value),
+                })?;
+                self.related_port = Some(port);
+            }
+            _ => {
+                let extension = Extension::parse(name, value)?;
+                let known = !matches!(extension, Extension::Other { .. });
+                if known && self.extensions.iter().any(|e| e.name() == name) {
+                    return Err(duplicate());
+                }
+                if self.extensions.len() == MAX_EXTENSIONS {
+                    return Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS });
+                }
+                self.extensions.push(extension);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1 to 10 decimal digits fitting in a `u32`.
+pub(super) fn value_u32(text: &str) -> Option<u32> {
+    (!text.is_empty() && text.len() <= 10 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// 1 to 5 decimal digits fitting in a `u16`.
+fn value_u16(text: &str) -> Option<u16> {
+    value_u32(text).and_then(|n| u16::try_from(n).ok())
+}
+
+/// `min..=max` ice-chars: ALPHA / DIGIT / "+" / "/" (RFC 8839 §5.1).
+pub(super) fn is_ice_token(text: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+/// An RFC 4566 token: visible ASCII except the separators it excludes.
+pub(super) fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`{|}~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::candidate::{AddressClass, IpFamily, TcpType};
+
+    fn parse(text: &str) -> Result<Candidate, CandidateError> {
+        text.parse()
+    }
+
+    #[test]
+    fn parses_chromium_host_with_browser_extensions() {
+        let c = parse("candidate:275346429 1 udp 2122260223 127.0.0.1 43974 typ host generation 0 ufrag lZ7j network-id 1 network-cost 50").unwrap();
+        assert_eq!(c.foundation(), "275346429");
+        assert_eq!(c.component(), 1);
+        assert_eq!(c.transport(), &CandidateTransport::Udp);
+        assert_eq!(c.priority(), 2_122_260_223);
+        assert_eq!(c.address(), &CandidateAddress::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(c.port(), 43974);
+        assert_eq!(c.kind(), CandidateKind::Host);
+        assert_eq!(
+            (c.generation(), c.ufrag(), c.network_id(), c.network_cost()),
+            (Some(0), Some("lZ7j"), Some(1), Some(50))
+        );
+        assert_eq!(c.address().class(), AddressClass::Loopback);
+        assert_eq!(c.ip_family(), Some(IpFamily::V4));
+    }
+
+    #[test]
+    fn parses_firefox_tcp_ipv6_uppercase_transport() {
+        let c = parse("candidate:3 2 TCP 2105524478 ::1 9 typ host tcptype active").unwrap();
+        assert_eq!(c.transport(), &CandidateTransport::Tcp);
+        assert_eq!(c.component(), 2);
+        assert_eq!(c.tcp_type(), Some(TcpType::Active));
+        assert_eq!(c.ip_family(), Some(IpFamily::V6));
+        assert_eq!(c.to_string(), "candidate:3 2 tcp 2105524478 ::1 9 typ host tcptype active");
+    }
+
+    #[test]
+    fn parses_mdns_relay_and_sdp_line_forms() {
+        let mdns = parse("candidate:3835363761 1 udp 2113937151 9c2bcfc6-d912-448b-bb12-741511d3000c.local 34148 typ host generation 0 ufrag geFA network-cost 999").unwrap();
+        assert!(mdns.is_mdns());
+        assert_eq!(mdns.address().class(), AddressClass::Mdns);
+        assert_eq!(mdns.ip_family(), None);
+
+        let relay = parse("a=candidate:1 1 udp 41885439 198.51.100.9 61234 typ relay raddr 203.0.113.7 rport 50000 generation 0\r\n").unwrap();
+        assert_eq!(relay.kind(), CandidateKind::Relay);
+        assert_eq!(
+            relay.related_address(),
+            Some(&CandidateAddress::Ip("203.0.113.7".parse().unwrap()))
+        );
+        assert_eq!(relay.related_port(), Some(50000));
+
+        let bare = parse("1 1 udp 1 turn.example.com 3478 typ relay").unwrap();
+        assert_eq!(bare.address(), &CandidateAddress::Fqdn("turn.example.com".into()));
+    }
+
+    #[test]
+    fn keeps_unknown_extensions_in_order() {
+        let text = "candidate:1 1 udp 100 192.0.2.1 5000 typ host x-a 1 generation 2 x-b two";
+        let c = parse(text).unwrap();
+        let names: Vec<&str> = c.extensions().iter().map(Extension::name).collect();
+        assert_eq!(names, ["x-a", "generation", "x-b"]);
+        assert_eq!(c.to_string(), text);
+    }
+
+    #[test]
+    #[allow(clippy::too_many_lines)] // one table of cases
+    fn each_error_names_its_field() {
+        let base = "candidate:1 1 udp 100 192.0.2.1 5000 typ host";
+        assert_eq!(parse(base).map(|c| c.to_string()).as_deref(), Ok(base));
+        let invalid = |field: &'static str, value: &str| CandidateError::Invalid {
+            field,
+            value: value.into(),
+        };
+        let cases: Vec<(String, CandidateError)> = vec![
+            (String::new(), CandidateError::Empty),
+            ("candidate:".into(), CandidateError::Empty),
+            ("candidate:1".into(), CandidateError::Missing { field: "component-id" }),
+            (
+                "candidate:1 1 udp 100 192.0.2.1 5000".into(),
+                CandidateError::Missing { field: "typ" },
+            ),
+            (
+                "candidate:1 1 udp 100 192.0.2.1 5000 typ".into(),
+                CandidateError::Missing { field: "cand-type" },
+            ),
+            ("candidate:1  1 udp 100 192.0.2.1 5000 typ host".into(), invalid("component-id", "")),
+            (base.replace(":1 1", ":bad!f 1"), invalid("foundation", "bad!f")),
+            (
+                base.replace(":1 1", &format!(":{} 1", "f".repeat(33))),
+                invalid("foundation", &"f".repeat(33)),
+            ),
+            (base.replace(" 1 udp", " 0 udp"), invalid("component-id", "0")),
+            (base.replace(" 1 udp", " 257 udp"), invalid("component-id", "257")),
+            (base.replace(" udp ", " u/dp "), invalid("transport", "u/dp")),
+            (base.replace(" 100 ", " 0 "), invalid("priority", "0")),
+            (base.replace(" 100 ", " 2147483648 "), invalid("priority", "2147483648")),
+            (base.replace("192.0.2.1", "999.0.0.1"), invalid("connection-address", "999.0.0.1")),
+            (base.replace("192.0.2.1", "[::1]"), invalid("connection-address", "[::1]")),
+            (base.replace("5000", "65536"), invalid("port", "65536")),
+            (base.replace(" typ ", " type "), invalid("typ", "type")),
+            (base.replace("host", "local"), CandidateError::UnknownType("local".into())),
+            (format!("{base} tcptype sideways"), invalid("tcptype", "sideways")),
+            (format!("{base} generation x"), invalid("generation", "x")),
+            (format!("{base} raddr nowhere_"), invalid("raddr", "nowhere_")),
+            (format!("{base} rport -1"), invalid("rport", "-1")),
+            (format!("{base} ufrag a!b"), invalid("ufrag", "a!b")),
+            (format!("{base} generation"), invalid("extension value", "generation")),
+            (
+                format!("{base} generation 0 generation 1"),
+                CandidateError::DuplicateExtension("generation".into()),
+            ),
+            (format!("{base} rport 1 rport 2"), CandidateError::DuplicateExtension("rport".into())),
+            (format!("{base} na(me v"), invalid("extension name", "na(me")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(&text), Err(expected), "{text}");
+        }
+        let long = format!("{base} {}", "x y ".repeat(300));
+        assert_eq!(
+            parse(&long),
+            Err(CandidateError::TooLong { len: long.len(), max: MAX_CANDIDATE_LEN })
+        );
+        let many = format!("{base}{}", " x 1".repeat(33));
+        assert_eq!(parse(&many), Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS }));
+        // The hardening issue's case: 1,024 bytes without the prefix print as 1,034.
+        let bare_at_limit = padded("", "192.0.2.1", MAX_CANDIDATE_LEN);
+        assert_eq!(
+            parse(&bare_at_limit),
+            Err(CandidateError::PrintedTooLong { len: 1034, max: MAX_CANDIDATE_LEN })
+        );
+        let mapped = padded("candidate:", "::ffff:64:64", MAX_CANDIDATE_LEN);
+        assert_eq!(
+            parse(&mapped),
+            Err(CandidateError::PrintedTooLong { len: 1030, max: MAX_CANDIDATE_LEN })
+        );
+    }
+
+    /// `{prefix}1 1 udp 100 {address} 5000 typ host x-pad xx…`, padded to `len` bytes.
+    fn padded(prefix: &str, address: &str, len: usize) -> String {
+        let text = format!("{prefix}1 1 udp 100 {address} 5000 typ host x-pad ");
+        format!("{text}{}", "x".repeat(len.saturating_sub(text.len()).max(1)))
+    }
+
+    #[test]
+    fn a_parsed_candidate_prints_within_the_limit() {
+        // Printing adds the `candidate:` prefix and writes an IPv4-mapped address dotted, so a
+        // candidate that fits as given may print longer; whatever parses must print as text
+        // that parses again, at every length near the limit.
+        let mut parsed = 0;
+        for len in MAX_CANDIDATE_LEN - 24..=MAX_CANDIDATE_LEN + 4 {
+            for prefix in ["", "candidate:", "a=candidate:"] {
+                for address in ["192.0.2.1", "::ffff:0:0", "::ffff:64:64"] {
+                    let text = padded(prefix, address, len);
+                    let Ok(candidate) = parse(&text) else { continue };
+                    parsed += 1;
+                    let printed = candidate.to_string();
+                    assert!(printed.len() <= MAX_CANDIDATE_LEN, "{len} {prefix:?} {address}");
+                    assert_eq!(parse(&printed), Ok(candidate), "{len} {prefix:?} {address}");
+                }
+            }
+        }
+        assert!(parsed > 0);
+    }
+}
