@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use velaro_signaling::velaro_call_state::Outcome;
 use velaro_signaling::velaro_call_state::velaro_call_protocol::message::answer::{
     AcceptBody, CancelBody, RingingBody, SelectAnswerBody,
 };
@@ -23,6 +22,7 @@ use velaro_signaling::velaro_call_state::velaro_call_protocol::message::media::M
 use velaro_signaling::velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, decode, encode,
 };
+use velaro_signaling::velaro_call_state::{CallSummary, Outcome};
 use velaro_signaling::{
     RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, SessionId,
 };
@@ -92,6 +92,17 @@ fn events(relay: &mut Relay) -> Vec<RelayEvent> {
         .filter_map(|output| match output {
             RelayOutput::Event(event) => Some(event),
             RelayOutput::Transmit(_) | RelayOutput::Close(_) => None,
+        })
+        .collect()
+}
+
+/// The summaries of the calls that ended, among the relay's outputs (the rest drained).
+fn ended(relay: &mut Relay) -> Vec<CallSummary> {
+    events(relay)
+        .into_iter()
+        .filter_map(|event| match event {
+            RelayEvent::CallEnded { summary, .. } => Some(summary),
+            _ => None,
         })
         .collect()
 }
@@ -312,14 +323,8 @@ fn a_party_that_leaves_ends_its_call_and_the_other_side_is_told() {
             .any(|e| matches!(&e.message, Message::Hangup(h) if h.reason == Reason::SignalingLost)),
         "{got:?}"
     );
-    let ended = events(&mut s.relay).into_iter().find_map(|e| match e {
-        RelayEvent::CallEnded { summary, .. } => Some(summary),
-        _ => None,
-    });
-    assert_eq!(
-        ended.map(|s| (s.outcome, s.reason)),
-        Some((Outcome::Failed, Reason::SignalingLost))
-    );
+    let ended: Vec<_> = ended(&mut s.relay).into_iter().map(|s| (s.outcome, s.reason)).collect();
+    assert_eq!(ended, [(Outcome::Failed, Reason::SignalingLost)]);
     assert_eq!(s.relay.session_count(), 2);
     assert!(s.relay.disconnect(s.now, s.tab1).is_err(), "already gone");
 }
@@ -345,13 +350,7 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
         ["call.invite", "call.hangup"],
         "the second is dropped"
     );
-    let ended: Vec<Outcome> = events(&mut s.relay)
-        .into_iter()
-        .filter_map(|e| match e {
-            RelayEvent::CallEnded { summary, .. } => Some(summary.outcome),
-            _ => None,
-        })
-        .collect();
+    let ended: Vec<Outcome> = ended(&mut s.relay).into_iter().map(|s| s.outcome).collect();
     assert_eq!(ended, [Outcome::Answered]);
     // A new call in the same conversation is welcome.
     s.send(s.agent, &frame("conv-1", "call-2", Role::Agent, 1, invite()));
@@ -698,13 +697,7 @@ fn talk_time_counts_from_media_connecting_not_from_the_accept() {
     s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, MediaBody::default()));
     s.now += Duration::from_secs(60);
     s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, HangupBody::default()));
-    let summary = events(&mut s.relay)
-        .into_iter()
-        .find_map(|e| match e {
-            RelayEvent::CallEnded { summary, .. } => Some(summary),
-            _ => None,
-        })
-        .unwrap();
+    let summary = ended(&mut s.relay).pop().unwrap();
     assert_eq!(summary.outcome, Outcome::Answered);
     assert_eq!(summary.ring_time, Duration::from_secs(4));
     assert_eq!(summary.talk_time, Duration::from_secs(60));
@@ -717,13 +710,7 @@ fn a_call_whose_media_never_connected_reports_no_talk_time() {
     s.accept_by_tab1();
     s.now += Duration::from_secs(30);
     s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::default()));
-    let summary = events(&mut s.relay)
-        .into_iter()
-        .find_map(|e| match e {
-            RelayEvent::CallEnded { summary, .. } => Some(summary),
-            _ => None,
-        })
-        .unwrap();
+    let summary = ended(&mut s.relay).pop().unwrap();
     assert_eq!((summary.outcome, summary.talk_time), (Outcome::Answered, Duration::ZERO));
 }
 
@@ -740,11 +727,7 @@ fn a_conversation_is_freed_once_its_last_party_and_its_grace_are_gone() {
     s.relay.handle_timeout(s.now + Duration::from_secs(20));
     assert_eq!(s.relay.conversation_count(), 0);
     assert_eq!(s.relay.poll_timeout(), None);
-    let ended = events(&mut s.relay)
-        .into_iter()
-        .filter(|e| matches!(e, RelayEvent::CallEnded { .. }))
-        .count();
-    assert_eq!(ended, 1, "the ringing call ended before the conversation went");
+    assert_eq!(ended(&mut s.relay).len(), 1, "the ringing call ended before the conversation went");
     // A host that opens it again starts afresh.
     let conversation = ConversationId::new("conv-1").unwrap();
     assert!(matches!(
