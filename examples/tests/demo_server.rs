@@ -48,19 +48,23 @@ fn invite(conversation: &str) -> Value {
             "media": {"audio": true, "video": true}, "lifetime_ms": 60000}})
 }
 
-#[tokio::test]
-async fn a_page_is_welcomed_with_its_ice_configuration_and_help() {
+/// A demo with a TURN server whose credentials last `ttl`, and relay-only visitors.
+fn relay_only(ttl: Duration) -> DemoConfig {
     let turn = TurnConfig {
         urls: vec!["turn:127.0.0.1:3478".parse().expect("url")],
         secret: TurnSecret::new(SECRET).expect("secret"),
-        ttl: Duration::from_secs(600),
+        ttl,
     };
-    let server = server(DemoConfig {
+    DemoConfig {
         turn: Some(turn),
         visitor_policy: IceTransportPolicy::Relay,
         ..DemoConfig::default()
-    })
-    .await;
+    }
+}
+
+#[tokio::test]
+async fn a_page_is_welcomed_with_its_ice_configuration_and_help() {
+    let server = server(relay_only(Duration::from_secs(600))).await;
     let mut visitor = join(&server, "visitor", "conv-1", "visitor-1").await;
     let welcome = next(&mut visitor).await;
     assert_eq!(welcome["type"], "host.welcome");
@@ -241,19 +245,9 @@ fn envelope(
 /// before the accept makes it create its peer connection.
 #[tokio::test]
 async fn a_page_open_longer_than_the_credentials_gets_fresh_ones_for_each_call() {
-    let turn = TurnConfig {
-        urls: vec!["turn:127.0.0.1:3478".parse().expect("url")],
-        secret: TurnSecret::new(SECRET).expect("secret"),
-        // Stands in for the hour a page outlives: minted at t expire at ⌊t⌋ + 2 s.
-        ttl: Duration::from_secs(2),
-    };
-    let server = server(DemoConfig {
-        turn: Some(turn),
-        visitor_policy: IceTransportPolicy::Relay,
-        agent_policy: IceTransportPolicy::Relay,
-        ..DemoConfig::default()
-    })
-    .await;
+    // Stands in for the hour a page outlives: minted at t expire at ⌊t⌋ + 2 s.
+    let config = relay_only(Duration::from_secs(2));
+    let server = server(DemoConfig { agent_policy: IceTransportPolicy::Relay, ..config }).await;
     let mut agent = join(&server, "agent", "conv-ttl", "agent-1").await;
     let mut visitor = join(&server, "visitor", "conv-ttl", "visitor-1").await;
     let agent_welcome = turn_credentials(&next(&mut agent).await);
@@ -305,17 +299,7 @@ async fn a_page_open_longer_than_the_credentials_gets_fresh_ones_for_each_call()
 /// visitor sends, so the agent never learns the visitor's addresses.
 #[tokio::test]
 async fn relay_only_visitors_candidates_are_filtered_by_the_relay_too() {
-    let turn = TurnConfig {
-        urls: vec!["turn:127.0.0.1:3478".parse().expect("url")],
-        secret: TurnSecret::new(SECRET).expect("secret"),
-        ttl: Duration::from_secs(600),
-    };
-    let server = server(DemoConfig {
-        turn: Some(turn),
-        visitor_policy: IceTransportPolicy::Relay,
-        ..DemoConfig::default()
-    })
-    .await;
+    let server = server(relay_only(Duration::from_secs(600))).await;
     let mut agent = join(&server, "agent", "conv-private", "agent-1").await;
     let mut visitor = join(&server, "visitor", "conv-private", "visitor-1").await;
     next(&mut agent).await;
