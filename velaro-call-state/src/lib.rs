@@ -53,6 +53,7 @@ mod ended;
 mod help;
 mod input;
 mod output;
+mod queue;
 mod referee;
 mod summary;
 mod timer;

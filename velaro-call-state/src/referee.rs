@@ -441,12 +441,7 @@ impl Referee {
 
     /// The next output, or `None` when drained; act on them in this order.
     pub fn poll_output(&mut self) -> Option<RefereeOutput> {
-        let output = self.outputs.pop_front();
-        if output.is_none() && self.outputs.capacity() > 0 {
-            // Drained: give the buffer back, so that an idle conversation holds none.
-            self.outputs = VecDeque::new();
-        }
-        output
+        crate::queue::pop_output(&mut self.outputs)
     }
 
     /// The live call, ringing or answered.

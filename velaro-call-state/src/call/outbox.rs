@@ -56,12 +56,7 @@ impl Outbox {
 
     /// The next output, or `None` when drained.
     pub(super) fn pop(&mut self) -> Option<Output> {
-        let output = self.queue.pop_front();
-        if output.is_none() && self.queue.capacity() > 0 {
-            // Drained: give the buffer back, so an idle call holds none.
-            self.queue = VecDeque::new();
-        }
-        output
+        crate::queue::pop_output(&mut self.queue)
     }
 
     /// What the queue holds on the heap (its capacity, not its length).
