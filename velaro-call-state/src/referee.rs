@@ -186,8 +186,8 @@ pub enum RefereeOutput {
 /// | `accept` of a remembered call whose invite expired | reject `expired` |
 /// | anything else of a remembered ended call | drop |
 /// | a duplicate (same party and `seq` already delivered in this call) | drop |
-/// | `invite` while video is disabled | reject `feature_disabled` |
-/// | `invite` while another call is live | reject `busy`, but see glare below |
+/// | `invite` while video is disabled | reject `feature_disabled`; its id is spent |
+/// | `invite` while another call is live | reject `busy`, its id is spent; but see glare below |
 /// | `invite` | to all visitors; the relay's invite clock starts (`lifetime_ms`) |
 /// | `invite` again for the live call (new `seq`) | reject `invalid` |
 /// | anything from an agent device that did not invite | reject `forbidden` |
@@ -200,7 +200,7 @@ pub enum RefereeOutput {
 /// | `ringing` after the answer | drop: it carries no decision |
 /// | `select_answer` naming the bound tab | to all visitor tabs |
 /// | `select_answer` before the answer or naming another tab | reject `invalid` |
-/// | `cancel` (inviting agent) | to all tabs, or the bound tab; ends the call |
+/// | `cancel` (inviting agent) | to all tabs, or the bound tab once selected; ends the call |
 /// | `hangup` (inviting agent or, after the answer, bound tab) | to the other side; ends it |
 /// | `hangup` from a tab before the answer | as a `decline` |
 /// | `description`, `candidates`, `media`, `quality` before the answer | reject `forbidden` |
@@ -209,7 +209,12 @@ pub enum RefereeOutput {
 /// | `candidates` past 100 per direction in the call | reject `too_large` |
 ///
 /// When a visitor tab's `decline` (or `hangup`) ends an unanswered call, the other tabs get a
-/// notice, `call.cancel` `answered_elsewhere`, so that they stop prompting. The candidate cap
+/// notice, `call.cancel` `answered_elsewhere`, so that they stop prompting. The agent's end of
+/// the call (and the relay's, on its behalf) reaches every tab until the agent's
+/// `select_answer` was relayed: a tab whose accept lost the race is waiting on the call too,
+/// and only the selection or the end tells it so. An invite refused `busy` or
+/// `feature_disabled` ends its agent's call, so its id is remembered as ended: a duplicate of
+/// it that arrives once the conversation is free again is refused `call_ended`, never rung. The candidate cap
 /// counts every entry of every `call.candidates` relayed in the call, end-of-candidates markers
 /// included; `too_large` rather than `rate_limited` because the call's budget is spent and
 /// retrying cannot help. A late accept from a second tab gets `forbidden` (the protocol has no
@@ -495,7 +500,11 @@ impl Referee {
         envelope: &Envelope,
         invite: &InviteBody,
     ) -> Ruling {
+        // An agent's call ends on `busy` or `feature_disabled`: its id is spent, so that a
+        // duplicate of the invite arriving later (the call that was busy is over by then) is
+        // refused `call_ended` instead of ringing for an agent that gave up.
         if !self.video_enabled {
+            self.tombstones.bury(envelope.call_id.clone(), Ending::Other);
             return reject(
                 RejectCode::FeatureDisabled,
                 "video calls are not enabled for this account".to_owned(),
@@ -505,7 +514,9 @@ impl Referee {
             let glare =
                 live.is_ringing() && live.agent.party != *party && envelope.call_id < live.id;
             if !glare {
-                return busy(&live.id);
+                let refused = busy(&live.id);
+                self.tombstones.bury(envelope.call_id.clone(), Ending::Other);
+                return refused;
             }
             if let Some(old) = self.live.take() {
                 let visitors = old.tell_visitors(&self.conversation_id, Reason::Replaced);

@@ -277,7 +277,10 @@ fn invite_when_video_is_disabled_is_feature_disabled() {
     assert!(reject(RejectCode::FeatureDisabled)(&verdict), "{verdict:?}");
     assert_eq!(room.referee.live_call(), None);
     room.referee.set_video_enabled(true);
-    assert_eq!(room.send(1, AGENT, "c1", invite_body()), to_visitors());
+    // The refused call ended at the agent: its id is spent, a new call rings.
+    let reused = room.send(1, AGENT, "c1", invite_body());
+    assert!(reject(RejectCode::CallEnded)(&reused), "{reused:?}");
+    assert_eq!(room.send(1, AGENT, "c2", invite_body()), to_visitors());
 }
 
 #[test]
@@ -297,7 +300,7 @@ fn second_invite_while_a_call_is_answered_is_busy() {
     let mut room = Room::new();
     room.answered("c5");
     // Even a lesser call_id from another device: glare applies only before the answer.
-    for (from, call) in [(AGENT, "c9"), (AGENT2, "c1"), (AGENT2, "c9")] {
+    for (from, call) in [(AGENT, "c9"), (AGENT2, "c1"), (AGENT2, "c8")] {
         let verdict = room.send(10, from, call, invite_body());
         assert!(reject(RejectCode::Busy)(&verdict), "{from} {call}: {verdict:?}");
     }
@@ -903,10 +906,64 @@ fn a_cancel_racing_an_accept_ends_the_answered_call() {
     let mut room = Room::new();
     room.send(0, AGENT, "c1", invite_body());
     room.send(3, TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
-    // The agent's cancel crossed the accept: the bound tab must learn of it.
-    assert_eq!(room.send(3, AGENT, "c1", CancelBody::default()), to_party(TAB_A));
+    // The agent's cancel crossed the accept, so the agent never selected the tab: every tab
+    // hears the end (the bound one, and one whose own accept lost the race).
+    assert_eq!(room.send(3, AGENT, "c1", CancelBody::default()), to_visitors());
     assert_eq!(room.referee.live_call(), None);
     assert_eq!(room.ended()[0].ended_by, Some(Role::Agent));
+}
+
+#[test]
+fn once_the_agent_selected_a_tab_only_that_tab_hears_the_end() {
+    let mut room = Room::new();
+    room.answered("c1"); // TAB_A accepted and the agent selected it
+    assert_eq!(room.send(9, AGENT, "c1", HangupBody::default()), to_party(TAB_A));
+    // A relay-written end before the selection reaches every tab, as a cancel.
+    room.send(10, AGENT, "c2", invite_body());
+    room.send(11, TAB_B, "c2", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
+    room.notices();
+    room.lost(room.at(12), AGENT);
+    let notices = room.notices();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].to, Delivery::AllVisitors);
+    assert_eq!(
+        notices[0].envelope.message,
+        Message::Cancel(CancelBody::new(Reason::SignalingLost))
+    );
+}
+
+#[test]
+fn the_bound_tab_hanging_up_before_the_selection_stops_the_other_tabs() {
+    let mut room = Room::new();
+    room.send(0, AGENT, "c1", invite_body());
+    room.send(1, TAB_A, "c1", AcceptBody::new(MediaKinds::AUDIO_VIDEO));
+    assert_eq!(room.send(2, TAB_A, "c1", HangupBody::default()), to_party(AGENT));
+    let notices = room.notices();
+    assert_eq!(notices.len(), 1, "TAB_B may have accepted too, and waits");
+    assert_eq!(notices[0].to, Delivery::AllVisitors);
+    assert_eq!(
+        notices[0].envelope.message,
+        Message::Cancel(CancelBody::new(Reason::AnsweredElsewhere))
+    );
+    // Once the agent selected a tab, the others heard it: its hangup goes to the agent only.
+    room.answered("c2");
+    room.send(9, TAB_A, "c2", HangupBody::default());
+    assert!(room.notices().is_empty());
+}
+
+#[test]
+fn a_duplicate_of_an_invite_refused_busy_never_rings_later() {
+    let mut room = Room::new();
+    room.send(0, AGENT, "c1", invite_body());
+    let second = room.envelope(AGENT2, "c2", invite_body());
+    let busy = room.judge(1, AGENT2, &second);
+    assert!(reject(RejectCode::Busy)(&busy), "{busy:?}");
+    room.send(2, TAB_A, "c1", DeclineBody::new(Reason::Declined));
+    // The link duplicates the refused invite: its agent's call ended on `busy` long ago.
+    let duplicate = room.judge(3, AGENT2, &second);
+    assert!(reject(RejectCode::CallEnded)(&duplicate), "{duplicate:?}");
+    assert_eq!(room.referee.live_call(), None);
+    assert_eq!(room.referee.poll_timeout(), None);
 }
 
 #[test]

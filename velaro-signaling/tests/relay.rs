@@ -334,27 +334,33 @@ fn a_hangup_ends_the_call_once_and_the_conversation_goes_on() {
     let mut s = setup();
     s.invite();
     s.accept_by_tab1();
+    let select = SelectAnswerBody::new(PartyId::new("visitor-1").unwrap());
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, select));
     // Media connected: the tab's first call.media.
     s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, MediaBody::default()));
     drain(&mut s.relay, s.agent);
     s.send(
         s.agent,
-        &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::new(Reason::UserHangup)),
+        &frame("conv-1", "call-1", Role::Agent, 3, HangupBody::new(Reason::UserHangup)),
     );
     s.send(
         s.agent,
-        &frame("conv-1", "call-1", Role::Agent, 3, HangupBody::new(Reason::UserHangup)),
+        &frame("conv-1", "call-1", Role::Agent, 4, HangupBody::new(Reason::UserHangup)),
     );
     assert_eq!(
         types(&drain(&mut s.relay, s.tab1)),
-        ["call.invite", "call.hangup"],
+        ["call.invite", "call.select_answer", "call.hangup"],
         "the second is dropped"
     );
     let ended: Vec<Outcome> = ended(&mut s.relay).into_iter().map(|s| s.outcome).collect();
     assert_eq!(ended, [Outcome::Answered]);
     // A new call in the same conversation is welcome.
     s.send(s.agent, &frame("conv-1", "call-2", Role::Agent, 1, invite()));
-    assert_eq!(types(&drain(&mut s.relay, s.tab2)), ["call.invite", "call.invite"]);
+    assert_eq!(
+        types(&drain(&mut s.relay, s.tab2)),
+        ["call.invite", "call.select_answer", "call.invite"],
+        "the other tab heard the selection, not the hangup"
+    );
 }
 
 #[test]

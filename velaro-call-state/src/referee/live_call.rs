@@ -72,6 +72,10 @@ pub(super) enum Answer {
         /// When media connected: the first `call.media` of either bound party (a party sends
         /// its first one once its media is connected). Talk time counts from here.
         media_at: Option<Instant>,
+        /// Whether the agent's `call.select_answer` was relayed. Until it is, another tab may
+        /// be waiting on the call (it accepted too, and lost the race), so the call's end
+        /// reaches every tab.
+        selected: bool,
     },
 }
 
@@ -272,7 +276,8 @@ impl LiveCall {
             (Message::Accept(_), Sender::Tab) => {
                 let window = self.window(Sender::Tab, party).copied().unwrap_or_default();
                 let visitor = Speaker::new(party.clone(), window);
-                self.answer = Answer::Answered { visitor, at: now, media_at: None };
+                self.answer =
+                    Answer::Answered { visitor, at: now, media_at: None, selected: false };
                 let fact = Fact::CallStarted {
                     call_id: self.id.clone(),
                     agent: self.agent.party.clone(),
@@ -293,18 +298,21 @@ impl LiveCall {
                 RejectCode::Invalid,
                 format!("call {} was already accepted by this tab", self.id),
             )),
-            (Message::SelectAnswer(select), _) => plain(match self.visitor() {
-                Some(visitor) if visitor.party == select.selected_party_id => {
+            (Message::SelectAnswer(select), _) => plain(match &mut self.answer {
+                Answer::Answered { visitor, selected, .. }
+                    if visitor.party == select.selected_party_id =>
+                {
+                    *selected = true;
                     Ruling::Deliver(Delivery::AllVisitors)
                 }
-                Some(visitor) => reject(
+                Answer::Answered { visitor, .. } => reject(
                     RejectCode::Invalid,
                     format!(
                         "call {} was accepted by {}, not {}",
                         self.id, visitor.party, select.selected_party_id
                     ),
                 ),
-                None => reject(
+                Answer::Ringing { .. } => reject(
                     RejectCode::Invalid,
                     format!("call {} has no accept to select yet", self.id),
                 ),
@@ -319,14 +327,19 @@ impl LiveCall {
     }
 
     /// `call.cancel` (from the inviting agent) and `call.hangup` end the call. Before the
-    /// answer, a tab's hangup is a decline: the other tabs stop prompting.
+    /// answer, a tab's hangup is a decline: the other tabs stop prompting; so do they when the
+    /// bound tab hangs up before the agent's selection reached them.
     fn terminal(&self, sender: Sender, reason: &Reason) -> (Ruling, Effect) {
         let (to, by) = if sender == Sender::Inviter {
-            (self.to_visitors(), Role::Agent)
+            (self.ending_reaches(), Role::Agent)
         } else {
             (Delivery::Agent(self.agent.party.clone()), Role::Visitor)
         };
-        let effect = Effect::Ended { reason: reason.clone(), by, tell_tabs: sender == Sender::Tab };
+        // A tab's end before the agent's selection was relayed: the other tabs (still
+        // prompting, or waiting after an accept that lost the race) stop.
+        let tell_tabs = sender == Sender::Tab
+            || (sender == Sender::Bound && self.ending_reaches() == Delivery::AllVisitors);
+        let effect = Effect::Ended { reason: reason.clone(), by, tell_tabs };
         (Ruling::Deliver(to), effect)
     }
 
@@ -370,7 +383,8 @@ impl LiveCall {
         })
     }
 
-    /// The visitor side: every tab before the answer, the bound tab after it.
+    /// The visitor side of the call's media: every tab before the answer (where media is
+    /// refused anyway), the bound tab after it.
     fn to_visitors(&self) -> Delivery {
         match self.visitor() {
             None => Delivery::AllVisitors,
@@ -378,14 +392,27 @@ impl LiveCall {
         }
     }
 
-    /// What the visitor side learns when the relay ends the call: `call.cancel` to every tab
-    /// before the answer, `call.hangup` to the bound tab after it; both from the agent party.
-    pub(super) fn tell_visitors(&self, conversation: &ConversationId, reason: Reason) -> Notice {
-        let (to, message): (Delivery, Message) = match self.visitor() {
-            None => (Delivery::AllVisitors, CancelBody::new(reason).into()),
-            Some(visitor) => {
-                (Delivery::Visitor(visitor.party.clone()), HangupBody::new(reason).into())
+    /// Who on the visitor side hears of the call's end: every tab until the agent's selection
+    /// was relayed (a tab whose accept lost the race waits on the call too), the bound tab
+    /// after it.
+    fn ending_reaches(&self) -> Delivery {
+        match &self.answer {
+            Answer::Answered { visitor, selected: true, .. } => {
+                Delivery::Visitor(visitor.party.clone())
             }
+            _ => Delivery::AllVisitors,
+        }
+    }
+
+    /// What the visitor side learns when the relay ends the call, from the agent party:
+    /// `call.hangup` to the bound tab once the agent selected it, `call.cancel` to every tab
+    /// before that (so that one still prompting stops, and one whose accept lost the race
+    /// stops waiting).
+    pub(super) fn tell_visitors(&self, conversation: &ConversationId, reason: Reason) -> Notice {
+        let to = self.ending_reaches();
+        let message: Message = match to {
+            Delivery::Visitor(_) => HangupBody::new(reason).into(),
+            _ => CancelBody::new(reason).into(),
         };
         let envelope = Envelope::new(
             conversation.clone(),
