@@ -76,12 +76,12 @@ pub enum RelayEvent {
     },
 }
 
-/// What the relay asks of the host, drained with [`Relay::poll_output`] in the order to act on
+/// What the relay asks of the host, drained with [`Relay::poll_output`](super::Relay::poll_output) in the order to act on
 /// it. Exhaustive on purpose: every host must act on every output (a new one is a breaking
 /// change the compiler points out); the news in [`RelayEvent`] may grow.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RelayOutput {
-    /// Frames wait for this session: write what [`Relay::poll_transmit`] gives it, when its
+    /// Frames wait for this session: write what [`Relay::poll_transmit`](super::Relay::poll_transmit) gives it, when its
     /// transport can take them. Given once each time its queue goes from empty to not empty:
     /// the writer drains the queue, and a frame queued meanwhile is part of that drain.
     Transmit(SessionId),
