@@ -16,7 +16,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt as _;
 use tokio::sync::mpsc;
@@ -26,7 +26,7 @@ use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{AudioOnlyReason, DisplaySurface, StreamId};
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Role};
 use velaro_call_state::{
-    Action, CallConfig, Event, IceState, MediaCommand, MediaEvent, QualityAdvice,
+    Action, CallConfig, CallRecord, Event, IceState, MediaCommand, MediaEvent, QualityAdvice,
 };
 use velaro_signaling::{
     CallControl, CallSession, Relay, RelayConfig, RelayEvent, SessionOutput, SessionOutputs,
@@ -321,8 +321,11 @@ async fn main() -> ExitCode {
     while let Ok(Some(event)) =
         tokio::time::timeout(Duration::from_millis(200), relay_events.next()).await
     {
-        if let RelayEvent::CallEnded { summary, .. } = event {
-            say("chat", &format!("[transcript] {}", summary.transcript_line()));
+        if let RelayEvent::CallEnded { report } = event {
+            say("chat", &format!("[transcript] {}", report.summary.transcript_line()));
+            let record = CallRecord::new(&report, Instant::now(), SystemTime::now());
+            let json = serde_json::to_string(&record).unwrap_or_default();
+            say("host", &format!("[call record, one JSON line to store and bill] {json}"));
         }
     }
     say("chat", &format!("[agent's view] {}", agent_summary.transcript_line()));

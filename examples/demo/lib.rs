@@ -173,9 +173,9 @@ async fn report_calls(
                 let line = "Video call started";
                 app.hub().post(Instant::now(), &conversation_id, Speaker::System, line);
             }
-            RelayEvent::CallEnded { conversation_id, summary } => {
-                let line = summary.transcript_line();
-                app.hub().post(Instant::now(), &conversation_id, Speaker::System, &line);
+            RelayEvent::CallEnded { report } => {
+                let line = report.summary.transcript_line();
+                app.hub().post(Instant::now(), &report.conversation_id, Speaker::System, &line);
             }
             _ => {}
         }

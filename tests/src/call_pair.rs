@@ -351,7 +351,9 @@ impl CallPair {
     /// The summary of each `CallEnded` of `call_id` (once, if the relay is right).
     pub fn relay_summaries(&self, call_id: &CallId) -> Vec<&CallSummary> {
         let ended = self.relay_events.iter().filter_map(|event| match event {
-            RelayEvent::CallEnded { summary, .. } if summary.call_id == *call_id => Some(summary),
+            RelayEvent::CallEnded { report } if report.summary.call_id == *call_id => {
+                Some(&report.summary)
+            }
             _ => None,
         });
         ended.collect()

@@ -217,7 +217,7 @@ fn relay_summary<'a>(
     let position = |started: bool| {
         pair.relay_events().iter().position(|event| match event {
             RelayEvent::CallStarted { call_id: id, .. } => started && id == call_id,
-            RelayEvent::CallEnded { summary, .. } => !started && summary.call_id == *call_id,
+            RelayEvent::CallEnded { report } => !started && report.summary.call_id == *call_id,
             _ => false,
         })
     };

@@ -309,7 +309,8 @@ impl Host {
                     prop_assert!(!*started && !*ended, "started twice, or after its end");
                     *started = true;
                 }
-                RelayOutput::Event(RelayEvent::CallEnded { summary, .. }) => {
+                RelayOutput::Event(RelayEvent::CallEnded { report }) => {
+                    let summary = report.summary;
                     let (_, ended) = self.calls.entry(summary.call_id).or_default();
                     prop_assert!(!*ended, "ended twice");
                     *ended = true;

@@ -114,7 +114,7 @@ async fn a_whole_call_through_a_served_relay() {
     let summary = loop {
         match events.next().await.unwrap() {
             RelayEvent::CallStarted { .. } => started = true,
-            RelayEvent::CallEnded { summary, .. } => break summary,
+            RelayEvent::CallEnded { report } => break report.summary,
             _ => {}
         }
     };
@@ -183,7 +183,7 @@ async fn a_visitor_that_drops_mid_call_reconnects_and_the_call_completes() {
     assert!(visitor_ui.await.unwrap().contains(&Event::Opened));
     let ended: Vec<Outcome> = std::iter::from_fn(|| events.try_recv().ok())
         .filter_map(|e| match e {
-            RelayEvent::CallEnded { summary, .. } => Some(summary.outcome),
+            RelayEvent::CallEnded { report } => Some(report.summary.outcome),
             _ => None,
         })
         .collect();

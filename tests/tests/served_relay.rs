@@ -44,7 +44,7 @@ async fn an_agent_that_drops_during_a_long_invite_ends_it_signaling_lost_after_t
     assert_eq!(cancel.reason, Reason::SignalingLost);
     assert_eq!(dropped_at.elapsed(), RelayConfig::default().grace, "at the grace, not later");
     let ended = std::iter::from_fn(|| events.try_recv().ok()).find_map(|event| match event {
-        RelayEvent::CallEnded { summary, .. } => Some(summary.reason),
+        RelayEvent::CallEnded { report } => Some(report.summary.reason),
         _ => None,
     });
     assert_eq!(ended, Some(Reason::SignalingLost));

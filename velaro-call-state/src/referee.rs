@@ -13,6 +13,7 @@ use velaro_call_protocol::message::invite::InviteBody;
 use velaro_call_protocol::{CallId, ConversationId, Envelope, Message, PartyId, Reason, Role};
 
 use crate::ended::EndedCalls;
+use crate::record::{CallReport, MediaUsed};
 use crate::summary::{CallSummary, Outcome};
 use live_call::{Answer, Effect, Ending, LiveCall, Ruling, Speaker, busy, may_send, reject};
 use window::SeqWindow;
@@ -79,10 +80,10 @@ pub enum Fact {
     },
     /// The call ended, answered or not (exactly once per call).
     CallEnded {
-        /// What happened, from the relay's point of view (see [`Referee`] on talk time).
-        summary: CallSummary,
-        /// When it ended (for an expired invite: its deadline).
-        at: Instant,
+        /// What happened, from the relay's point of view (see [`Referee`] on talk time): the
+        /// summary for the transcript, the parties, the times and the media used, for a
+        /// [`CallRecord`](crate::CallRecord).
+        report: Box<CallReport>,
     },
 }
 
@@ -537,6 +538,7 @@ impl Referee {
             answer: Answer::Ringing { tabs: Vec::new(), invite: Box::new(delivered) },
             agent_candidates: 0,
             visitor_candidates: 0,
+            media_used: MediaUsed::default(),
         });
         Ruling::Deliver(Delivery::AllVisitors)
     }
@@ -571,8 +573,20 @@ impl Referee {
             ring_time: answered_at.unwrap_or(at).saturating_duration_since(call.invited_at),
             talk_time: media_at.map_or(Duration::ZERO, |m| at.saturating_duration_since(m)),
         };
+        let report = CallReport {
+            conversation_id: self.conversation_id.clone(),
+            summary,
+            agent: call.agent.party.clone(),
+            visitor: call.visitor().map(|v| v.party.clone()),
+            invited_at: call.invited_at,
+            answered_at,
+            media_connected_at: media_at,
+            ended_at: at,
+            media: call.media_used,
+        };
         self.tombstones.bury(call.id, ending);
-        self.outputs.push_back(RefereeOutput::Fact(Fact::CallEnded { summary, at }));
+        let report = Box::new(report);
+        self.outputs.push_back(RefereeOutput::Fact(Fact::CallEnded { report }));
     }
 }
 

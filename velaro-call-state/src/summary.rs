@@ -3,10 +3,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use velaro_call_protocol::{CallId, Device, Reason, Role};
 
-/// How a call turned out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// How a call turned out. Serialized in `snake_case` (`"answered"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The visitor accepted, and the call ended by someone's choice.
     Answered,
@@ -41,8 +44,9 @@ impl Outcome {
     }
 }
 
-/// What happened in one call, for the transcript, analytics and billing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What happened in one call, for the transcript, analytics and billing. Serialized with its
+/// durations in milliseconds (`ring_time_ms`, `talk_time_ms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallSummary {
     /// The call.
     pub call_id: CallId,
@@ -53,9 +57,26 @@ pub struct CallSummary {
     /// Why it ended.
     pub reason: Reason,
     /// From the invite to the answer (or the end, when unanswered).
+    #[serde(rename = "ring_time_ms", with = "duration_ms")]
     pub ring_time: Duration,
     /// From media connecting to the end (zero if it never connected).
+    #[serde(rename = "talk_time_ms", with = "duration_ms")]
     pub talk_time: Duration,
+}
+
+/// Durations as whole milliseconds on the wire, as the protocol writes them.
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
 }
 
 impl CallSummary {

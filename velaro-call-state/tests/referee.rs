@@ -23,8 +23,8 @@ use velaro_call_protocol::{
     Role, decode, encode,
 };
 use velaro_call_state::{
-    Action, Call, CallConfig, CallSummary, Delivery, Event, Fact, MediaEvent, Notice, Outcome,
-    Output, PromptEnd, Referee, RefereeOutput,
+    Action, Call, CallConfig, CallReport, CallSummary, Delivery, Event, Fact, MediaEvent,
+    MediaUsed, Notice, Outcome, Output, PromptEnd, Referee, RefereeOutput,
 };
 
 const CONV: &str = "conv-42";
@@ -212,7 +212,7 @@ impl Room {
         self.facts()
             .into_iter()
             .filter_map(|fact| match fact {
-                Fact::CallEnded { summary, .. } => Some(summary),
+                Fact::CallEnded { report } => Some(report.summary),
                 Fact::CallStarted { .. } => None,
             })
             .collect()
@@ -609,15 +609,24 @@ fn timeout_ends_the_call_as_missed() {
     assert_eq!(
         facts,
         vec![Fact::CallEnded {
-            summary: CallSummary {
-                call_id: call_id("c1"),
-                outcome: Outcome::Missed,
-                ended_by: None,
-                reason: Reason::InviteTimeout,
-                ring_time: LIFETIME,
-                talk_time: Duration::ZERO,
-            },
-            at: deadline,
+            report: Box::new(CallReport {
+                conversation_id: conv(),
+                summary: CallSummary {
+                    call_id: call_id("c1"),
+                    outcome: Outcome::Missed,
+                    ended_by: None,
+                    reason: Reason::InviteTimeout,
+                    ring_time: LIFETIME,
+                    talk_time: Duration::ZERO,
+                },
+                agent: party(AGENT),
+                visitor: None,
+                invited_at: room.at(0),
+                answered_at: None,
+                media_connected_at: None,
+                ended_at: deadline,
+                media: MediaUsed::default(),
+            }),
         }]
     );
     let notices = room.notices();
@@ -1439,7 +1448,8 @@ proptest! {
                         prop_assert!(!started.contains(&call_id) && !ended.contains(&call_id));
                         started.push(call_id);
                     }
-                    Fact::CallEnded { summary, .. } => {
+                    Fact::CallEnded { report } => {
+                        let summary = report.summary;
                         prop_assert!(!ended.contains(&summary.call_id));
                         prop_assert_eq!(summary.outcome == Outcome::Missed, summary.reason == Reason::InviteTimeout);
                         ended.push(summary.call_id);

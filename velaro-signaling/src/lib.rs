@@ -25,8 +25,8 @@
 //!             while let Some(frame) = relay.poll_transmit(session) { /* write to its socket */ }
 //!         }
 //!         RelayOutput::Close(session) => { /* close its socket: it fell behind */ }
-//!         RelayOutput::Event(RelayEvent::CallEnded { summary, .. }) => {
-//!             println!("{}", summary.transcript_line()); // into the chat transcript
+//!         RelayOutput::Event(RelayEvent::CallEnded { report }) => {
+//!             println!("{}", report.summary.transcript_line()); // into the chat transcript
 //!         }
 //!         RelayOutput::Event(_) => {}
 //!     }

@@ -11,7 +11,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use velaro_call_state::velaro_call_protocol::limits::{MAX_FRAME_LEN, MAX_SEQ};
 use velaro_call_state::velaro_call_protocol::message::hangup::{RejectCode, RejectedBody};
-use velaro_call_state::velaro_call_protocol::velaro_ice_config::CandidateFilter;
+use velaro_call_state::velaro_call_protocol::velaro_ice_config::{
+    CandidateFilter, CandidatePolicy,
+};
 use velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, PartyId, Role, decode, encode, sdp,
 };
@@ -409,9 +411,12 @@ impl Relay {
                         RelayEvent::CallStarted { conversation_id, call_id, agent, visitor };
                     self.outputs.push_back(RelayOutput::Event(started));
                 }
-                RefereeOutput::Fact(Fact::CallEnded { summary, .. }) => {
-                    let conversation_id = conversation_id.clone();
-                    let ended = RelayEvent::CallEnded { conversation_id, summary };
+                RefereeOutput::Fact(Fact::CallEnded { mut report }) => {
+                    report.media.relay_only = self
+                        .config
+                        .visitor_candidates
+                        .is_some_and(|f| f.policy() == CandidatePolicy::RelayOnly);
+                    let ended = RelayEvent::CallEnded { report };
                     self.outputs.push_back(RelayOutput::Event(ended));
                 }
             }

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::answer::DeclineBody;
 use velaro_signaling::velaro_call_state::velaro_call_protocol::message::answer::{
     AcceptBody, CancelBody, RingingBody, SelectAnswerBody,
 };
@@ -19,10 +20,18 @@ use velaro_signaling::velaro_call_state::velaro_call_protocol::message::invite::
     InviteBody, MediaKinds, Prompt,
 };
 use velaro_signaling::velaro_call_state::velaro_call_protocol::message::media::MediaBody;
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::media::{
+    StreamId, StreamState,
+};
+use velaro_signaling::velaro_call_state::velaro_call_protocol::velaro_ice_config::{
+    CandidateFilter, CandidatePolicy,
+};
 use velaro_signaling::velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, decode, encode,
 };
-use velaro_signaling::velaro_call_state::{CallSummary, Outcome};
+use velaro_signaling::velaro_call_state::{
+    CallRecord, CallReport, CallSummary, MediaUsed, Outcome,
+};
 use velaro_signaling::{
     RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, SessionId,
 };
@@ -101,7 +110,7 @@ fn ended(relay: &mut Relay) -> Vec<CallSummary> {
     events(relay)
         .into_iter()
         .filter_map(|event| match event {
-            RelayEvent::CallEnded { summary, .. } => Some(summary),
+            RelayEvent::CallEnded { report } => Some(report.summary),
             _ => None,
         })
         .collect()
@@ -826,4 +835,107 @@ fn a_partys_replay_log_is_bounded_in_bytes_and_keeps_the_newest_frames() {
     assert!(seqs.len() >= 30, "{} frames kept: about 1 MiB of them", seqs.len());
     assert_eq!(seqs.last(), Some(&41), "the newest kept");
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, the oldest dropped: {seqs:?}");
+}
+
+// --- call records ---
+
+/// The record of the one call that ended, placed on a wall clock that reads `wall` at
+/// `s.now`.
+fn record(s: &mut Setup, wall: std::time::SystemTime) -> CallRecord {
+    let reports: Vec<Box<CallReport>> = events(&mut s.relay)
+        .into_iter()
+        .filter_map(|event| match event {
+            RelayEvent::CallEnded { report } => Some(report),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reports.len(), 1, "one call ended");
+    CallRecord::new(&reports[0], s.now, wall)
+}
+
+#[test]
+fn call_records_carry_the_parties_times_outcome_and_media() {
+    use std::time::UNIX_EPOCH;
+    let wall = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let ms = |at: Duration| 1_800_000_000_000 - u64::try_from(at.as_millis()).unwrap();
+    let secs = Duration::from_secs;
+    let media = |video: bool| {
+        let mut body = MediaBody::default();
+        let camera = StreamState::camera(false, !video);
+        body.streams.insert(StreamId::new("cam").unwrap(), camera);
+        body
+    };
+
+    // Completed: invite, accept 4 s later, media 2 s after that, a minute of talk.
+    let mut s = setup();
+    s.invite();
+    s.now += secs(4);
+    s.accept_by_tab1();
+    s.now += secs(2);
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, media(true)));
+    s.now += secs(60);
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, HangupBody::default()));
+    s.now += secs(1); // the host reads the event a second later
+    let r = record(&mut s, wall);
+    assert_eq!(
+        (r.agent.as_str(), r.visitor.as_ref().map(PartyId::as_str)),
+        ("agent-1", Some("visitor-1"))
+    );
+    assert_eq!(
+        (r.outcome, r.reason.clone(), r.ended_by),
+        (Outcome::Answered, Reason::UserHangup, Some(Role::Visitor))
+    );
+    assert_eq!(r.started_at_ms, ms(secs(67)));
+    assert_eq!(r.answered_at_ms, Some(ms(secs(63))));
+    assert_eq!(r.media_connected_at_ms, Some(ms(secs(61))));
+    assert_eq!(r.ended_at_ms, ms(secs(1)));
+    assert_eq!((r.ring_time_ms, r.talk_time_ms), (4_000, 60_000));
+    assert_eq!(r.media, MediaUsed { video: true, ..MediaUsed::default() });
+
+    // Declined: no answer, no media, no talk.
+    let mut s = setup();
+    s.invite();
+    s.now += secs(3);
+    s.send(
+        s.tab1,
+        &frame("conv-1", "call-1", Role::Visitor, 1, DeclineBody::new(Reason::Declined)),
+    );
+    let r = record(&mut s, wall);
+    assert_eq!(
+        (r.outcome, r.answered_at_ms, r.media_connected_at_ms),
+        (Outcome::Declined, None, None)
+    );
+    assert_eq!((r.ring_time_ms, r.talk_time_ms, r.ended_at_ms), (3_000, 0, ms(Duration::ZERO)));
+
+    // Failed to connect: answered, but media never connected; the agent gives up after 30 s.
+    let mut s = setup();
+    s.invite();
+    s.accept_by_tab1();
+    s.now += secs(30);
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, HangupBody::new(Reason::IceFailed)));
+    let r = record(&mut s, wall);
+    assert_eq!((r.outcome, r.reason.clone()), (Outcome::Failed, Reason::IceFailed));
+    assert_eq!(
+        (r.answered_at_ms, r.media_connected_at_ms, r.talk_time_ms),
+        (Some(ms(secs(30))), None, 0)
+    );
+
+    // Signaling lost: the visitor's connection drops mid-call and never comes back; the call
+    // ends when the 20 s grace runs out, and a relay-only relay says so.
+    let relay_only = CandidateFilter::new(CandidatePolicy::RelayOnly);
+    let mut s = setup_with(RelayConfig::default().with_visitor_candidates(relay_only), true);
+    s.invite();
+    s.accept_by_tab1();
+    s.send(s.tab1, &frame("conv-1", "call-1", Role::Visitor, 2, media(false)));
+    s.now += secs(10);
+    s.relay.disconnect(s.now, s.tab1).unwrap();
+    s.now += secs(20);
+    s.relay.handle_timeout(s.now);
+    let r = record(&mut s, wall);
+    assert_eq!(
+        (r.outcome, r.reason.clone(), r.ended_by),
+        (Outcome::Failed, Reason::SignalingLost, None)
+    );
+    assert_eq!((r.ended_at_ms, r.talk_time_ms), (ms(Duration::ZERO), 30_000));
+    assert_eq!(r.media, MediaUsed { relay_only: true, ..MediaUsed::default() });
 }

@@ -9,6 +9,7 @@ use velaro_call_protocol::message::hangup::{HangupBody, RejectCode};
 use velaro_call_protocol::{CallId, ConversationId, Envelope, Message, PartyId, Reason, Role};
 
 use super::window::SeqWindow;
+use crate::record::MediaUsed;
 use super::{Delivery, Fact, Notice, Referee};
 
 /// The rules' answer about one frame, before it becomes a [`RefereeOutput`](super::RefereeOutput).
@@ -120,6 +121,8 @@ pub(super) struct LiveCall {
     /// Candidates delivered from the agent and from the visitor.
     pub(super) agent_candidates: usize,
     pub(super) visitor_candidates: usize,
+    /// What the bound parties' `call.media` states showed, for the call's record.
+    pub(super) media_used: MediaUsed,
 }
 
 impl LiveCall {
@@ -355,8 +358,9 @@ impl LiveCall {
                 );
             }
         };
-        if matches!(message, Message::Media(_)) {
+        if let Message::Media(media) = message {
             media_at.get_or_insert(now);
+            self.media_used.note(media);
         }
         let from_agent = sender == Sender::Inviter;
         if let Message::Candidates(body) = message {

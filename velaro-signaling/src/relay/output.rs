@@ -2,9 +2,11 @@
 
 use std::fmt;
 
-use velaro_call_state::CallSummary;
+#[cfg(doc)]
+use velaro_call_state::CallRecord;
 use velaro_call_state::velaro_call_protocol::message::hangup::RejectCode;
 use velaro_call_state::velaro_call_protocol::{CallId, ConversationId, PartyId, Role};
+use velaro_call_state::CallReport;
 
 /// A connected session (one WebSocket, say): numbered by the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,12 +62,13 @@ pub enum RelayEvent {
         /// The visitor tab.
         visitor: PartyId,
     },
-    /// A call ended (exactly once per call): its summary for the transcript and billing.
+    /// A call ended (exactly once per call): its summary for the transcript, and its report
+    /// to store and bill from (turn it into a [`CallRecord`] with wall-clock times:
+    /// `CallRecord::new(&report, now, SystemTime::now())`).
     CallEnded {
-        /// The conversation, which goes on.
-        conversation_id: ConversationId,
-        /// What happened.
-        summary: CallSummary,
+        /// The conversation (which goes on), what happened (`report.summary` has the
+        /// transcript line), who, when on the relay's clock, and with what media.
+        report: Box<CallReport>,
     },
     /// A frame was refused; its sender got a `call.rejected`.
     Refused {
