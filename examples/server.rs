@@ -11,6 +11,12 @@
 //! `static-auth-secret`), fresh for every call; `--relay-only` makes both browsers use the TURN
 //! server only, and the relay drop every candidate but a relay one from what visitors send.
 //!
+//! The server is the host: it renders each page with a join token for its conversation, the
+//! role of its path and a party id of its own making, and admits a page's WebSocket with that
+//! token only (see `velaro_signaling::JoinKeys`). Tokens are signed with the secret in
+//! `VELARO_JOIN_KEY` (at least 32 bytes) if it is set, else with a random key made at start
+//! from `/dev/urandom` (a page rendered before a restart then reloads to get a new token).
+//!
 //! `-h` or `--help` prints the usage on stdout and exits 0; a usage error prints what is wrong
 //! and the usage on stderr and exits 2; a server that cannot start or stops exits 1.
 
@@ -20,18 +26,24 @@ use std::time::Duration;
 
 use velaro_demo::{DemoConfig, DemoServer, TurnConfig};
 use velaro_ice_config::{IceTransportPolicy, IceUrl, TurnSecret};
+use velaro_signaling::{JoinKey, JoinKeys};
 
-const USAGE: &str = "usage: server [--port N] [--turn URL]... [--relay-only] [--quiet]
+const USAGE: &str =
+    "usage: server [--port N] [--turn URL]... [--relay-only] [--records FILE] [--quiet]
   --port N       listen on 127.0.0.1:N (default 8080; 0 picks a free port)
   --turn URL     a TURN server sharing VELARO_TURN_SECRET (e.g. turn:127.0.0.1:3478)
   --relay-only   both browsers use only the TURN server (iceTransportPolicy relay), and the
                  relay passes only relay candidates from visitors
+  --records FILE append one JSON line per ended call to FILE (who, when, outcome, talk time,
+                 media used), to store and bill from
   --quiet        do not print the relay's events
-  -h, --help     print this help";
+  -h, --help     print this help
+Pages get join tokens signed with VELARO_JOIN_KEY (a secret of at least 32 bytes) if it is
+set, else with a random key made at start (from /dev/urandom).";
 
 /// What the command line asks for.
 enum Command {
-    Serve(DemoConfig),
+    Serve(Box<DemoConfig>),
     Help,
 }
 
@@ -65,6 +77,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
                 turn_urls.push(turn_url(&url)?);
             }
             "--relay-only" => relay_only = true,
+            "--records" => {
+                let file = args.next().ok_or("--records needs a file")?;
+                config.records = Some(file.into());
+            }
             "--quiet" => config.verbose = false,
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument `{other}`")),
@@ -78,19 +94,24 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     } else if relay_only {
         return Err("--relay-only needs a --turn server".to_owned());
     }
+    if let Some(secret) = std::env::var_os("VELARO_JOIN_KEY") {
+        let secret = secret.into_encoded_bytes();
+        let key = JoinKey::new("env", secret).map_err(|e| format!("VELARO_JOIN_KEY: {e}"))?;
+        config = config.with_join_keys(JoinKeys::new(key));
+    }
     if relay_only {
         // One setting for both ends: the browsers' policy, and (from the visitor's) the
         // relay's filter on what visitors send (`DemoConfig::relay_config`).
         config.visitor_policy = IceTransportPolicy::Relay;
         config.agent_policy = IceTransportPolicy::Relay;
     }
-    Ok(Command::Serve(config))
+    Ok(Command::Serve(Box::new(config)))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match parse(std::env::args().skip(1)) {
-        Ok(Command::Serve(config)) => config,
+        Ok(Command::Serve(config)) => *config,
         Ok(Command::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,7 +1,12 @@
-//! How the demo server runs, and the `RTCConfiguration` it gives each page.
+//! How the demo server runs, the `RTCConfiguration` it gives each page, and the join tokens
+//! that say who each page is.
 
 use std::error::Error;
+use std::fmt;
+use std::io::{self, Read as _};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use velaro_call_protocol::{ConversationId, PartyId, Role};
@@ -9,7 +14,10 @@ use velaro_ice_config::{
     CandidateFilter, CandidatePolicy, IceServer, IceTransportPolicy, IceUrl, RtcConfiguration,
     TurnCredentials, TurnSecret,
 };
-use velaro_signaling::{RateLimit, RelayConfig};
+use velaro_signaling::{
+    Expect, JoinClaims, JoinKey, JoinKeys, JoinNonce, JoinToken, RateLimit, RelayConfig,
+    ReplayGuard, TokenError,
+};
 
 /// A TURN server that shares the demo's secret (coturn's `use-auth-secret`).
 #[derive(Debug, Clone)]
@@ -58,6 +66,15 @@ pub struct DemoConfig {
     pub max_queued_bytes: usize,
     /// Print the relay's events (calls started and ended, refusals).
     pub verbose: bool,
+    /// Where to append one JSON line per ended call ([`CallRecord`]: parties, wall-clock
+    /// times, outcome, talk time, media used), to store and bill from; `None` writes none.
+    ///
+    /// [`CallRecord`]: velaro_call_state::CallRecord
+    pub records: Option<PathBuf>,
+    /// The join tokens that tell the server who each page is: a random key unless
+    /// [`with_join_keys`](Self::with_join_keys) set one. Clones share the key and the record
+    /// of used tokens, so start each server from its own `DemoConfig::default()`.
+    pub join: JoinTokens,
 }
 
 impl Default for DemoConfig {
@@ -72,11 +89,20 @@ impl Default for DemoConfig {
             chat_rate: RateLimit { burst: 20, per_second: 5 },
             max_queued_bytes: 1024 * 1024,
             verbose: false,
+            records: None,
+            join: JoinTokens::random(),
         }
     }
 }
 
 impl DemoConfig {
+    /// Signs the pages' join tokens with `keys` (the server's `VELARO_JOIN_KEY`) rather than
+    /// a random key, so that tokens outlive a restart (and tests can mint their own).
+    #[must_use]
+    pub fn with_join_keys(self, keys: JoinKeys) -> DemoConfig {
+        DemoConfig { join: JoinTokens::new(Ok(keys)), ..self }
+    }
+
     /// Whether the conversation's account has video calls.
     pub fn video_enabled(&self, conversation: &ConversationId) -> bool {
         !conversation.as_str().starts_with(&self.basic_plan_prefix)
@@ -124,6 +150,117 @@ impl DemoConfig {
         };
         Ok(RtcConfiguration::new(servers, policy)?)
     }
+}
+
+/// The demo's join tokens: the server is the host, so it mints each page's token when it
+/// renders the page (the path gives the role, the query the conversation, the server a party
+/// id), and admits a WebSocket only with a token it minted, once.
+///
+/// Clones share the keys and the [`ReplayGuard`].
+#[derive(Clone)]
+pub struct JoinTokens(Arc<JoinState>);
+
+struct JoinState {
+    /// `Err` when no random key could be made: every page then says why.
+    keys: Result<JoinKeys, String>,
+    used: Mutex<ReplayGuard>,
+}
+
+impl JoinTokens {
+    /// How long a token lasts: from the page render to its socket's connect, and from one
+    /// connect to the next (a connected page gets a fresh token every half of this).
+    pub const TTL: Duration = Duration::from_secs(10 * 60);
+    /// The most tokens used within one [`TTL`](Self::TTL): past that, connects are refused
+    /// until the oldest expire (about 200 bytes each).
+    pub const MAX_USED: usize = 100_000;
+
+    fn new(keys: Result<JoinKeys, String>) -> JoinTokens {
+        let used = Mutex::new(ReplayGuard::new(Self::MAX_USED));
+        JoinTokens(Arc::new(JoinState { keys, used }))
+    }
+
+    /// A fresh random key (from `/dev/urandom`), good until the server stops.
+    fn random() -> JoinTokens {
+        let key = random_bytes::<32>()
+            .map_err(|error| format!("no random join key (/dev/urandom: {error})"))
+            .and_then(|secret| JoinKey::new("random", secret).map_err(|e| e.to_string()));
+        JoinTokens::new(key.map(JoinKeys::new))
+    }
+
+    fn keys(&self) -> Result<&JoinKeys, String> {
+        self.0.keys.as_ref().map_err(Clone::clone)
+    }
+
+    /// A token for `party` to join `conversation` as `role`, valid for [`TTL`](Self::TTL).
+    pub(crate) fn mint(
+        &self,
+        conversation: &ConversationId,
+        role: Role,
+        party: &PartyId,
+        now: SystemTime,
+    ) -> Result<JoinToken, String> {
+        let keys = self.keys()?;
+        let random = random_bytes::<18>().map_err(|e| format!("no random nonce: {e}"))?;
+        let nonce = JoinNonce::from_bytes(&random).map_err(|e| e.to_string())?;
+        let claims =
+            JoinClaims::new(conversation.clone(), role, party.clone(), nonce, Self::TTL, now)
+                .map_err(|e| e.to_string())?;
+        Ok(keys.mint(&claims))
+    }
+
+    /// Admits a WebSocket for `conversation` with `token`: the token must be one this server
+    /// minted, for that conversation, unexpired and unused; it is used up.
+    pub(crate) fn admit(
+        &self,
+        token: &str,
+        conversation: &ConversationId,
+        now: SystemTime,
+    ) -> Result<JoinClaims, TokenError> {
+        // Without a key nothing was minted: every token is unknown.
+        let Ok(keys) = self.keys() else {
+            return Err(TokenError::UnknownKey { key_id: "random".to_owned() });
+        };
+        let claims = keys.verify(token, Expect::conversation(conversation), now)?;
+        // Each check is one insertion: the guard stays consistent even if a holder panicked.
+        let mut used = self.0.used.lock().unwrap_or_else(PoisonError::into_inner);
+        used.check_and_remember(&claims, now)?;
+        Ok(claims)
+    }
+}
+
+impl Default for JoinTokens {
+    /// A random key.
+    fn default() -> Self {
+        JoinTokens::random()
+    }
+}
+
+impl fmt::Debug for JoinTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let used = self.0.used.lock().map_or(0, |used| used.len());
+        f.debug_struct("JoinTokens")
+            .field("keys", &self.0.keys)
+            .field("used", &used)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A page's party id, made by the server: the role and 16 random hex digits.
+pub(crate) fn new_party(role: Role) -> io::Result<PartyId> {
+    let hex: String = random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+    let role = match role {
+        Role::Agent => "agent",
+        Role::Visitor => "visitor",
+    };
+    PartyId::new(format!("{role}-{hex}")).map_err(io::Error::other)
+}
+
+/// `N` bytes from the operating system's random number generator. The demo reads
+/// `/dev/urandom` (Linux, macOS and the BSDs) rather than add a crate for it.
+pub(crate) fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
+    let mut bytes = [0; N];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

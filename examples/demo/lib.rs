@@ -22,8 +22,21 @@
 //! `TCP_NODELAY`, so a relayed frame is written at once rather than after the page's delayed
 //! acknowledgement (Nagle's algorithm: about 40 ms a frame).
 //!
-//! Identity comes from the WebSocket URL (`role`, `conversation`, `party`): a demo has no
-//! login. A real host authenticates the connection and passes who it is to the relay.
+//! `/metrics` serves the relay's metrics (`velaro-signaling`'s `metrics` feature) in the
+//! Prometheus text format: the first server a process starts installs a Prometheus recorder as
+//! the process's `metrics` recorder, without an HTTP listener of its own. A real host serves it
+//! on an internal port, not beside its public pages. With `verbose` the server prints the
+//! relay's `tracing` events (`velaro-signaling`'s `tracing` feature) on stderr.
+//!
+//! Identity comes from a join token (velaro-signaling's `JoinKeys`) that the server mints when
+//! it renders a page: the role from the page's path, a party id of the server's making, the
+//! conversation; the WebSocket admits that token once and nothing else, so a page cannot pick
+//! its role. The `/agent` path stands in for a login: a real host signs tokens after its own.
+//!
+//! Every call that ends becomes one JSON line ([`CallRecord`]: parties, wall-clock times,
+//! outcome, talk time, media used) appended to [`DemoConfig::records`], to store and bill from.
+//!
+//! [`CallRecord`]: velaro_call_state::CallRecord
 //!
 //! [`Relay`]: velaro_signaling::Relay
 //! [`EmbedPolicy`]: velaro_ice_config::EmbedPolicy
@@ -39,19 +52,23 @@ mod socket;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Instant, SystemTime};
 
 use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use futures::StreamExt as _;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use velaro_call_state::CallRecord;
 use velaro_signaling::{Relay, RelayEvent, RelayServer, serve};
 
-pub use config::{DemoConfig, TurnConfig};
+pub use config::{DemoConfig, JoinTokens, TurnConfig};
 
 /// The workspace README, whose Rust code blocks run as doctests, so that they stay true.
 #[cfg(doctest)]
@@ -90,17 +107,22 @@ impl DemoServer {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         let headers = pages::SecurityHeaders::for_origin(addr)?;
+        if config.verbose {
+            print_logs();
+        }
+        // Before the relay: it registers its metrics with the recorder installed now.
+        prometheus();
         let (relay, events) = serve(Relay::new(config.relay_config()));
-        let verbose = config.verbose;
         let hub = Mutex::new(Hub::new(config.relay.grace));
         let app = Arc::new(App { config, relay, hub, headers });
-        tokio::spawn(report_calls(Arc::clone(&app), events, verbose));
+        tokio::spawn(report_calls(Arc::clone(&app), events));
         let router = Router::new()
             .route("/", get(pages::index))
             .route("/agent", get(pages::agent))
             .route("/visitor", get(pages::visitor))
             .route("/static/{file}", get(pages::asset))
             .route("/ws", get(socket::upgrade))
+            .route("/metrics", get(scrape))
             .with_state(app);
         let (shutdown, stopped) = oneshot::channel::<()>();
         // Every relayed frame is a small write: without TCP_NODELAY, Nagle's algorithm holds one
@@ -157,17 +179,70 @@ impl Drop for DemoServer {
     }
 }
 
+/// The histogram buckets of `velaro_accept_to_media_seconds`, in seconds: browsers on one
+/// network connect in well under a second, through TURN in one or two, and the call fails at 30.
+const ACCEPT_TO_MEDIA_BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0];
+
+/// The process's Prometheus recorder, installed as the global `metrics` recorder by the first
+/// call (a process has one recorder); `None` when the host had installed another.
+fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let accept_to_media = Matcher::Full("velaro_accept_to_media_seconds".to_owned());
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(accept_to_media, ACCEPT_TO_MEDIA_BUCKETS)
+                .ok()?;
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// `GET /metrics`: the metrics in the Prometheus text format.
+async fn scrape() -> Response {
+    let Some(handle) = prometheus() else {
+        return (StatusCode::NOT_FOUND, "another metrics recorder is installed").into_response();
+    };
+    // Without a listener of its own, the recorder's upkeep (draining histograms) runs here.
+    handle.run_upkeep();
+    let content_type = [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")];
+    (content_type, handle.render()).into_response()
+}
+
+/// One record as one JSON line.
+fn write_record(file: &mut std::fs::File, record: &CallRecord) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+    line.push(b'\n');
+    file.write_all(&line)
+}
+
+/// Prints the relay's `tracing` events on stderr (`verbose`): sessions, refusals, calls started
+/// and ended, at `DEBUG`; the first server of a process installs it, unless the host has a
+/// subscriber of its own.
+fn print_logs() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let ours = Targets::new().with_target("velaro_signaling", LevelFilter::DEBUG);
+    let stderr = tracing_subscriber::fmt::layer().with_writer(io::stderr).with_filter(ours);
+    let _ = tracing_subscriber::registry().with(stderr).try_init();
+}
+
 /// Writes the relay's news into the conversations' chat: the call started, and the call's
-/// summary line when it ended (the chat goes on); closes the pages the relay disconnects.
+/// summary line when it ended (the chat goes on); appends each ended call's record.
 async fn report_calls(
     app: Arc<App>,
     mut events: futures::channel::mpsc::UnboundedReceiver<RelayEvent>,
-    verbose: bool,
 ) {
+    let mut records = app.config.records.as_ref().and_then(|path| {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+        file.map_err(|error| eprintln!("server: records {}: {error}", path.display())).ok()
+    });
     while let Some(event) = events.next().await {
-        if verbose {
-            println!("relay: {event:?}");
-        }
         match event {
             RelayEvent::CallStarted { conversation_id, .. } => {
                 let line = "Video call started";
@@ -176,6 +251,12 @@ async fn report_calls(
             RelayEvent::CallEnded { report } => {
                 let line = report.summary.transcript_line();
                 app.hub().post(Instant::now(), &report.conversation_id, Speaker::System, &line);
+                if let Some(file) = records.as_mut() {
+                    let record = CallRecord::new(&report, Instant::now(), SystemTime::now());
+                    if let Err(error) = write_record(file, &record) {
+                        eprintln!("server: writing a call record: {error}");
+                    }
+                }
             }
             _ => {}
         }

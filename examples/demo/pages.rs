@@ -1,15 +1,25 @@
 //! The pages, their scripts, and the headers that let them use the camera.
+//!
+//! The server is the host here: it renders each chat page with the page's identity in it (a
+//! join token for the conversation in the query and the role of the path, and a party id of
+//! its own making), and the page's socket is admitted with that token only. A page's script
+//! can choose neither its role nor its party id.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use velaro_call_protocol::{ConversationId, PartyId, Role};
 use velaro_ice_config::EmbedPolicy;
+use velaro_signaling::JoinToken;
 
 use crate::App;
+use crate::config::new_party;
 
 /// The policy the demo's pages would have without calls: our own scripts and styles only.
 const BASE_CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; \
@@ -36,9 +46,29 @@ impl SecurityHeaders {
 }
 
 /// The chat page, for either role: each side's own controls are marked `agent-only` or
-/// `visitor-only` in the one template.
-fn chat_page(role: &str, title: &str) -> String {
-    include_str!("web/chat.html").replace("{{role}}", role).replace("{{title}}", title)
+/// `visitor-only` in the one template. Who the page is goes into `<meta>` tags that `chat.js`
+/// reads (not a script: the CSP allows none inline). Ids and tokens need no escaping: their
+/// grammars are `[0-9A-Za-z._~-]`.
+fn chat_page(
+    role: Role,
+    conversation: &ConversationId,
+    party: &PartyId,
+    token: &JoinToken,
+) -> String {
+    let (role, title) = match role {
+        Role::Agent => ("agent", "Agent console"),
+        Role::Visitor => ("visitor", "Chat with us"),
+    };
+    let identity = format!(
+        "<meta name=\"velaro-conversation\" content=\"{conversation}\">\n  \
+         <meta name=\"velaro-party\" content=\"{party}\">\n  \
+         <meta name=\"velaro-token\" content=\"{}\">\n</head>",
+        token.expose()
+    );
+    include_str!("web/chat.html")
+        .replace("{{role}}", role)
+        .replace("{{title}}", title)
+        .replacen("</head>", &identity, 1)
 }
 
 fn page(app: &App, html: impl IntoResponse) -> Response {
@@ -55,14 +85,50 @@ pub(crate) async fn index(State(app): State<Arc<App>>) -> Response {
     page(&app, include_str!("web/index.html"))
 }
 
-/// `/agent?conversation=…`: the support agent's chat, with the camera icon.
-pub(crate) async fn agent(State(app): State<Arc<App>>) -> Response {
-    page(&app, chat_page("agent", "Agent console"))
+/// What a chat page's URL may say: the conversation (`demo` when absent). Anything else in
+/// it (a `role`, a `party`) is not read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PageQuery {
+    #[serde(default)]
+    conversation: Option<String>,
+}
+
+/// `/agent?conversation=…`: the support agent's chat, with the camera icon. The demo has no
+/// login, so the path stands in for one: a real host renders this page only for its signed-in
+/// agents.
+pub(crate) async fn agent(State(app): State<Arc<App>>, Query(query): Query<PageQuery>) -> Response {
+    chat(&app, Role::Agent, query)
 }
 
 /// `/visitor?conversation=…`: the website visitor's chat widget.
-pub(crate) async fn visitor(State(app): State<Arc<App>>) -> Response {
-    page(&app, chat_page("visitor", "Chat with us"))
+pub(crate) async fn visitor(
+    State(app): State<Arc<App>>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    chat(&app, Role::Visitor, query)
+}
+
+/// A chat page for `role`, with a new party id and a join token minted for it now.
+fn chat(app: &App, role: Role, query: PageQuery) -> Response {
+    let conversation = query.conversation.unwrap_or_else(|| "demo".to_owned());
+    let conversation = match ConversationId::new(conversation) {
+        Ok(id) => id,
+        Err(error) => {
+            return (StatusCode::BAD_REQUEST, format!("conversation: {error}")).into_response();
+        }
+    };
+    let party = match new_party(role) {
+        Ok(party) => party,
+        Err(error) => return unavailable(&format!("no party id: {error}")),
+    };
+    match app.config.join.mint(&conversation, role, &party, SystemTime::now()) {
+        Ok(token) => page(app, chat_page(role, &conversation, &party, &token)),
+        Err(error) => unavailable(&error),
+    }
+}
+
+fn unavailable(detail: &str) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("cannot render the page: {detail}")).into_response()
 }
 
 /// `/static/{file}`: the scripts and the style sheet (no build step).

@@ -1,6 +1,11 @@
 //! One page's WebSocket: the host's own frames (`chat.*`, `host.*`) and call frames side by
 //! side. Call frames go to the relay through a [`Bridge`]; the host's are handled here.
 //!
+//! A page is admitted with the join token it got when it was rendered, once: its role, party
+//! id and conversation are the token's, never the page's say. So that it can come back after a
+//! dropped connection, a connected page always holds a fresh token for its next connect: one
+//! in its `host.welcome`, and a new one in a `host.token` every half of a token's lifetime.
+//!
 //! Everything a page can make the server hold is bounded: a WebSocket frame and message are at
 //! most [`MAX_MESSAGE`] bytes (a socket parked mid-frame holds no more), the socket's write
 //! buffer (unread pongs included) at most [`MAX_WRITE_BUFFER`], what waits for the page at most
@@ -25,9 +30,10 @@ use velaro_call_protocol::limits::MAX_FRAME_LEN;
 use velaro_call_protocol::{ConversationId, Device, PartyId, Role};
 use velaro_call_state::{Browser, permission_help};
 use velaro_ice_config::RtcConfiguration;
-use velaro_signaling::{TokenBucket, Transport, TransportError};
+use velaro_signaling::{JoinToken, TokenBucket, TokenError, Transport, TransportError};
 
 use crate::App;
+use crate::config::JoinTokens;
 use crate::hub::{MAX_CHAT_LEN, Speaker};
 use crate::outbox::Outbox;
 
@@ -49,16 +55,26 @@ const MAX_WRITE_BUFFER: usize = WRITE_BUFFER + 2 * MAX_MESSAGE;
 /// read until the relay catches up.
 const INCOMING: usize = 64;
 
-/// Who a page says it is (the demo's stand-in for a login).
+/// What a page's socket URL says: the conversation it is for and the join token that admits
+/// it there.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Join {
-    role: String,
-    conversation: String,
-    party: String,
+    /// The join token from the page's render or from the server's last `host.token`.
+    #[serde(default)]
+    token: Option<String>,
+    /// The conversation the socket is for (the token must be for it too).
+    #[serde(default)]
+    conversation: Option<String>,
     /// After a dropped connection: the last `seq` the page's call saw from each sender, as
     /// `party:seq,party:seq`, so the relay replays what it missed.
     #[serde(default)]
     resume: Option<String>,
+    /// No longer read: the role is the token's. Present, the request is refused.
+    #[serde(default)]
+    role: Option<String>,
+    /// No longer read: the party id is the token's. Present, the request is refused.
+    #[serde(default)]
+    party: Option<String>,
 }
 
 /// `party:seq,…` (ids never contain `:`); empty means "nothing seen yet".
@@ -78,30 +94,39 @@ fn parse_resume(text: &str) -> Result<Vec<(PartyId, u64)>, String> {
 /// The invite prompt the agent page sends (the visitor page shows the invite's own text).
 const PROMPT: &str = "Your agent would like to start a video call. Accept?";
 
-/// `GET /ws?role=agent|visitor&conversation=…&party=…`.
+/// `GET /ws?conversation=…&token=…[&resume=…]`: 401 without a token or with one that is
+/// forged, expired or used, 403 with a token for another conversation, 400 for a request that
+/// names a role or a party itself. The request is checked whole before the token is used up.
 pub(crate) async fn upgrade(
     State(app): State<Arc<App>>,
     Query(join): Query<Join>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let role = match join.role.as_str() {
-        "agent" => Role::Agent,
-        "visitor" => Role::Visitor,
-        other => return refuse(format!("role must be agent or visitor, not `{other}`")),
+    let Some(token) = join.token else {
+        let detail = "a join token is needed (`token`): a page gets one in its render";
+        return (StatusCode::UNAUTHORIZED, detail).into_response();
     };
-    let conversation = match ConversationId::new(join.conversation) {
+    if join.role.is_some() || join.party.is_some() {
+        let detail = "`role` and `party` may not be given: a page is who its join token says";
+        return refuse(detail.to_owned());
+    }
+    let Some(conversation) = join.conversation else {
+        return refuse("conversation: missing".to_owned());
+    };
+    let conversation = match ConversationId::new(conversation) {
         Ok(id) => id,
         Err(error) => return refuse(format!("conversation: {error}")),
-    };
-    let party = match PartyId::new(join.party) {
-        Ok(id) => id,
-        Err(error) => return refuse(format!("party: {error}")),
     };
     let resume = match join.resume.as_deref().map(parse_resume).transpose() {
         Ok(resume) => resume,
         Err(error) => return refuse(format!("resume: {error}")),
     };
+    let claims = match app.config.join.admit(&token, &conversation, SystemTime::now()) {
+        Ok(claims) => claims,
+        Err(error) => return refuse_token(&error),
+    };
+    let (role, party) = (claims.role, claims.party_id);
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let browser = Browser::from_user_agent(user_agent);
     ws.max_message_size(MAX_MESSAGE)
@@ -117,8 +142,21 @@ fn refuse(detail: String) -> Response {
     (StatusCode::BAD_REQUEST, detail).into_response()
 }
 
-/// The first frame a page gets: who it is, whether video calls are on, its ICE configuration
-/// and the permission help for its browser.
+/// 403 for a good token used in the wrong place, 503 when the server cannot record another
+/// used token, 401 for every other refusal. The body names the reason, never the token.
+fn refuse_token(error: &TokenError) -> Response {
+    let status = match error {
+        TokenError::WrongConversation { .. } | TokenError::WrongRole { .. } => {
+            StatusCode::FORBIDDEN
+        }
+        TokenError::ReplayGuardFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    (status, error.to_string()).into_response()
+}
+
+/// The first frame a page gets: who it is, whether video calls are on, its ICE configuration,
+/// the permission help for its browser, and the join token for its next connect.
 #[derive(Serialize)]
 struct Welcome<'a> {
     #[serde(rename = "type")]
@@ -130,6 +168,16 @@ struct Welcome<'a> {
     prompt: &'static str,
     ice: &'a RtcConfiguration,
     help: Help,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+}
+
+/// `host.token`: a fresh join token for the page's next connect (the one it holds expires).
+#[derive(Serialize)]
+struct Token<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    token: &'a str,
 }
 
 #[derive(Serialize)]
@@ -205,6 +253,20 @@ fn ice_frame(app: &App, role: Role, party: &PartyId) -> Bytes {
     }
 }
 
+/// `host.token` with a join token for `party`'s next connect, or the `host.error` saying why
+/// there is none.
+fn token_frame(
+    join: &JoinTokens,
+    conversation: &ConversationId,
+    role: Role,
+    party: &PartyId,
+) -> Bytes {
+    match join.mint(conversation, role, party, SystemTime::now()) {
+        Ok(token) => json(&Token { kind: "host.token", token: token.expose() }),
+        Err(error) => error_frame(&error),
+    }
+}
+
 /// A page's checked identity.
 struct Joined {
     role: Role,
@@ -227,6 +289,7 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
         }
     };
     let video_enabled = app.config.video_enabled(&conversation);
+    let next_token = app.config.join.mint(&conversation, role, &party, SystemTime::now());
     let welcome = Welcome {
         kind: "host.welcome",
         conversation_id: conversation.as_str(),
@@ -236,8 +299,12 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
         prompt: PROMPT,
         ice: &ice,
         help: Help::for_browser(browser),
+        token: next_token.as_ref().ok().map(JoinToken::expose),
     };
     let _ = out.push(json(&welcome));
+    if let Err(error) = &next_token {
+        let _ = out.push(error_frame(error));
+    }
     let member = app.hub().join(Instant::now(), &conversation, Arc::clone(&out));
     app.relay.open_conversation(conversation.clone(), video_enabled);
     let (mut to_relay, from_page) = channel::<Bytes>(INCOMING);
@@ -309,9 +376,19 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
             }
         }
     };
+    // The page's next token expires: a new one every half of a token's lifetime.
+    let refresher = async {
+        let mut every = tokio::time::interval(JoinTokens::TTL / 2);
+        every.tick().await; // the first tick is now: the welcome carried that one
+        loop {
+            every.tick().await;
+            let _ = out.push(token_frame(&app.config.join, &conversation, role, &party));
+        }
+    };
     tokio::select! {
         () = writer => {}
         () = reader => {}
+        () = refresher => {}
         // The page fell behind (its queue overflowed) or the relay disconnected it.
         () = out.closed() => {}
     }

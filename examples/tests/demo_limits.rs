@@ -51,28 +51,43 @@ async fn server(config: DemoConfig) -> DemoServer {
     DemoServer::start(config).await.expect("the demo server starts")
 }
 
+/// The join token the server renders into `/{role}?conversation=…`: a page's only way in (its
+/// party id is the server's too).
+async fn page_token(server: &DemoServer, role: &str, conversation: &str) -> String {
+    let mut stream = TcpStream::connect(server.addr()).await.expect("connects");
+    let request = format!(
+        "GET /{role}?conversation={conversation} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut page = String::new();
+    stream.read_to_string(&mut page).await.expect("page");
+    let tag = "<meta name=\"velaro-token\" content=\"";
+    let start = page.find(tag).expect("a token in the page") + tag.len();
+    page[start..].split('"').next().expect("the token").to_owned()
+}
+
 /// A page whose kernel receive buffer is `recv_buffer` bytes (small: it soon stops taking
-/// what the server writes), with Nagle off on the test's side.
+/// what the server writes), with Nagle off on the test's side. Its party id is the server's.
 async fn page_with(
     server: &DemoServer,
     role: &str,
     conversation: &str,
-    party: &str,
     recv_buffer: Option<u32>,
 ) -> Page {
+    let token = page_token(server, role, conversation).await;
     let socket = TcpSocket::new_v4().expect("socket");
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
     }
     let stream = socket.connect(server.addr()).await.expect("connects");
     stream.set_nodelay(true).expect("TCP_NODELAY");
-    let url =
-        format!("ws://{}/ws?role={role}&conversation={conversation}&party={party}", server.addr());
+    let url = format!("ws://{}/ws?conversation={conversation}&token={token}", server.addr());
     tokio_tungstenite::client_async(url, stream).await.expect("the page connects").0
 }
 
-async fn page(server: &DemoServer, role: &str, conversation: &str, party: &str) -> Page {
-    page_with(server, role, conversation, party, None).await
+async fn page(server: &DemoServer, role: &str, conversation: &str) -> Page {
+    page_with(server, role, conversation, None).await
 }
 
 async fn next(page: &mut Page) -> Value {
@@ -157,8 +172,8 @@ async fn answered_call(
     conversation: &str,
     visitor_buffer: Option<u32>,
 ) -> (Page, Page) {
-    let mut agent = page(server, "agent", conversation, "agent-1").await;
-    let mut visitor = page_with(server, "visitor", conversation, "visitor-1", visitor_buffer).await;
+    let mut agent = page(server, "agent", conversation).await;
+    let mut visitor = page_with(server, "visitor", conversation, visitor_buffer).await;
     next_of(&mut agent, "host.welcome").await;
     next_of(&mut visitor, "host.welcome").await;
     let invite = json!({"prompt": {"text": "Video call?"}, "media": {"audio": true, "video": true},
@@ -228,9 +243,9 @@ async fn a_relayed_frame_crosses_the_server_without_nagle_delay() {
 async fn a_page_that_stops_reading_is_disconnected_before_its_queue_grows() {
     let _one = SERIAL.lock().await;
     let server = server(DemoConfig { chat_rate: unlimited(), ..DemoConfig::default() }).await;
-    let mut slow = page_with(&server, "visitor", "flood-1", "visitor-1", Some(4096)).await;
+    let mut slow = page_with(&server, "visitor", "flood-1", Some(4096)).await;
     next_of(&mut slow, "host.welcome").await;
-    let flooder = page(&server, "agent", "flood-1", "agent-1").await;
+    let flooder = page(&server, "agent", "flood-1").await;
     let (mut flood, echoes) = flooder.split();
     let (echoed, reader) = drain(echoes);
     wait_for_count(&echoed, 1, Duration::from_secs(5), "the welcome").await;
@@ -262,9 +277,9 @@ async fn a_page_that_stops_reading_is_disconnected_before_its_queue_grows() {
 async fn a_ping_flood_that_never_reads_its_pongs_stays_bounded() {
     let _one = SERIAL.lock().await;
     let server = server(DemoConfig::default()).await;
-    let mut watcher = page(&server, "agent", "ping-1", "agent-1").await;
+    let mut watcher = page(&server, "agent", "ping-1").await;
     next_of(&mut watcher, "host.welcome").await;
-    let mut flooder = page_with(&server, "visitor", "ping-1", "visitor-1", Some(4096)).await;
+    let mut flooder = page_with(&server, "visitor", "ping-1", Some(4096)).await;
 
     // A masked ping with the largest control payload (125 bytes), 8,000 to a chunk.
     let mut ping = vec![0x89, 0x80 | 125, 1, 2, 3, 4];
@@ -296,8 +311,8 @@ async fn sockets_parked_mid_frame_hold_no_more_than_the_message_limit() {
     let _one = SERIAL.lock().await;
     let server = server(DemoConfig::default()).await;
     let mut pages = Vec::new();
-    for i in 0..40 {
-        let mut page = page(&server, "visitor", "parked-1", &format!("visitor-{i}")).await;
+    for _ in 0..40 {
+        let mut page = page(&server, "visitor", "parked-1").await;
         next_of(&mut page, "host.welcome").await;
         pages.push(page);
     }
@@ -340,9 +355,9 @@ async fn sockets_parked_mid_frame_hold_no_more_than_the_message_limit() {
 async fn chat_is_rate_limited_like_call_frames() {
     let _one = SERIAL.lock().await;
     let server = server(DemoConfig::default()).await;
-    let mut sender = page(&server, "visitor", "chatty-1", "visitor-1").await;
+    let mut sender = page(&server, "visitor", "chatty-1").await;
     next_of(&mut sender, "host.welcome").await;
-    let listener = page(&server, "agent", "chatty-1", "agent-1").await;
+    let listener = page(&server, "agent", "chatty-1").await;
     let (_, incoming) = listener.split();
     let (heard, reader) = drain(incoming);
     wait_for_count(&heard, 1, Duration::from_secs(5), "the welcome").await;
@@ -436,7 +451,7 @@ async fn one_off_conversations_are_freed() {
                 lanes.push(tokio::spawn(async move {
                     for i in (first + lane..first + count).step_by(AT_ONCE) {
                         let conversation = format!("one-off-{i}");
-                        let mut page = page(&server, "visitor", &conversation, "visitor-1").await;
+                        let mut page = page(&server, "visitor", &conversation).await;
                         next_of(&mut page, "host.welcome").await;
                         for line in 0..LINES {
                             let text = format!("{line} {}", "z".repeat(1000));

@@ -64,7 +64,7 @@ pub use ended::EndedCalls;
 pub use help::{Browser, permission_help};
 pub use input::{Action, IceState, MediaEvent};
 pub use output::{Event, MediaCommand, Output, PromptEnd, QualityAdvice, TrackKind};
-pub use referee::{Delivery, Fact, Notice, Referee, RefereeOutput};
 pub use record::{CallRecord, CallReport, MediaUsed};
+pub use referee::{Delivery, Fact, Notice, Referee, RefereeOutput};
 pub use summary::{CallSummary, Outcome};
 pub use velaro_call_protocol;

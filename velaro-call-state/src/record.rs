@@ -156,8 +156,8 @@ fn millis(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use velaro_call_protocol::message::media::{AudioOnlyReason, DisplaySurface, StreamId};
     use velaro_call_protocol::message::media::StreamState;
+    use velaro_call_protocol::message::media::{AudioOnlyReason, DisplaySurface, StreamId};
 
     use super::*;
 

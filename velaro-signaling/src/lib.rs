@@ -38,15 +38,42 @@
 //! # Features
 //! - `tokio`: `TokioClock`, the [`Clock`] of a tokio runtime, and `serve`, which runs a
 //!   [`Relay`] over many transports on a tokio runtime.
+//! - `tracing`: spans and events through the `tracing` facade (the host installs the
+//!   subscriber). A span per conversation (`conversation{id}`, entered by every relay input that
+//!   concerns it), per served session inside it (`session{id}`) and per [`CallSession`]
+//!   (`call_session{conversation, party, role, call}`). Events, with targets
+//!   `velaro_signaling::{relay, serve, session}`: sessions connected (`INFO`: session, role,
+//!   party), refused (`INFO`: role, reason), disconnected (`INFO`: frames dropped with its queue,
+//!   whether the grace started) and resumed (`INFO`: frames replayed); frames routed (`TRACE`:
+//!   message type, call, `seq`), refused (`DEBUG`: the reject code, never the detail) and dropped
+//!   (`DEBUG`); slow sessions closed (`WARN`); invite and grace expiries (`INFO`); calls started
+//!   (`INFO`: call, agent, visitor) and ended (`INFO`: outcome, reason code, ring and talk time,
+//!   accept to media); a served session's end (`INFO`: why) and a `CallSession`'s transport
+//!   failures, reconnects and call end. Only the host's ids, codes, counts and durations are
+//!   logged: never an address, SDP, candidate, ICE or TURN credential, token or prompt text
+//!   (`tests/tests/pii_logs.rs` checks a whole call at `TRACE`).
+//! - `metrics`: counters, gauges and a histogram through the `metrics` facade (the host installs
+//!   the recorder and its exporter, before creating the relay): gauges `velaro_sessions`,
+//!   `velaro_conversations`, `velaro_queued_frames` (frames waiting in all sessions' queues);
+//!   counters `velaro_calls_started_total`, `velaro_calls_ended_total{outcome}`,
+//!   `velaro_frames_routed_total`, `velaro_frames_refused_total{code}`,
+//!   `velaro_frames_dropped_total`, `velaro_resumes_total`, `velaro_frames_replayed_total`,
+//!   `velaro_slow_sessions_closed_total`, `velaro_grace_expired_total`,
+//!   `velaro_connects_refused_total{reason}`; histogram `velaro_accept_to_media_seconds`. The
+//!   gauges add up over the relays of a process, and a dropped relay takes its share off.
+//!
+//! Without `tracing` and `metrics` (the default) none of it is compiled: not even the crates.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod clock;
 mod memory;
+mod observe;
 mod relay;
 #[cfg(feature = "tokio")]
 mod serve;
 mod session;
+mod token;
 mod transport;
 
 pub use clock::Clock;
@@ -59,6 +86,9 @@ pub use relay::{
 #[cfg(feature = "tokio")]
 pub use serve::{RelayServer, serve};
 pub use session::{CallControl, CallSession, SessionError, SessionOutput, SessionOutputs};
+pub use token::{
+    Expect, JoinClaims, JoinKey, JoinKeys, JoinNonce, JoinToken, ReplayGuard, TokenError,
+};
 pub use transport::{SinkStream, Transport, TransportError};
 pub use velaro_call_state;
 pub use velaro_call_state::velaro_call_protocol;
@@ -67,8 +97,9 @@ pub use velaro_call_state::velaro_call_protocol::velaro_ice_config;
 /// The types a host meets first, in one import: `use velaro_signaling::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CallControl, CallSession, Clock, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput,
-        SessionError, SessionId, SessionOutput, SessionOutputs, Transport, TransportError,
+        CallControl, CallSession, Clock, Expect, JoinClaims, JoinKeys, Relay, RelayConfig,
+        RelayError, RelayEvent, RelayOutput, ReplayGuard, SessionError, SessionId, SessionOutput,
+        SessionOutputs, TokenError, Transport, TransportError,
     };
     #[cfg(feature = "tokio")]
     pub use crate::{RelayServer, TokioClock, serve};

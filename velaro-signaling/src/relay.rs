@@ -23,6 +23,8 @@ pub use config::{RateLimit, RelayConfig, TokenBucket};
 pub use output::{RelayError, RelayEvent, RelayOutput, SessionId};
 use state::{Conversation, Party, ReplayLog, Session};
 
+use crate::observe::{self, in_span};
+
 /// The relay: routes call frames between the sessions of each conversation.
 ///
 /// Sans IO, with the method map of the call machines (see
@@ -98,6 +100,7 @@ const UNKNOWN_CALL: &str = "unknown";
 impl Relay {
     /// A relay with no conversations.
     pub fn new(config: RelayConfig) -> Relay {
+        observe::describe();
         Relay {
             config,
             conversations: HashMap::new(),
@@ -114,7 +117,10 @@ impl Relay {
             conversation.referee.set_video_enabled(video_enabled);
         } else {
             let referee = Referee::new(conversation_id.clone(), video_enabled);
-            self.conversations.insert(conversation_id, Conversation::new(referee));
+            let span = observe::conversation_span(&conversation_id);
+            in_span!(&span);
+            observe::conversation_opened();
+            self.conversations.insert(conversation_id, Conversation::new(referee, span));
         }
     }
 
@@ -131,20 +137,22 @@ impl Relay {
         party: PartyId,
     ) -> Result<SessionId, RelayError> {
         if party == PartyId::relay() {
-            return Err(RelayError::ReservedParty(party));
+            return Err(observe::connect_refused(role, RelayError::ReservedParty(party)));
         }
-        let conversation = self
-            .conversations
-            .get_mut(conversation_id)
-            .ok_or_else(|| RelayError::UnknownConversation(conversation_id.clone()))?;
+        let Some(conversation) = self.conversations.get_mut(conversation_id) else {
+            let unknown = RelayError::UnknownConversation(conversation_id.clone());
+            return Err(observe::connect_refused(role, unknown));
+        };
+        in_span!(&conversation.span);
         match conversation.parties.iter_mut().find(|p| p.id == party) {
             Some(known) if known.role != role => {
-                return Err(RelayError::RoleConflict {
+                let conflict = RelayError::RoleConflict {
                     conversation_id: conversation_id.clone(),
                     party,
                     claimed: role,
                     bound: known.role,
-                });
+                };
+                return Err(observe::connect_refused(role, conflict));
             }
             Some(known) => known.lost_since = None,
             None => conversation.parties.push(Party {
@@ -158,6 +166,7 @@ impl Relay {
         self.next_session += 1;
         conversation.sessions.push(id);
         conversation.referee.handle_join(now, role, &party);
+        observe::connected(id, role, &party);
         let bucket = TokenBucket::full(self.config.rate, now);
         let session = Session {
             conversation: conversation_id.clone(),
@@ -181,8 +190,10 @@ impl Relay {
     pub fn disconnect(&mut self, now: Instant, session: SessionId) -> Result<(), RelayError> {
         let gone = self.sessions.remove(&session).ok_or(RelayError::UnknownSession(session))?;
         let Some(conversation) = self.conversations.get_mut(&gone.conversation) else {
+            observe::disconnected(session, gone.queue.len(), false);
             return Ok(());
         };
+        in_span!(&conversation.span);
         conversation.sessions.retain(|s| *s != session);
         let party_still_here = conversation
             .sessions
@@ -195,6 +206,7 @@ impl Relay {
         {
             party.lost_since = Some(now);
         }
+        observe::disconnected(session, gone.queue.len(), !party_still_here);
         self.rearm(&gone.conversation);
         Ok(())
     }
@@ -213,6 +225,7 @@ impl Relay {
             .conversations
             .get(&target.conversation)
             .ok_or_else(|| RelayError::UnknownConversation(target.conversation.clone()))?;
+        in_span!(&conversation.span);
         let missed = |(sender, seq, _): &&(PartyId, u64, Bytes)| {
             seen.iter().find(|(s, _)| s == sender).is_none_or(|(_, last)| seq > last)
         };
@@ -224,6 +237,7 @@ impl Relay {
             .filter(missed)
             .map(|(_, _, frame)| frame.clone())
             .collect();
+        observe::resumed(session, missing.len());
         for frame in missing {
             self.enqueue(session, frame);
         }
@@ -238,6 +252,7 @@ impl Relay {
         frame: &[u8],
     ) -> Result<(), RelayError> {
         let sender = self.sessions.get_mut(&session).ok_or(RelayError::UnknownSession(session))?;
+        in_span!(self.conversations.get(&sender.conversation).map(|c| &c.span));
         if !sender.bucket.take(self.config.rate, now) {
             self.refuse(
                 session,
@@ -294,17 +309,24 @@ impl Relay {
             }
             self.deadlines.remove(&(at, id.clone()));
             let Some(conversation) = self.conversations.get_mut(&id) else { continue };
+            in_span!(&conversation.span);
             conversation.deadline = None;
+            #[cfg(feature = "tracing")]
+            if conversation.referee.poll_timeout().is_some_and(|at| at <= now) {
+                observe::invite_expired();
+            }
             conversation.referee.handle_timeout(now);
             let (gone, kept): (Vec<Party>, Vec<Party>) =
                 std::mem::take(&mut conversation.parties).into_iter().partition(lost);
             conversation.parties = kept;
             for party in gone {
+                observe::grace_expired(party.role, &party.id);
                 conversation.referee.handle_party_lost(now, party.role, &party.id);
             }
             self.drain_referee(&id, None);
             if self.conversations.get(&id).is_some_and(Conversation::is_idle) {
                 self.conversations.remove(&id);
+                observe::conversation_freed();
             } else {
                 self.rearm(&id);
             }
@@ -325,7 +347,7 @@ impl Relay {
     /// per session, bounded by [`RelayConfig::max_queued`]: each session's writer drains its own
     /// as fast as its transport takes frames, and one that falls behind is closed.
     pub fn poll_transmit(&mut self, session: SessionId) -> Option<Bytes> {
-        self.sessions.get_mut(&session)?.queue.pop_front()
+        self.sessions.get_mut(&session)?.queue.pop_front().inspect(|_| observe::dequeued())
     }
 
     /// What one conversation's state holds, in bytes: its referee (live call and tombstones),
@@ -365,6 +387,19 @@ impl Relay {
         self.conversations.len()
     }
 
+    /// A conversation's span, for what the IO edge logs about it (`serve`'s sessions).
+    #[cfg(all(feature = "tokio", feature = "tracing"))]
+    pub(crate) fn span(&self, conversation_id: &ConversationId) -> observe::Span {
+        self.conversations.get(conversation_id).map_or_else(observe::Span::none, |c| c.span.clone())
+    }
+
+    /// A conversation's span (nothing without the `tracing` feature).
+    #[cfg(all(feature = "tokio", not(feature = "tracing")))]
+    #[allow(clippy::unused_self)] // the same call with and without the feature
+    pub(crate) fn span(&self, _: &ConversationId) -> observe::Span {
+        observe::Span
+    }
+
     /// Moves a conversation's entry in the timer index to its current next deadline.
     fn rearm(&mut self, conversation_id: &ConversationId) {
         let Some(conversation) = self.conversations.get_mut(conversation_id) else { return };
@@ -395,8 +430,13 @@ impl Relay {
                 }
                 RefereeOutput::Forward { to, envelope } => {
                     // Stamped the same way as it was written before it was judged.
-                    let frame =
-                        judged.map_or_else(|| Bytes::from(encode(&envelope)), |j| j.frame.clone());
+                    let frame = match judged {
+                        Some(judged) => {
+                            observe::routed(judged.session, &envelope);
+                            judged.frame.clone()
+                        }
+                        None => Bytes::from(encode(&envelope)),
+                    };
                     self.deliver(conversation_id, &to, &envelope, &frame);
                 }
                 RefereeOutput::Refuse { envelope, code, detail } => {
@@ -404,8 +444,9 @@ impl Relay {
                         self.refuse(judged.session, Some(&envelope), code, detail);
                     }
                 }
-                RefereeOutput::Drop(_) => {}
+                RefereeOutput::Drop(envelope) => observe::dropped(&envelope),
                 RefereeOutput::Fact(Fact::CallStarted { call_id, agent, visitor, .. }) => {
+                    observe::call_started(&call_id, &agent, &visitor);
                     let conversation_id = conversation_id.clone();
                     let started =
                         RelayEvent::CallStarted { conversation_id, call_id, agent, visitor };
@@ -416,6 +457,7 @@ impl Relay {
                         .config
                         .visitor_candidates
                         .is_some_and(|f| f.policy() == CandidatePolicy::RelayOnly);
+                    observe::call_ended(&report);
                     let ended = RelayEvent::CallEnded { report };
                     self.outputs.push_back(RelayOutput::Event(ended));
                 }
@@ -461,6 +503,7 @@ impl Relay {
         }
         if to.queue.len() >= self.config.max_queued {
             to.closing = true;
+            observe::slow_session(session, to.queue.len());
             to.queue = VecDeque::new();
             self.outputs.push_back(RelayOutput::Close(session));
             return;
@@ -469,6 +512,7 @@ impl Relay {
             self.outputs.push_back(RelayOutput::Transmit(session));
         }
         to.queue.push_back(frame);
+        observe::queued();
     }
 
     /// Answers `session` with a `call.rejected` about its frame.
@@ -499,8 +543,18 @@ impl Relay {
             to.notices,
             RejectedBody::new(code.clone(), detail, refused.map(|e| e.seq)),
         );
+        observe::refused(session, refused.map(|e| &e.call_id), &code);
         self.enqueue(session, Bytes::from(encode(&notice)));
         self.outputs.push_back(RelayOutput::Event(RelayEvent::Refused { session, code }));
+    }
+}
+
+/// The gauges forget what a dropped relay still held.
+#[cfg(feature = "metrics")]
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let queued = self.sessions.values().map(|s| s.queue.len()).sum();
+        observe::relay_dropped(self.sessions.len(), self.conversations.len(), queued);
     }
 }
 

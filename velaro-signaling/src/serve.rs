@@ -9,6 +9,7 @@ use futures::future::{Either, select};
 use velaro_call_state::velaro_call_protocol::{ConversationId, PartyId, Role};
 
 use crate::clock::{Clock, TokioClock};
+use crate::observe;
 use crate::relay::{Relay, RelayError, RelayEvent, RelayOutput, SessionId};
 use crate::transport::Transport;
 
@@ -29,6 +30,30 @@ struct Shared {
 enum Wake {
     Write,
     Close,
+}
+
+/// Why a served session's task ended.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// The peer ended the stream.
+    TransportEnded,
+    /// A receive or a send failed.
+    TransportFailed,
+    /// The relay closed it: its queue was full.
+    RelayClosed,
+    /// The server is gone.
+    ServerGone,
+}
+
+impl Stop {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stop::TransportEnded => "transport_ended",
+            Stop::TransportFailed => "transport_failed",
+            Stop::RelayClosed => "relay_closed",
+            Stop::ServerGone => "server_gone",
+        }
+    }
 }
 
 /// A served relay: connect authenticated transports to it, and read its events.
@@ -107,7 +132,7 @@ impl RelayServer {
         resume: Option<Vec<(PartyId, u64)>>,
     ) -> Result<SessionId, RelayError> {
         let (wake, wake_rx) = unbounded();
-        let session = {
+        let (session, span) = {
             let mut shared = self.lock();
             let now = TokioClock.now();
             let session = shared.relay.connect(now, conversation_id, role, party)?;
@@ -116,11 +141,12 @@ impl RelayServer {
             }
             shared.wakers.insert(session, wake);
             shared.wake_ready();
-            session
+            (session, observe::session_span(&shared.relay.span(conversation_id), session))
         };
         let server = self.clone();
+        let run = async move { server.run_session(session, transport, wake_rx).await };
         #[allow(clippy::disallowed_methods)] // the IO edge owns the tasks
-        tokio::spawn(async move { server.run_session(session, transport, wake_rx).await });
+        tokio::spawn(observe::instrument(run, span));
         Ok(session)
     }
 
@@ -131,7 +157,7 @@ impl RelayServer {
         mut wake: UnboundedReceiver<Wake>,
     ) {
         use futures::StreamExt as _;
-        loop {
+        let stop = loop {
             let next = match select(transport.recv(), wake.next()).await {
                 Either::Left((frame, _)) => Either::Left(frame),
                 Either::Right((wake, _)) => Either::Right(wake),
@@ -144,14 +170,17 @@ impl RelayServer {
                     shared.wake_ready();
                 }
                 Either::Right(Some(Wake::Write)) => {
-                    if !self.write_queued(session, &mut transport, &mut wake).await {
-                        break;
+                    if let Err(stop) = self.write_queued(session, &mut transport, &mut wake).await {
+                        break stop;
                     }
                 }
-                // The transport ended or failed, or the relay wants the session closed.
-                Either::Left(Ok(None) | Err(_)) | Either::Right(Some(Wake::Close) | None) => break,
+                Either::Left(Ok(None)) => break Stop::TransportEnded,
+                Either::Left(Err(_)) => break Stop::TransportFailed,
+                Either::Right(Some(Wake::Close)) => break Stop::RelayClosed,
+                Either::Right(None) => break Stop::ServerGone,
             }
-        }
+        };
+        observe::session_ended(stop.as_str());
         let _ = transport.close().await;
         let mut shared = self.lock();
         shared.wakers.remove(&session);
@@ -162,25 +191,25 @@ impl RelayServer {
 
     /// Writes what the relay queued for `session`, frame by frame. A transport that pushes back
     /// (a slow page's bounded queue) keeps a send waiting: the relay's close still ends it then.
-    /// Returns whether the session goes on (a failed send or a close end it).
+    /// Returns why the session ends when it does (a failed send or a close end it).
     async fn write_queued<T: Transport>(
         &self,
         session: SessionId,
         transport: &mut T,
         wake: &mut UnboundedReceiver<Wake>,
-    ) -> bool {
+    ) -> Result<(), Stop> {
         use futures::StreamExt as _;
         loop {
             // The lock is released before the send waits.
             let next = self.lock().relay.poll_transmit(session);
-            let Some(frame) = next else { return true };
+            let Some(frame) = next else { return Ok(()) };
             let mut send = transport.send(frame);
             loop {
                 match select(send, wake.next()).await {
                     Either::Left((Ok(()), _)) => break,
-                    Either::Left((Err(_), _)) | Either::Right((Some(Wake::Close) | None, _)) => {
-                        return false;
-                    }
+                    Either::Left((Err(_), _)) => return Err(Stop::TransportFailed),
+                    Either::Right((Some(Wake::Close), _)) => return Err(Stop::RelayClosed),
+                    Either::Right((None, _)) => return Err(Stop::ServerGone),
                     // This loop writes until the queue is empty: that frame too.
                     Either::Right((Some(Wake::Write), pending)) => send = pending,
                 }

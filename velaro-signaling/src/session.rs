@@ -5,13 +5,14 @@ use std::sync::Arc;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{Either, select};
 use futures::{Stream, StreamExt as _};
-use velaro_call_state::velaro_call_protocol::{CallId, decode, encode};
+use velaro_call_state::velaro_call_protocol::{CallId, Role, decode, encode};
 use velaro_call_state::{
     Action, Call, CallConfig, CallError, CallSummary, EndedCalls, Event, MediaCommand, MediaEvent,
     Output,
 };
 
 use crate::clock::Clock;
+use crate::observe::{self, in_span};
 use crate::transport::{Transport, TransportError};
 
 /// What the session asks of its host: media commands for the WebRTC layer, events for the UI.
@@ -109,17 +110,23 @@ pub struct CallSession<T> {
     clock: Arc<dyn Clock>,
     inputs: UnboundedReceiver<Input>,
     outputs: UnboundedSender<SessionOutput>,
+    /// Its span: conversation, party, role and call (feature `tracing`).
+    span: observe::Span,
 }
 
 impl<T: Transport> CallSession<T> {
     fn new(
         config: CallConfig,
+        role: Role,
         call: Option<Call>,
         transport: T,
         clock: Arc<dyn Clock>,
     ) -> (Self, CallControl, SessionOutputs) {
         let (input_tx, input_rx) = unbounded();
         let (output_tx, output_rx) = unbounded();
+        let call_id = call.as_ref().map(Call::call_id);
+        let span =
+            observe::call_session_span(&config.conversation_id, &config.party_id, role, call_id);
         let session = CallSession {
             config,
             call,
@@ -128,6 +135,7 @@ impl<T: Transport> CallSession<T> {
             clock,
             inputs: input_rx,
             outputs: output_tx,
+            span,
         };
         (session, CallControl { inputs: input_tx }, SessionOutputs { outputs: output_rx })
     }
@@ -140,7 +148,7 @@ impl<T: Transport> CallSession<T> {
         clock: Arc<dyn Clock>,
     ) -> (Self, CallControl, SessionOutputs) {
         let call = Call::agent(config.clone(), call_id, clock.now());
-        CallSession::new(config, Some(call), transport, clock)
+        CallSession::new(config, Role::Agent, Some(call), transport, clock)
     }
 
     /// A visitor's session: its call starts with the first invite that arrives (unless a
@@ -150,15 +158,21 @@ impl<T: Transport> CallSession<T> {
         transport: T,
         clock: Arc<dyn Clock>,
     ) -> (Self, CallControl, SessionOutputs) {
-        CallSession::new(config, None, transport, clock)
+        CallSession::new(config, Role::Visitor, None, transport, clock)
     }
 
     /// Drives the call until it ends, returning its summary. On
     /// [`SessionError::Disconnected`], [`reconnect`](Self::reconnect) and run again.
     pub async fn run(&mut self) -> Result<CallSummary, SessionError> {
+        let span = self.span.clone();
+        observe::instrument(self.drive(), span).await
+    }
+
+    async fn drive(&mut self) -> Result<CallSummary, SessionError> {
         loop {
             self.flush().await?;
             if let Some(summary) = self.call.as_ref().and_then(Call::summary) {
+                observe::session_call_ended(summary);
                 return Ok(summary.clone());
             }
             let deadline = self.call.as_ref().and_then(Call::poll_timeout);
@@ -174,17 +188,25 @@ impl<T: Transport> CallSession<T> {
                 Either::Right(((), _)) => Wake::Timer,
             };
             match wake {
-                Wake::Frame(frame) => match frame? {
-                    Some(frame) => self.on_frame(&frame),
-                    None => return Err(SessionError::Disconnected),
-                },
+                Wake::Frame(Ok(Some(frame))) => self.on_frame(&frame),
+                Wake::Frame(Ok(None)) => {
+                    observe::transport_ended();
+                    return Err(SessionError::Disconnected);
+                }
+                Wake::Frame(Err(error)) => {
+                    observe::transport_failed(&error);
+                    return Err(error.into());
+                }
                 Wake::Input(Some(input)) => self.on_input(input),
                 // The host dropped every control: nobody can drive the media any more.
                 Wake::Input(None) => {
                     self.on_input(Input::Action(Action::Hangup));
                     self.flush().await?;
                     return match self.call.as_ref().and_then(Call::summary) {
-                        Some(summary) => Ok(summary.clone()),
+                        Some(summary) => {
+                            observe::session_call_ended(summary);
+                            Ok(summary.clone())
+                        }
                         None => Err(SessionError::Abandoned),
                     };
                 }
@@ -204,13 +226,19 @@ impl<T: Transport> CallSession<T> {
         &mut self,
         transport: T,
     ) -> Vec<(velaro_call_state::velaro_call_protocol::PartyId, u64)> {
+        in_span!(&self.span);
         self.transport = transport;
-        self.call.as_ref().map(Call::last_seen).unwrap_or_default()
+        let seen = self.call.as_ref().map(Call::last_seen).unwrap_or_default();
+        observe::reconnected(seen.len());
+        seen
     }
 
     fn on_frame(&mut self, frame: &[u8]) {
         // A relay forwards only frames it decoded; anything else is dropped here.
-        let Ok(envelope) = decode(frame) else { return };
+        let envelope = match decode(frame) {
+            Ok(envelope) => envelope,
+            Err(error) => return observe::undecodable(&error.reject_code()),
+        };
         let now = self.clock.now();
         match self.call.as_mut() {
             Some(call) => {
@@ -218,6 +246,9 @@ impl<T: Transport> CallSession<T> {
             }
             None if self.ended.starts_a_call(&envelope) => {
                 self.call = Call::visitor(self.config.clone(), &envelope, now).ok();
+                if self.call.is_some() {
+                    observe::call_rang(&self.span, &envelope.call_id);
+                }
             }
             None => {}
         }
@@ -231,6 +262,7 @@ impl<T: Transport> CallSession<T> {
             Input::Media(event) => call.handle_media(now, event),
         };
         if let Err(error) = result {
+            observe::input_refused(&error);
             let _ = self.outputs.unbounded_send(SessionOutput::Refused(error));
         }
     }
@@ -239,7 +271,10 @@ impl<T: Transport> CallSession<T> {
     async fn flush(&mut self) -> Result<(), SessionError> {
         while let Some(output) = self.call.as_mut().and_then(Call::poll_output) {
             match output {
-                Output::Send(envelope) => self.transport.send(encode(&envelope).into()).await?,
+                Output::Send(envelope) => {
+                    let sent = self.transport.send(encode(&envelope).into()).await;
+                    sent.inspect_err(observe::transport_failed)?;
+                }
                 // A host that stopped listening only misses what it no longer wants.
                 Output::Media(command) => {
                     let _ = self.outputs.unbounded_send(SessionOutput::Media(command));

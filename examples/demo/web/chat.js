@@ -5,12 +5,17 @@
 // For tests and curious people, `window.velaroDemo` exposes the page's state:
 // `state`, `reason`, `call`, `welcome`, `chat()`, `stats()`.
 
-import { Call, EndedCalls, randomId } from "/static/velaro-call.js";
+import { Call, EndedCalls } from "/static/velaro-call.js";
 
+// Who this page is comes from the server's render: the conversation, a party id of the
+// server's making, and a join token for them with the role of the page's path. The page
+// cannot choose its role or its party: the server admits its socket with the token only.
+const identity = (name) => document.querySelector(`meta[name="velaro-${name}"]`)?.content || "";
 const role = document.body.dataset.role;
 const params = new URLSearchParams(location.search);
-const conversation = params.get("conversation") || "demo";
-const party = params.get("party") || tabParty();
+const conversation = identity("conversation");
+const party = identity("party");
+let token = identity("token"); // single-use: the server sends the next one once we are in
 const $ = (id) => document.getElementById(id);
 
 let socket = null;
@@ -19,34 +24,27 @@ let call = null;
 const iceWaiters = [];
 const endedCalls = new EndedCalls(); // visitor: an invite overtaken by its hangup never rings
 
-function tabParty() {
-  // One party id per tab (so two visitor tabs ring separately), kept across reloads.
-  const key = `velaro-party-${role}`;
-  let id = sessionStorage.getItem(key);
-  if (!id) {
-    id = randomId(`${role}-tab`);
-    sessionStorage.setItem(key, id);
-  }
-  return id;
-}
-
 // ---- the chat connection ---------------------------------------------------------------------
 
-// A dropped connection comes back by itself: the page reconnects with what its call last saw
-// from each sender, the relay replays what it missed (within its grace period), and frames
-// written meanwhile wait here (the relay drops any it already has, by seq).
+// A dropped connection comes back by itself: the page reconnects with the fresh token the
+// server last sent and with what its call last saw from each sender, the relay replays what it
+// missed (within its grace period), and frames written meanwhile wait here (the relay drops any
+// it already has, by seq).
 const RECONNECT_MS = [250, 1000, 2000, 5000];
+const RELOADED_AT = "velaro-reloaded-at";
 let reconnects = 0;
 const outbox = [];
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = new URLSearchParams({ role, conversation, party });
+  const query = new URLSearchParams({ conversation, token });
   if (call?.live) query.set("resume", [...call.seen].map(([sender, seq]) => `${sender}:${seq}`).join(","));
   const ws = new WebSocket(`${scheme}://${location.host}/ws?${query}`);
   socket = ws;
+  let opened = false;
   ws.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
   ws.addEventListener("open", () => {
+    opened = true;
     reconnects = 0;
     setConnection("online");
     for (const frame of outbox.splice(0)) ws.send(frame);
@@ -54,10 +52,36 @@ function connect() {
   ws.addEventListener("close", () => {
     if (socket !== ws) return;
     setConnection("offline");
-    const delay = RECONNECT_MS[Math.min(reconnects, RECONNECT_MS.length - 1)];
-    reconnects += 1;
-    setTimeout(connect, delay);
+    if (opened) reconnectLater();
+    else refusedOrDown();
   });
+}
+
+function reconnectLater() {
+  const delay = RECONNECT_MS[Math.min(reconnects, RECONNECT_MS.length - 1)];
+  reconnects += 1;
+  setTimeout(connect, delay);
+}
+
+// A socket that never opened was refused (its token expired, was used already, or the server
+// restarted with a new key) or the server is down; a browser does not say which. If the server
+// answers a plain request it is up, so the token was refused: only a new render brings a new
+// token, so the page reloads (at most once every 10 s). Otherwise it waits and tries again.
+async function refusedOrDown() {
+  let up = false;
+  try {
+    up = (await fetch("/static/demo.css", { method: "HEAD", cache: "no-store" })).ok;
+  } catch {
+    up = false;
+  }
+  const lastReload = Number(sessionStorage.getItem(RELOADED_AT)) || 0;
+  if (up && Date.now() - lastReload > 10000) {
+    sessionStorage.setItem(RELOADED_AT, String(Date.now()));
+    $("connection").textContent = "Signed out of the chat: reloading…";
+    location.reload();
+    return;
+  }
+  reconnectLater();
 }
 
 function send(frame) {
@@ -75,6 +99,7 @@ function onFrame(frame) {
   switch (frame.type) {
     case "host.welcome":
       welcome = frame;
+      if (frame.token) token = frame.token; // for the next connect
       $("chat-log").replaceChildren(); // the history follows, also after a reconnect
       document.body.dataset.videoEnabled = String(frame.video_enabled);
       if (role === "agent") $("call-start").hidden = !frame.video_enabled;
@@ -86,6 +111,10 @@ function onFrame(frame) {
       welcome.ice = frame.ice;
       if (call?.live && !call.pc) call.ice = frame.ice;
       iceWaiters.splice(0).forEach((resolve) => resolve(frame.ice));
+      return;
+    case "host.token":
+      // A fresh token for the next connect: the one we hold would expire.
+      token = frame.token;
       return;
     case "host.error":
       return notice(`Server: ${frame.detail}`);

@@ -9,8 +9,8 @@ use velaro_call_protocol::message::hangup::{HangupBody, RejectCode};
 use velaro_call_protocol::{CallId, ConversationId, Envelope, Message, PartyId, Reason, Role};
 
 use super::window::SeqWindow;
-use crate::record::MediaUsed;
 use super::{Delivery, Fact, Notice, Referee};
+use crate::record::MediaUsed;
 
 /// The rules' answer about one frame, before it becomes a [`RefereeOutput`](super::RefereeOutput).
 #[derive(Debug, Clone, PartialEq, Eq)]

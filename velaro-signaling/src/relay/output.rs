@@ -4,9 +4,9 @@ use std::fmt;
 
 #[cfg(doc)]
 use velaro_call_state::CallRecord;
+use velaro_call_state::CallReport;
 use velaro_call_state::velaro_call_protocol::message::hangup::RejectCode;
 use velaro_call_state::velaro_call_protocol::{CallId, ConversationId, PartyId, Role};
-use velaro_call_state::CallReport;
 
 /// A connected session (one WebSocket, say): numbered by the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

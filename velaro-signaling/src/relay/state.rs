@@ -9,6 +9,7 @@ use velaro_call_state::velaro_call_protocol::{CallId, ConversationId, PartyId, R
 
 use super::config::TokenBucket;
 use super::output::SessionId;
+use crate::observe::Span;
 
 #[derive(Debug)]
 pub(super) struct Session {
@@ -73,16 +74,20 @@ pub(super) struct Conversation {
     pub(super) logged_call: Option<CallId>,
     /// The deadline this conversation has in the relay's timer index.
     pub(super) deadline: Option<Instant>,
+    /// Its span, entered by every input that concerns it (feature `tracing`).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(super) span: Span,
 }
 
 impl Conversation {
-    pub(super) fn new(referee: Referee) -> Conversation {
+    pub(super) fn new(referee: Referee, span: Span) -> Conversation {
         Conversation {
             referee,
             sessions: Vec::new(),
             parties: Vec::new(),
             logged_call: None,
             deadline: None,
+            span,
         }
     }
 
