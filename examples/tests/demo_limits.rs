@@ -24,6 +24,10 @@ use velaro_signaling::{RateLimit, RelayConfig};
 
 type Page = WebSocketStream<TcpStream>;
 
+#[path = "support/pages.rs"]
+mod pages;
+use pages::{envelope, next, render, send};
+
 /// One measuring test at a time: they share the process's memory and the machine's cores.
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
@@ -51,22 +55,6 @@ async fn server(config: DemoConfig) -> DemoServer {
     DemoServer::start(config).await.expect("the demo server starts")
 }
 
-/// The join token the server renders into `/{role}?conversation=…`: a page's only way in (its
-/// party id is the server's too).
-async fn page_token(server: &DemoServer, role: &str, conversation: &str) -> String {
-    let mut stream = TcpStream::connect(server.addr()).await.expect("connects");
-    let request = format!(
-        "GET /{role}?conversation={conversation} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Connection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut page = String::new();
-    stream.read_to_string(&mut page).await.expect("page");
-    let tag = "<meta name=\"velaro-token\" content=\"";
-    let start = page.find(tag).expect("a token in the page") + tag.len();
-    page[start..].split('"').next().expect("the token").to_owned()
-}
-
 /// A page whose kernel receive buffer is `recv_buffer` bytes (small: it soon stops taking
 /// what the server writes), with Nagle off on the test's side. Its party id is the server's.
 async fn page_with(
@@ -75,7 +63,7 @@ async fn page_with(
     conversation: &str,
     recv_buffer: Option<u32>,
 ) -> Page {
-    let token = page_token(server, role, conversation).await;
+    let token = render(server, &format!("/{role}?conversation={conversation}")).await.token;
     let socket = TcpSocket::new_v4().expect("socket");
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
@@ -90,15 +78,6 @@ async fn page(server: &DemoServer, role: &str, conversation: &str) -> Page {
     page_with(server, role, conversation, None).await
 }
 
-async fn next(page: &mut Page) -> Value {
-    let frame = tokio::time::timeout(Duration::from_secs(10), page.next())
-        .await
-        .expect("a frame within 10 s")
-        .expect("the socket is open")
-        .expect("a good frame");
-    serde_json::from_str(frame.to_text().expect("text")).expect("JSON")
-}
-
 /// The next frame of type `kind`, skipping others.
 async fn next_of(page: &mut Page, kind: &str) -> Value {
     loop {
@@ -107,10 +86,6 @@ async fn next_of(page: &mut Page, kind: &str) -> Value {
             return frame;
         }
     }
-}
-
-async fn send(page: &mut Page, frame: &Value) {
-    page.send(Message::text(frame.to_string())).await.expect("sent");
 }
 
 /// Reads whatever the server had written until it closes the socket; panics if it is still
@@ -151,18 +126,6 @@ async fn wait_for_count(count: &AtomicUsize, at_least: usize, within: Duration, 
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-fn envelope(
-    conversation: &str,
-    party: &str,
-    role: &str,
-    seq: u64,
-    kind: &str,
-    body: Value,
-) -> Value {
-    json!({"type": kind, "version": 1, "conversation_id": conversation, "call_id": "call-1",
-        "party_id": party, "role": role, "seq": seq, "body": body})
 }
 
 /// An agent and a visitor in `conversation` whose call the visitor answered; the visitor's

@@ -8,82 +8,22 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt as _, StreamExt as _};
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
+use serde_json::json;
 use velaro_demo::{DemoConfig, DemoServer};
 use velaro_signaling::RelayConfig;
 
-type Page = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+#[path = "support/pages.rs"]
+mod pages;
+use pages::{Page, envelope, frames_until, get, join, next, open, send};
 
-/// One plain HTTP/1.1 request; the whole response as text.
-async fn get(server: &DemoServer, path: &str) -> String {
-    let mut stream = TcpStream::connect(server.addr()).await.expect("connects");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("response");
-    response
-}
-
-/// The `content` of `<meta name="velaro-{name}">` in a rendered page.
-fn meta(html: &str, name: &str) -> String {
-    let tag = format!("<meta name=\"velaro-{name}\" content=\"");
-    let start = html.find(&tag).unwrap_or_else(|| panic!("no velaro-{name} in {html}")) + tag.len();
-    let end = html[start..].find('"').expect("the attribute ends");
-    html[start..start + end].to_owned()
-}
-
-/// Opens `/ws?{query}`.
-async fn open(server: &DemoServer, query: &str) -> Page {
-    let url = format!("ws://{}/ws?{query}", server.addr());
-    tokio_tungstenite::connect_async(url).await.expect("the page connects").0
-}
-
-/// A page as a browser opens it: rendered with a join token, joined with it. Returns the
-/// socket, the party id the server gave it, and the token for its next connect (from its
-/// welcome).
-async fn join(server: &DemoServer, role: &str, conversation: &str) -> (Page, String, String) {
-    let html = get(server, &format!("/{role}?conversation={conversation}")).await;
-    let (party, token) = (meta(&html, "party"), meta(&html, "token"));
-    let mut page = open(server, &format!("conversation={conversation}&token={token}")).await;
+/// A page joined as a browser opens it ([`join`]), past its welcome: the socket, the party id
+/// the server gave it, and the token for its next connect (from the welcome).
+async fn joined(server: &DemoServer, role: &str, conversation: &str) -> (Page, String, String) {
+    let (mut page, party) = join(server, role, conversation).await;
     let welcome = next(&mut page).await;
     assert_eq!(welcome["type"], "host.welcome");
     let fresh = welcome["token"].as_str().expect("a token for the next connect").to_owned();
     (page, party, fresh)
-}
-
-async fn next(page: &mut Page) -> Value {
-    let frame = tokio::time::timeout(Duration::from_secs(5), page.next())
-        .await
-        .expect("a frame within 5 s")
-        .expect("the socket is open")
-        .expect("a good frame");
-    serde_json::from_str(frame.to_text().expect("text")).expect("JSON")
-}
-
-/// The frames a page gets up to and including the first of type `kind`.
-async fn frames_until(page: &mut Page, kind: &str) -> Vec<Value> {
-    let mut frames = Vec::new();
-    loop {
-        let frame = next(page).await;
-        let done = frame["type"] == kind;
-        frames.push(frame);
-        if done {
-            return frames;
-        }
-    }
-}
-
-async fn send(page: &mut Page, frame: &Value) {
-    page.send(Message::text(frame.to_string())).await.expect("sent");
-}
-
-fn envelope(party: &str, role: &str, seq: u64, kind: &str, body: Value) -> Value {
-    json!({"type": kind, "version": 1, "conversation_id": "conv-metrics", "call_id": "call-1",
-        "party_id": party, "role": role, "seq": seq, "body": body})
 }
 
 /// `GET /metrics`: its body, once the response says it is Prometheus text.
@@ -124,28 +64,37 @@ async fn metrics_after_a_call_with_a_refusal_and_a_resume_are_exact() {
     assert!(before.contains("# TYPE velaro_frames_routed_total counter"), "{before}");
     assert_values(&before, &[("velaro_sessions", 0.0), ("velaro_frames_routed_total", 0.0)]);
 
-    let (mut agent, agent_party, _) = join(&server, "agent", "conv-metrics").await;
-    let (mut visitor, visitor_party, fresh) = join(&server, "visitor", "conv-metrics").await;
+    let (mut agent, agent_party, _) = joined(&server, "agent", "conv-metrics").await;
+    let (mut visitor, visitor_party, fresh) = joined(&server, "visitor", "conv-metrics").await;
 
     // A visitor may not invite: refused `forbidden`.
     let invite = json!({"prompt": {"text": "Video call?"}, "media": {"audio": true, "video": true},
         "lifetime_ms": 60000});
-    send(&mut visitor, &envelope(&visitor_party, "visitor", 1, "call.invite", invite.clone()))
-        .await;
+    send(
+        &mut visitor,
+        &envelope("conv-metrics", &visitor_party, "visitor", 1, "call.invite", invite.clone()),
+    )
+    .await;
     let refused = frames_until(&mut visitor, "call.rejected").await.pop().expect("refusal");
     assert_eq!(refused["body"]["code"], "forbidden");
 
     // Routed: the invite, the accept, the agent's first `call.media` (media connected 100 ms
     // after the accept), its hangup.
-    send(&mut agent, &envelope(&agent_party, "agent", 1, "call.invite", invite)).await;
+    send(&mut agent, &envelope("conv-metrics", &agent_party, "agent", 1, "call.invite", invite))
+        .await;
     frames_until(&mut visitor, "call.invite").await;
     let accept = json!({"media": {"audio": true, "video": true}});
-    send(&mut visitor, &envelope(&visitor_party, "visitor", 2, "call.accept", accept)).await;
+    send(
+        &mut visitor,
+        &envelope("conv-metrics", &visitor_party, "visitor", 2, "call.accept", accept),
+    )
+    .await;
     frames_until(&mut agent, "call.accept").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let media = json!({"streams": {"cam-1": {"purpose": "camera", "audio_muted": false,
         "video_muted": false}}});
-    send(&mut agent, &envelope(&agent_party, "agent", 2, "call.media", media)).await;
+    send(&mut agent, &envelope("conv-metrics", &agent_party, "agent", 2, "call.media", media))
+        .await;
     frames_until(&mut visitor, "call.media").await;
 
     // The visitor's connection drops; meanwhile the agent hangs up; it comes back and resumes.
@@ -154,9 +103,10 @@ async fn metrics_after_a_call_with_a_refusal_and_a_resume_are_exact() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_values(&scrape(&server).await, &[("velaro_sessions", 1.0)]);
     let hangup = json!({"reason": {"code": "user_hangup"}});
-    send(&mut agent, &envelope(&agent_party, "agent", 3, "call.hangup", hangup)).await;
+    send(&mut agent, &envelope("conv-metrics", &agent_party, "agent", 3, "call.hangup", hangup))
+        .await;
     let resume = format!("conversation=conv-metrics&token={fresh}&resume={agent_party}:2");
-    let mut visitor = open(&server, &resume).await;
+    let mut visitor = open(&server, &resume).await.expect("the page comes back");
     frames_until(&mut visitor, "call.hangup").await;
 
     let after_call = scrape(&server).await;

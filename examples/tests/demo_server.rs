@@ -6,17 +6,15 @@
 
 use std::time::{Duration, SystemTime};
 
-use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use velaro_call_protocol::{ConversationId, PartyId, Role};
 use velaro_demo::{DemoConfig, DemoServer, TurnConfig};
 use velaro_ice_config::{IceTransportPolicy, TurnCredentials, TurnSecret};
 use velaro_signaling::{JoinClaims, JoinKey, JoinKeys, JoinNonce};
 
-type Page = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+#[path = "support/pages.rs"]
+mod pages;
+use pages::{envelope, frames_until, get, join, next, open, render, send};
 
 const SECRET: &str = "demo-server-test-secret-0123";
 const JOIN_SECRET: &[u8; 32] = b"demo-server-join-key-32-bytes-ok";
@@ -24,43 +22,6 @@ const JOIN_SECRET: &[u8; 32] = b"demo-server-join-key-32-bytes-ok";
 async fn server(config: DemoConfig) -> DemoServer {
     let config = DemoConfig { addr: ([127, 0, 0, 1], 0).into(), ..config };
     DemoServer::start(config).await.expect("the demo server starts")
-}
-
-/// Who a rendered page is: what the server put in its `<meta>` tags.
-#[derive(Debug, Clone)]
-struct Rendered {
-    html: String,
-    party: String,
-    token: String,
-}
-
-/// The `content` of `<meta name="velaro-{name}">` in a page.
-fn meta(html: &str, name: &str) -> String {
-    let tag = format!("<meta name=\"velaro-{name}\" content=\"");
-    let start = html.find(&tag).unwrap_or_else(|| panic!("no velaro-{name} in {html}")) + tag.len();
-    let end = html[start..].find('"').expect("the attribute ends");
-    html[start..start + end].to_owned()
-}
-
-/// Renders `path` (e.g. `/visitor?conversation=c`) as a browser would.
-async fn render(server: &DemoServer, path: &str) -> Rendered {
-    let html = get(server, path).await;
-    assert!(html.starts_with("HTTP/1.1 200"), "{path}: {html}");
-    let (party, token) = (meta(&html, "party"), meta(&html, "token"));
-    Rendered { html, party, token }
-}
-
-/// Opens `/ws?{query}`; the HTTP status and body when the server refuses it.
-async fn open(server: &DemoServer, query: &str) -> Result<Page, (u16, String)> {
-    let url = format!("ws://{}/ws?{query}", server.addr());
-    match tokio_tungstenite::connect_async(url).await {
-        Ok((page, _)) => Ok(page),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default());
-            Err((response.status().as_u16(), body.into_owned()))
-        }
-        Err(other) => panic!("{query}: {other:?}"),
-    }
 }
 
 /// Asserts that `/ws?{query}` is refused with `status` and a body containing `complaint`.
@@ -72,27 +33,6 @@ async fn assert_refused(server: &DemoServer, query: &str, status: u16, complaint
         }
         Ok(_) => panic!("{query}: admitted, expected a {status}"),
     }
-}
-
-/// A page as a browser opens it: the server renders `/{role}?conversation=…` with a token, and
-/// the page's socket joins with it. Returns the socket and the party id the server gave it.
-async fn join(server: &DemoServer, role: &str, conversation: &str) -> (Page, String) {
-    let page = render(server, &format!("/{role}?conversation={conversation}")).await;
-    let query = format!("conversation={conversation}&token={}", page.token);
-    (open(server, &query).await.expect("the page connects"), page.party)
-}
-
-async fn next(page: &mut Page) -> Value {
-    let frame = tokio::time::timeout(Duration::from_secs(5), page.next())
-        .await
-        .expect("a frame within 5 s")
-        .expect("the socket is open")
-        .expect("a good frame");
-    serde_json::from_str(frame.to_text().expect("text")).expect("JSON")
-}
-
-async fn send(page: &mut Page, frame: &Value) {
-    page.send(Message::text(frame.to_string())).await.expect("sent");
 }
 
 fn invite(conversation: &str) -> Value {
@@ -209,16 +149,6 @@ async fn broken_host_frames_get_an_error_and_the_socket_stays_open() {
     send(&mut agent, &json!({"type": "chat.message", "text": "still here"})).await;
     assert_eq!(next(&mut agent).await["text"], "still here");
     server.stop().await.expect("stops");
-}
-
-/// One plain HTTP/1.1 request; the whole response as text.
-async fn get(server: &DemoServer, path: &str) -> String {
-    let mut stream = TcpStream::connect(server.addr()).await.expect("connects");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("response");
-    response
 }
 
 #[tokio::test]
@@ -416,31 +346,6 @@ fn turn_credentials(frame: &Value) -> (String, String) {
 fn valid_now((username, password): &(String, String)) -> bool {
     let secret = TurnSecret::new(SECRET).expect("secret");
     TurnCredentials::verify(username, password, SystemTime::now(), &secret, None).is_ok()
-}
-
-/// The frames a page gets up to and including the first of type `kind`.
-async fn frames_until(page: &mut Page, kind: &str) -> Vec<Value> {
-    let mut frames = Vec::new();
-    loop {
-        let frame = next(page).await;
-        let done = frame["type"] == kind;
-        frames.push(frame);
-        if done {
-            return frames;
-        }
-    }
-}
-
-fn envelope(
-    conversation: &str,
-    party: &str,
-    role: &str,
-    seq: u64,
-    kind: &str,
-    body: Value,
-) -> Value {
-    json!({"type": kind, "version": 1, "conversation_id": conversation, "call_id": "call-1",
-        "party_id": party, "role": role, "seq": seq, "body": body})
 }
 
 /// Item 11: credentials minted at connect expire while a page stays open (agent consoles stay

@@ -13,24 +13,42 @@ use velaro_signaling::{CallControl, SessionOutput, SessionOutputs};
 
 use crate::fixtures::browser_description;
 
-/// A host candidate of the ICE generation `ufrag`.
-fn candidate(ufrag: &str, port: u16) -> IceCandidate {
-    let line = format!("candidate:{port} 1 udp 2122260223 192.0.2.1 {port} typ host ufrag {ufrag}");
-    IceCandidate::new(line.parse().unwrap_or_else(|e| panic!("{e}")), Some("0".into()), Some(0))
+/// Two host candidates of the role's ICE generation (the ufrag of the captured offer or
+/// answer it uses).
+pub fn host_candidates(role: Role) -> Vec<IceCandidate> {
+    let ufrag = if role == Role::Agent { "lZ7j" } else { "LvlJ" };
+    [50_000, 50_002]
+        .map(|port| {
+            let line = format!(
+                "candidate:{port} 1 udp 2122260223 192.0.2.1 {port} typ host ufrag {ufrag}"
+            );
+            let candidate = line.parse().unwrap_or_else(|e| panic!("{e}"));
+            IceCandidate::new(candidate, Some("0".into()), Some(0))
+        })
+        .into()
 }
 
-/// A fake browser: answers the session's media commands, accepts a prompt (visitor), hangs
-/// up once media is open (agent, after `talk`). Returns the UI events it saw.
+/// A fake browser: answers the session's media commands with Chromium's captured SDP and
+/// [`host_candidates`], accepts a prompt (visitor), hangs up once media is open (agent, after
+/// `talk`). Returns the UI events it saw.
 pub async fn browser(
+    control: CallControl,
+    outputs: SessionOutputs,
+    role: Role,
+    talk: Duration,
+) -> Vec<Event> {
+    browser_gathering(control, outputs, role, talk, host_candidates(role)).await
+}
+
+/// [`browser`], gathering `candidates` after each local description.
+pub async fn browser_gathering(
     control: CallControl,
     mut outputs: SessionOutputs,
     role: Role,
     talk: Duration,
+    candidates: Vec<IceCandidate>,
 ) -> Vec<Event> {
-    let (offer, answer, ufrag) = match role {
-        Role::Agent => ("chromium-offer-av.json", "chromium-answer-av.json", "lZ7j"),
-        Role::Visitor => ("chromium-offer-av.json", "chromium-answer-av.json", "LvlJ"),
-    };
+    let (offer, answer) = ("chromium-offer-av.json", "chromium-answer-av.json");
     let mut events = Vec::new();
     let (mut local, mut remote, mut connected) = (false, false, false);
     while let Some(output) = outputs.next().await {
@@ -72,8 +90,8 @@ pub async fn browser(
         if local && matches!(replies.first(), Some(MediaEvent::LocalDescription(_))) {
             let description = replies.remove(0);
             control.media(description);
-            for port in [50_000, 50_002] {
-                control.media(MediaEvent::LocalCandidate(candidate(ufrag, port)));
+            for candidate in &candidates {
+                control.media(MediaEvent::LocalCandidate(candidate.clone()));
             }
             control.media(MediaEvent::GatheringComplete);
         }

@@ -24,20 +24,19 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::{Event as TracingEvent, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use velaro_call_protocol::message::candidates::IceCandidate;
-use velaro_call_protocol::message::description::SdpType;
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
-use velaro_call_protocol::message::media::StreamId;
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Role};
-use velaro_call_state::{Action, CallConfig, Event, IceState, MediaCommand, MediaEvent, Outcome};
+use velaro_call_state::{Action, CallConfig, Event, Outcome};
 use velaro_ice_config::{
     CandidateFilter, CandidatePolicy, IceServer, IceTransportPolicy, RtcConfiguration,
     TurnCredentials, TurnSecret,
 };
 use velaro_signaling::{
     CallControl, CallSession, JoinClaims, JoinKey, JoinKeys, JoinNonce, Relay, RelayConfig,
-    RelayEvent, SessionOutput, SessionOutputs, TokioClock, Transport, TransportError, serve,
+    RelayEvent, SessionOutputs, TokioClock, Transport, TransportError, serve,
 };
-use velaro_tests::fixtures::{browser_description, browser_sdp};
+use velaro_tests::fake_browser::browser_gathering;
+use velaro_tests::fixtures::browser_sdp;
 
 const OFFER: &str = "chromium-offer-av.json";
 const ANSWER: &str = "chromium-answer-av.json";
@@ -227,68 +226,23 @@ fn visitor_candidates() -> Candidates {
     Candidates { ufrag: "LvlJ".to_owned(), lines: lines.map(str::to_owned).to_vec() }
 }
 
-/// A fake browser: answers the session's media commands with the captured Chromium SDP and
-/// `candidates`, accepts a prompt (visitor), hangs up `talk` after media opened (agent).
+/// A fake browser (the tests' own) gathering `candidates`.
 async fn browser(
     control: CallControl,
-    mut outputs: SessionOutputs,
+    outputs: SessionOutputs,
     role: Role,
     talk: Duration,
     candidates: Candidates,
 ) -> Vec<Event> {
-    let mut events = Vec::new();
-    let (mut local, mut remote, mut connected) = (false, false, false);
-    while let Some(output) = outputs.next().await {
-        let mut replies = Vec::new();
-        match output {
-            SessionOutput::Media(MediaCommand::RequestUserMedia(media)) => {
-                let stream_id = StreamId::new(format!("cam-{role}")).unwrap();
-                replies.push(MediaEvent::PermissionGranted { media, stream_id });
-            }
-            SessionOutput::Media(MediaCommand::CreateOffer { .. }) => {
-                local = true;
-                let offer = browser_description(OFFER, SdpType::Offer);
-                replies.push(MediaEvent::LocalDescription(offer));
-            }
-            SessionOutput::Media(MediaCommand::CreateAnswer) => {
-                local = true;
-                let answer = browser_description(ANSWER, SdpType::Answer);
-                replies.push(MediaEvent::LocalDescription(answer));
-            }
-            SessionOutput::Media(MediaCommand::ApplyRemoteDescription(_)) => remote = true,
-            SessionOutput::Event(event) => {
-                match &event {
-                    Event::Prompt { .. } => {
-                        control.act(Action::Accept);
-                    }
-                    Event::Opened if role == Role::Agent => {
-                        tokio::time::sleep(talk).await;
-                        control.act(Action::Hangup);
-                    }
-                    _ => {}
-                }
-                events.push(event);
-            }
-            _ => {}
-        }
-        if local && matches!(replies.first(), Some(MediaEvent::LocalDescription(_))) {
-            control.media(replies.remove(0));
-            for line in &candidates.lines {
-                let candidate = IceCandidate::new(line.parse().unwrap(), Some("0".into()), Some(0))
-                    .with_username_fragment(candidates.ufrag.clone());
-                control.media(MediaEvent::LocalCandidate(candidate));
-            }
-            control.media(MediaEvent::GatheringComplete);
-        }
-        for reply in replies {
-            control.media(reply);
-        }
-        if local && remote && !connected {
-            connected = true;
-            control.media(MediaEvent::Ice(IceState::Connected));
-        }
-    }
-    events
+    let gathered = candidates
+        .lines
+        .iter()
+        .map(|line| {
+            IceCandidate::new(line.parse().unwrap(), Some("0".into()), Some(0))
+                .with_username_fragment(candidates.ufrag.clone())
+        })
+        .collect();
+    browser_gathering(control, outputs, role, talk, gathered).await
 }
 
 /// One whole call through a served relay in `conversation`: the agent invites (with `ice`), the
