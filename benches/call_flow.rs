@@ -217,7 +217,10 @@ fn connect<'f>(fixture: &'f Fixture, now: Instant) -> World<'f> {
     let mut world = World::new(fixture, now);
     let prompt =
         Prompt::new("Your agent would like to start a video call. Accept?").expect("prompt");
-    world.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
+    world.act(
+        0,
+        Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false },
+    );
     world.act(1, Action::Accept);
     world.advance(Duration::from_millis(200)); // the candidate batches go out
     for side in 0..2 {
@@ -240,7 +243,10 @@ fn check(fixture: &Fixture, now: Instant) {
     assert_eq!(world.phases(), [Phase::Active, Phase::Active], "the call connects");
     let mut world = World::new(fixture, now);
     let prompt = Prompt::new("?").expect("prompt");
-    world.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
+    world.act(
+        0,
+        Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false },
+    );
     assert!(world.calls[1].is_some(), "the visitor rings");
     let frames = complete_call(fixture, now);
     eprintln!("one complete call: {frames} frames through the referee");

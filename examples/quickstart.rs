@@ -281,7 +281,12 @@ async fn main() -> ExitCode {
     let prompt = Prompt::new("Your agent would like to start a video call. Accept?")
         .unwrap_or_else(|_| unreachable!());
     say("agent", "clicks the camera icon: invite");
-    agent_control.act(Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
+    agent_control.act(Action::Invite {
+        prompt,
+        media: MediaKinds::AUDIO_VIDEO,
+        ice: None,
+        camera_off: false,
+    });
 
     // Both ICE agents must connect within 10 s.
     let mut sides = 0;

@@ -693,13 +693,22 @@ impl CallPair {
     pub fn invite(&mut self, index: usize) -> Result<(), CallError> {
         let prompt = Prompt::new("Your agent would like to start a video call. Accept?")
             .unwrap_or_else(|e| panic!("{e}"));
-        self.act(index, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None })
+        self.act(
+            index,
+            Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false },
+        )
     }
 
     /// Runs a whole happy call set-up: invite, accept by tab 1 (once it rings), media
     /// connected (given up to 30 s on a slow link).
     pub fn connect(&mut self) {
         let _ = self.invite(0);
+        self.answer_and_connect();
+    }
+
+    /// The rest of [`connect`](Self::connect) after an invite of the test's own: tab 1 accepts
+    /// once it rings, and media connects.
+    pub fn answer_and_connect(&mut self) {
         self.run_for(Duration::from_millis(500));
         self.run_while(Duration::from_secs(10), |pair| {
             pair.visitor(1).call.as_ref().is_none_or(|c| c.phase() != Phase::Prompting)

@@ -39,7 +39,11 @@ fn outcome(pair: &CallPair, index: usize) -> Option<Outcome> {
 
 fn invite(pair: &mut CallPair) {
     let prompt = Prompt::new(PROMPT).unwrap().with_locale("en").unwrap();
-    pair.act(0, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None }).unwrap();
+    pair.act(
+        0,
+        Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false },
+    )
+    .unwrap();
 }
 
 fn connected_pair() -> CallPair {
@@ -165,8 +169,10 @@ fn only_the_agent_invites() {
     let now = start();
     let mut visitor = visitor_call(now);
     let prompt = Prompt::new("hi?").unwrap();
-    let refused = visitor
-        .handle_action(now, Action::Invite { prompt, media: MediaKinds::AUDIO_ONLY, ice: None });
+    let refused = visitor.handle_action(
+        now,
+        Action::Invite { prompt, media: MediaKinds::AUDIO_ONLY, ice: None, camera_off: false },
+    );
     assert_eq!(refused, Err(CallError::NotAllowed { input: "invite", role: Role::Visitor }));
     // An "invite" from a visitor cannot start a visitor's call either.
     let (conversation, _) = ids();
@@ -289,8 +295,7 @@ fn no_media_before_consent() {
 #[test]
 fn a_visitors_denied_camera_declines_with_the_reason_and_help() {
     let mut pair = CallPair::new(1, Faults::default(), 6);
-    pair.party_mut(1).media.permissions.deny_user_media =
-        Some((Device::Camera, MediaError::NotAllowed));
+    pair.party_mut(1).media.permissions.camera = Some(MediaError::NotAllowed);
     invite(&mut pair);
     pair.run_for(secs(1));
     pair.act(1, Action::Accept).unwrap();
@@ -334,8 +339,7 @@ fn a_visitors_denied_camera_declines_with_the_reason_and_help() {
 #[test]
 fn the_agents_own_denial_stops_the_invite_before_it_is_sent() {
     let mut pair = CallPair::new(1, Faults::default(), 7);
-    pair.party_mut(0).media.permissions.deny_user_media =
-        Some((Device::Microphone, MediaError::NotFound));
+    pair.party_mut(0).media.permissions.microphone = Some(MediaError::NotFound);
     invite(&mut pair);
     pair.run_for(secs(1));
     assert!(pair.agent().sent().is_empty(), "no invite went out");
@@ -498,6 +502,7 @@ fn glare_the_polite_visitor_rolls_back_and_the_agents_offer_wins() {
                 prompt: Prompt::new("?").unwrap(),
                 media: MediaKinds::AUDIO_VIDEO,
                 ice: None,
+                camera_off: false,
             },
         )
         .unwrap();

@@ -16,7 +16,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use velaro_call_protocol::message::hangup::RejectCode;
 use velaro_call_protocol::message::media::AudioOnlyReason;
-use velaro_call_protocol::{CallId, Device, MediaError, Message, Reason, Role};
+use velaro_call_protocol::{CallId, MediaError, Message, Reason, Role};
 use velaro_call_state::{
     Action, Call, CallSummary, Event, IceState, MediaEvent, Outcome, Phase, Referee,
 };
@@ -111,12 +111,10 @@ fn ms(n: u64) -> Duration {
 fn play(scenario: &Scenario) -> Result<CallPair, TestCaseError> {
     let mut pair = CallPair::new(scenario.tabs, scenario.faults, scenario.seed);
     if scenario.visitor_denies {
-        pair.party_mut(1).media.permissions.deny_user_media =
-            Some((Device::Camera, MediaError::NotAllowed));
+        pair.party_mut(1).media.permissions.camera = Some(MediaError::NotAllowed);
     }
     if scenario.agent_denies {
-        pair.party_mut(0).media.permissions.deny_user_media =
-            Some((Device::Microphone, MediaError::NotReadable));
+        pair.party_mut(0).media.permissions.microphone = Some(MediaError::NotReadable);
     }
     let _ = pair.invite(0);
     run_steps(&mut pair, &scenario.steps)?;

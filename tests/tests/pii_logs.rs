@@ -277,7 +277,12 @@ async fn whole_call(
     let (mut visitor, visitor_control, visitor_outputs) =
         CallSession::visitor(visitor_config, visitor_link, clock);
     let prompt = Prompt::new(PROMPT).unwrap();
-    agent_control.act(Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice });
+    agent_control.act(Action::Invite {
+        prompt,
+        media: MediaKinds::AUDIO_VIDEO,
+        ice,
+        camera_off: false,
+    });
     let agent_run = tokio::spawn(async move { agent.run().await });
     let talk = Duration::from_secs(60);
     let agent_ui =

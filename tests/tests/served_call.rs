@@ -30,7 +30,7 @@ fn configs() -> (CallConfig, CallConfig, CallId) {
 
 fn invite() -> Action {
     let prompt = Prompt::new("Your agent would like to start a video call. Accept?").unwrap();
-    Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None }
+    Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false }
 }
 
 /// Both ends of a finished call: each session's summary and what each browser's UI showed.

@@ -121,6 +121,18 @@
 //! rings gets the invite, with the lifetime that is left. A party sends its first
 //! `call.media` once its own media is connected (ICE and DTLS); the relay counts a call's
 //! talk time from the first one it relays.
+//!
+//! ## Media: asked for, and had
+//! `call.invite`'s `media` is what the agent asks of the visitor; `call.accept`'s is what the
+//! visitor got. What each side actually sends is its `call.media`, sent again on every change,
+//! and the other side's UI follows that alone: an agent may call with its camera off, a camera
+//! that is missing or busy leaves its owner on audio, and a camera may be turned on at any time
+//! (a new video track renegotiates). The `audio_only` marker is the sender's own: `quality` is
+//! the agent's switch of the whole call to audio only, which the visitor follows when the
+//! marker appears and leaves when it disappears; `camera_unavailable` says only that the sender
+//! has no working camera, and the other side keeps its own video. A camera or microphone
+//! *refused* at the start (`NotAllowedError`, `SecurityError`) stops the call with
+//! `media_permission_denied`; so does a microphone that fails in any way (no audio, no call).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

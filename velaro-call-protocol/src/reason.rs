@@ -36,6 +36,16 @@ open_enum! {
     }
 }
 
+impl MediaError {
+    /// Whether the user or the page's settings said no (`NotAllowedError`, `SecurityError`), as
+    /// opposed to a device that is missing, busy or failed. A refused camera or microphone
+    /// stops a call from starting; a camera that merely fails does not: the call goes on with
+    /// audio.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, MediaError::NotAllowed | MediaError::Security)
+    }
+}
+
 /// Why a call ended, was declined or cancelled. Serialized as an object with a `code`:
 /// `{"code":"declined"}`, or `{"code":"media_permission_denied","device":"camera",
 /// "error":"NotAllowedError"}`.

@@ -21,13 +21,13 @@ mod state;
 use std::time::{Duration, Instant};
 
 use velaro_call_protocol::message::answer::RingingBody;
-use velaro_call_protocol::message::media::QualityLevel;
+use velaro_call_protocol::message::media::{MediaBody, QualityLevel};
 use velaro_call_protocol::sdp::SdpError;
 use velaro_call_protocol::{CallId, ConversationId, Envelope, Message, PartyId, Reason, Role};
 
 use crate::help::Browser;
 use crate::input::{Action, MediaEvent};
-use crate::output::{Event, MediaCommand, Output, TrackKind};
+use crate::output::{Event, MediaCommand, Output};
 use crate::summary::CallSummary;
 use crate::timer::{Timer, TimerTable};
 use candidates::RemoteCandidates;
@@ -169,7 +169,8 @@ pub enum CallError {
 /// - Outputs: drain [`poll_output`](Self::poll_output) until `None` after any input: frames to
 ///   send, media commands, UI events. Outputs queue, so several inputs may come first.
 /// - Getters: [`phase`](Self::phase), [`role`](Self::role), [`call_id`](Self::call_id),
-///   [`remote_party`](Self::remote_party), [`summary`](Self::summary).
+///   [`remote_party`](Self::remote_party), [`local_media`](Self::local_media),
+///   [`summary`](Self::summary).
 ///
 /// A refused input returns a [`CallError`] and changes nothing; a peer that breaks the protocol
 /// ends the call with `protocol_error`. Once ended, every input is absorbed. Ending a call
@@ -187,7 +188,8 @@ pub enum CallError {
 /// let config = CallConfig::new(ConversationId::new("conv-1")?, PartyId::new("agent-tab")?);
 /// let mut agent = Call::agent(config, CallId::new("call-1")?, now);
 /// let prompt = Prompt::new("Your agent would like to start a video call. Accept?")?;
-/// agent.handle_action(now, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None })?;
+/// let invite = Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false };
+/// agent.handle_action(now, invite)?;
 /// // The camera and microphone come first; the invite waits for them.
 /// assert_eq!(agent.poll_output(), Some(Output::Media(MediaCommand::RequestUserMedia(MediaKinds::AUDIO_VIDEO))));
 /// let granted = MediaEvent::PermissionGranted { media: MediaKinds::AUDIO_VIDEO, stream_id: StreamId::new("cam")? };
@@ -296,6 +298,13 @@ impl Call {
         self.remote_party.as_ref()
     }
 
+    /// What this party sends, as its `call.media` says it (it goes out once media is
+    /// connected), from the answer until the end: for the call's own controls, and to check
+    /// that both sides agree.
+    pub fn local_media(&self) -> Option<MediaBody> {
+        self.state.in_call().map(|call| call.media.body())
+    }
+
     /// The summary, once the call ended.
     pub fn summary(&self) -> Option<&CallSummary> {
         match &self.state {
@@ -384,7 +393,7 @@ impl Call {
                     }
                 }
             }
-            (_, Message::Media(media)) => self.on_remote_media(media),
+            (_, Message::Media(media)) => self.on_remote_media(envelope.seq, media),
             (_, Message::Quality(quality)) => self.remote_level = Some(quality.level),
             (_, Message::Hangup(hangup)) => self.end(now, hangup.reason, Some(role.peer())),
             // A newer peer's message types are not ours to act on.
@@ -405,7 +414,9 @@ impl Call {
             return Ok(());
         }
         match action {
-            Action::Invite { prompt, media, ice } => self.invite(prompt, media, ice),
+            Action::Invite { prompt, media, ice, camera_off } => {
+                self.invite(prompt, media, ice, camera_off)
+            }
             Action::Cancel => self.cancel(now),
             Action::Accept => self.accept(),
             Action::Decline => self.decline(now),
@@ -418,10 +429,8 @@ impl Call {
                     Ok(())
                 }
             },
-            Action::SetMicrophoneMuted(muted) => {
-                self.set_track_off("mute", TrackKind::Audio, muted)
-            }
-            Action::SetCameraOff(off) => self.set_track_off("camera", TrackKind::Video, off),
+            Action::SetMicrophoneMuted(muted) => self.set_microphone_muted(muted),
+            Action::SetCameraOff(off) => self.set_camera_off(off),
             Action::StartScreenShare => self.start_screen_share(),
             Action::StopScreenShare => self.stop_screen_share(),
             Action::SwitchToAudioOnly(reason) => self.switch_to_audio_only(reason),

@@ -1,6 +1,7 @@
-//! How to allow a refused camera, microphone or screen in each browser.
+//! What to tell a user whose camera, microphone or screen request failed: how to allow a
+//! refused one in each browser, and what to do about a device that is missing or busy.
 
-use velaro_call_protocol::Device;
+use velaro_call_protocol::{Device, MediaError};
 
 /// The visitor's browser, as the host application detected it (for permission help).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -76,9 +77,61 @@ pub fn permission_help(browser: Browser, device: &Device) -> &'static str {
     }
 }
 
+/// What to tell the user whose request for `device` failed with `error`: the browser's way to
+/// allow it for a refusal ([`MediaError::is_refusal`]) or a screen share, otherwise what the
+/// failure means for the call. A camera that fails leaves the call on audio (the words say so);
+/// a microphone that fails stops it.
+pub fn media_help(browser: Browser, device: &Device, error: &MediaError) -> &'static str {
+    if error.is_refusal() {
+        return permission_help(browser, device);
+    }
+    match (device, error) {
+        (Device::Screen, _) => permission_help(browser, device),
+        (Device::Camera, MediaError::NotFound) => {
+            "No camera was found, so the call continues with audio only. Connect a camera and \
+             turn it on to add video."
+        }
+        (Device::Camera, MediaError::NotReadable) => {
+            "Your camera is in use by another application, so the call continues with audio \
+             only. Close that application and turn the camera on to add video."
+        }
+        (Device::Camera, MediaError::Overconstrained) => {
+            "Your camera does not support the video settings of this call, so the call \
+             continues with audio only."
+        }
+        (Device::Microphone, MediaError::NotFound) => {
+            "No microphone was found. Connect a microphone and try again."
+        }
+        (Device::Microphone, MediaError::NotReadable) => {
+            "Your microphone is in use by another application. Close that application and try \
+             again."
+        }
+        (Device::Microphone, MediaError::Overconstrained) => {
+            "Your microphone does not support the audio settings of this call."
+        }
+        (Device::Microphone, _) => "Your microphone could not be started. Try again.",
+        (_, _) => "Your camera could not be started, so the call continues with audio only.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_gets_the_browsers_own_steps_and_a_failure_says_what_happens() {
+        let denied = media_help(Browser::Firefox, &Device::Camera, &MediaError::NotAllowed);
+        assert_eq!(denied, permission_help(Browser::Firefox, &Device::Camera));
+        let insecure = media_help(Browser::Chrome, &Device::Microphone, &MediaError::Security);
+        assert_eq!(insecure, permission_help(Browser::Chrome, &Device::Microphone));
+        let busy = media_help(Browser::Chrome, &Device::Camera, &MediaError::NotReadable);
+        assert!(busy.contains("in use by another application") && busy.contains("audio only"));
+        let missing = media_help(Browser::Chrome, &Device::Microphone, &MediaError::NotFound);
+        assert!(missing.starts_with("No microphone was found"));
+        let odd = MediaError::Other("TypeError".to_owned());
+        assert!(media_help(Browser::Other, &Device::Camera, &odd).contains("continues"));
+        assert!(!media_help(Browser::Other, &Device::Microphone, &odd).contains("continues"));
+    }
 
     #[test]
     fn help_names_each_browsers_own_path() {

@@ -12,15 +12,19 @@ use velaro_call_protocol::velaro_ice_config::RtcConfiguration;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Action {
-    /// Agent: start a call. The camera and microphone are requested first; the invite goes out
-    /// only once they are granted.
+    /// Agent: start a call. The agent's own camera and microphone are requested first; the
+    /// invite goes out only once they are granted (a camera that fails leaves the call on
+    /// audio; see the rule table in the crate docs).
     Invite {
         /// The question the visitor sees.
         prompt: Prompt,
-        /// The media asked of the visitor (and sent by the agent).
+        /// The media asked of the visitor (and sent by the agent unless `camera_off`).
         media: MediaKinds,
         /// The ICE configuration the visitor should use, if the agent's client has one.
         ice: Option<RtcConfiguration>,
+        /// Start with the agent's camera off: only its microphone is asked for, and the camera
+        /// is added when the agent turns it on ([`Action::SetCameraOff`]`(false)`).
+        camera_off: bool,
     },
     /// Agent: withdraw the invite before it is answered.
     Cancel,
@@ -32,13 +36,15 @@ pub enum Action {
     Hangup,
     /// Either: mute or unmute the microphone.
     SetMicrophoneMuted(bool),
-    /// Either: turn the camera off (`true`) or on.
+    /// Either: turn the camera off (`true`) or on. On also leaves audio only, and asks for a
+    /// camera (then renegotiates) when the call has none: it started without one, or it was
+    /// missing or busy.
     SetCameraOff(bool),
     /// Agent: share a screen, window or tab (the browser's picker decides which).
     StartScreenShare,
     /// Either: stop sharing.
     StopScreenShare,
-    /// Agent: drop video for the rest of the call.
+    /// Agent: drop video on both sides (the visitor follows) until a camera is turned on.
     SwitchToAudioOnly(AudioOnlyReason),
 }
 
@@ -60,14 +66,16 @@ pub enum IceState {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum MediaEvent {
-    /// The camera and/or microphone were granted; `stream_id` is the local stream's id.
+    /// The camera and/or microphone were granted; `stream_id` is the local stream's id. A
+    /// camera asked for mid-call joins the call's camera stream (the call keeps its first id).
     PermissionGranted {
         /// What was granted.
         media: MediaKinds,
         /// The local camera stream's id (its msid).
         stream_id: StreamId,
     },
-    /// A media request was refused (camera, microphone or screen).
+    /// A media request failed (camera, microphone or screen): refused, or the device is
+    /// missing or busy. A failed request for camera and microphone together is the camera's.
     PermissionDenied {
         /// Which device.
         device: Device,

@@ -44,6 +44,29 @@
 //! refused in-band. The relay adds one thing the others do not need: a queue of frames per
 //! session (`poll_transmit(session)`), which each session's writer drains as fast as its
 //! transport takes them, so that one slow page is closed instead of slowing the others.
+//!
+//! # Camera and microphone: the rule table
+//!
+//! A call asks for the camera and microphone once (the agent before its invite goes out, the
+//! visitor after its user accepted), and for the camera alone when its user turns a camera on
+//! that the call does not have. The media layer answers `PermissionGranted` or
+//! `PermissionDenied { device, error }`; a failed request for both is the camera's (the retry
+//! below finds out whether the microphone is the real problem). Only a *refusal*
+//! ([`MediaError::is_refusal`](velaro_call_protocol::MediaError::is_refusal)) or a missing
+//! microphone stops a call; a camera that fails never does.
+//!
+//! | request | fails with | the call |
+//! |---|---|---|
+//! | camera and microphone, at the start | camera: `NotFoundError`, `NotReadableError`, `OverconstrainedError`, `AbortError`, any unknown name | asks again for the microphone alone and goes on with audio: [`Event::CameraUnavailable`] for its user, `audio_only: camera_unavailable` in its `call.media` for the other side |
+//! | camera and microphone, at the start | camera: `NotAllowedError`, `SecurityError` | cannot start: `media_permission_denied` (camera), with [`Event::PermissionHelp`] |
+//! | the microphone (alone, or the retry) | any | cannot start: `media_permission_denied` (microphone), with help for that error |
+//! | the camera, mid-call | any | goes on; the camera stays off (`camera_unavailable` unless refused), with [`Event::CameraUnavailable`] and help for that error |
+//! | a screen, mid-call (agent) | any | goes on without the share, with help |
+//!
+//! The agent may also call with its camera off (`Action::Invite { camera_off: true, .. }`: only
+//! the microphone is asked for). Turning the camera on ([`Action::SetCameraOff`]`(false)`)
+//! leaves audio only, re-enables the camera track or asks for a camera and renegotiates, any
+//! number of times, from either side.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -61,7 +84,7 @@ mod timer;
 
 pub use call::{Call, CallConfig, CallError, Phase, Timings};
 pub use ended::EndedCalls;
-pub use help::{Browser, permission_help};
+pub use help::{Browser, media_help, permission_help};
 pub use input::{Action, IceState, MediaEvent};
 pub use output::{Event, MediaCommand, Output, PromptEnd, QualityAdvice, TrackKind};
 pub use record::{CallRecord, CallReport, MediaUsed};

@@ -34,7 +34,9 @@ pub enum TrackKind {
 #[non_exhaustive]
 pub enum MediaCommand {
     /// Ask for the camera and/or microphone (`getUserMedia`); answer with
-    /// `PermissionGranted` or `PermissionDenied`.
+    /// `PermissionGranted` or `PermissionDenied`. In a call it asks for the camera alone
+    /// ([`MediaKinds::VIDEO_ONLY`]): add its track to the local camera stream and the peer
+    /// connection; the call renegotiates once it is granted.
     RequestUserMedia(MediaKinds),
     /// Ask for a screen, window or tab (`getDisplayMedia`); answer with `ScreenShareStarted`
     /// or `PermissionDenied { device: Screen, .. }`.
@@ -114,13 +116,22 @@ pub enum Event {
     RemoteMedia(MediaBody),
     /// Quality advice for the UI.
     Quality(QualityAdvice),
-    /// A media permission was refused: show how to allow it in this browser.
+    /// The camera could not be used (missing, busy, failed, or refused mid-call): the call goes
+    /// on with audio, and the other side sees `camera_unavailable`. Tell the user why.
+    CameraUnavailable {
+        /// The browser's error.
+        error: MediaError,
+        /// What happened and what to do, in plain words ([`media_help`](crate::media_help)).
+        help: &'static str,
+    },
+    /// A media request that a call cannot do without failed (or a screen share's): show how to
+    /// fix it in this browser.
     PermissionHelp {
         /// Which device.
         device: Device,
         /// The browser's error.
         error: MediaError,
-        /// Step-by-step help for the user's browser.
+        /// Step-by-step help for the user's browser ([`media_help`](crate::media_help)).
         help: &'static str,
     },
     /// The relay refused one of our frames.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use velaro_call_protocol::message::media::{MediaBody, StreamPurpose};
+use velaro_call_protocol::message::media::{AudioOnlyReason, MediaBody, StreamPurpose};
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Reason, Role};
 
 use crate::summary::{CallSummary, Outcome};
@@ -15,7 +15,7 @@ use crate::summary::{CallSummary, Outcome};
 pub struct MediaUsed {
     /// A camera sent video at some point.
     pub video: bool,
-    /// The call went audio only.
+    /// The call was switched to audio only (a party without a working camera alone is not).
     pub audio_only: bool,
     /// A screen was shared.
     pub screen_share: bool,
@@ -33,7 +33,10 @@ impl MediaUsed {
                 _ => {}
             }
         }
-        self.audio_only |= media.audio_only.is_some();
+        self.audio_only |= media
+            .audio_only
+            .as_ref()
+            .is_some_and(|marker| marker.reason != AudioOnlyReason::CameraUnavailable);
     }
 }
 
@@ -156,8 +159,7 @@ fn millis(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use velaro_call_protocol::message::media::StreamState;
-    use velaro_call_protocol::message::media::{AudioOnlyReason, DisplaySurface, StreamId};
+    use velaro_call_protocol::message::media::{DisplaySurface, StreamId, StreamState};
 
     use super::*;
 
@@ -169,6 +171,8 @@ mod tests {
         camera_off.streams.insert(id("cam"), StreamState::camera(false, true));
         used.note(&camera_off);
         assert_eq!(used, MediaUsed::default(), "a muted camera sends no video");
+        used.note(&camera_off.clone().with_audio_only(AudioOnlyReason::CameraUnavailable));
+        assert_eq!(used, MediaUsed::default(), "no camera is no switch to audio only");
         let mut sharing = MediaBody::default();
         sharing.streams.insert(id("cam"), StreamState::camera(false, false));
         sharing.streams.insert(id("scr"), StreamState::screen(DisplaySurface::Window));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use velaro_call_protocol::{CallId, Device, Reason, Role};
+use velaro_call_protocol::{CallId, Device, MediaError, Reason, Role};
 
 /// How a call turned out. Serialized in `snake_case` (`"answered"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -86,8 +86,14 @@ impl CallSummary {
             Outcome::Answered => format!("Video call ended ({})", human(self.talk_time)),
             Outcome::Missed => "Missed video call".to_owned(),
             Outcome::Declined => match &self.reason {
-                Reason::MediaPermissionDenied { device, .. } => {
-                    format!("Video call declined: {} permission denied", device_name(device))
+                Reason::MediaPermissionDenied { device, error } => {
+                    let what = match error {
+                        MediaError::NotFound => "not found",
+                        MediaError::NotReadable => "in use by another application",
+                        _ if error.is_refusal() => "permission denied",
+                        _ => "could not be started",
+                    };
+                    format!("Video call declined: {} {what}", device_name(device))
                 }
                 Reason::Busy => "Video call declined: busy".to_owned(),
                 _ => "Video call declined".to_owned(),
@@ -126,7 +132,6 @@ fn human(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use velaro_call_protocol::MediaError;
 
     use super::*;
 
@@ -160,6 +165,14 @@ mod tests {
         assert_eq!(
             summary(Outcome::Declined, denied, 0).transcript_line(),
             "Video call declined: camera permission denied"
+        );
+        let missing = Reason::MediaPermissionDenied {
+            device: Device::Microphone,
+            error: MediaError::NotFound,
+        };
+        assert_eq!(
+            summary(Outcome::Declined, missing, 0).transcript_line(),
+            "Video call declined: microphone not found"
         );
         assert_eq!(
             summary(Outcome::Failed, Reason::IceFailed, 0).transcript_line(),

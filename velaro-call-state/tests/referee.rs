@@ -1249,7 +1249,10 @@ fn glare_notices_end_the_replaced_call_on_both_sides() {
     let mut agent = Call::agent(config, call_id("call-b"), now);
     let prompt = Prompt::new("Video call?").unwrap();
     agent
-        .handle_action(now, Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None })
+        .handle_action(
+            now,
+            Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false },
+        )
         .unwrap();
     let granted = MediaEvent::PermissionGranted {
         media: MediaKinds::AUDIO_VIDEO,

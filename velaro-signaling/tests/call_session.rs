@@ -27,7 +27,12 @@ async fn a_session_whose_link_drops_reports_it() {
     let (mut agent, control, _outputs) =
         CallSession::agent(config, call_id, agent_link, Arc::new(TestClock));
     let prompt = Prompt::new("Video call?").unwrap();
-    control.act(Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None });
+    control.act(Action::Invite {
+        prompt,
+        media: MediaKinds::AUDIO_VIDEO,
+        ice: None,
+        camera_off: false,
+    });
     let stream_id = StreamId::new("cam").unwrap();
     control.media(MediaEvent::PermissionGranted { media: MediaKinds::AUDIO_VIDEO, stream_id });
     let result = agent.run().await;

@@ -5,9 +5,10 @@ use std::sync::LazyLock;
 use crate::fixtures::browser_sdp;
 use velaro_call_protocol::message::candidates::IceCandidate;
 use velaro_call_protocol::message::description::{SdpType, SessionDescription};
+use velaro_call_protocol::message::invite::MediaKinds;
 use velaro_call_protocol::message::media::{DisplaySurface, StreamId};
 use velaro_call_protocol::{Device, MediaError};
-use velaro_call_state::{IceState, MediaCommand, MediaEvent};
+use velaro_call_state::{IceState, MediaCommand, MediaEvent, TrackKind};
 
 /// Chromium's captured offer and answer, read once and trimmed (see [`trimmed`]).
 static TEMPLATES: LazyLock<[String; 2]> = LazyLock::new(|| {
@@ -43,13 +44,30 @@ fn trimmed(sdp: &str) -> String {
     out
 }
 
-/// How a party's fake browser answers permission requests.
+/// How a party's fake browser answers permission requests: each device works, or fails with
+/// the `DOMException` a browser raises (refused, missing, busy, …).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Permissions {
-    /// Refuse the camera/microphone request with this device and error.
-    pub deny_user_media: Option<(Device, MediaError)>,
+    /// The camera fails with this error.
+    pub camera: Option<MediaError>,
+    /// The microphone fails with this error.
+    pub microphone: Option<MediaError>,
     /// Refuse screen capture.
     pub deny_screen: bool,
+}
+
+impl Permissions {
+    /// The answer to a request for `media`: a failure is the camera's when it was asked for and
+    /// fails, else the microphone's (a browser names neither; a call charges a failed request
+    /// for both to the camera, and finds the microphone out by asking for it alone).
+    fn answer(&self, media: MediaKinds) -> Result<(), (Device, MediaError)> {
+        let failed = |asked: bool, device: Device, error: &Option<MediaError>| match error {
+            Some(error) if asked => Err((device, error.clone())),
+            _ => Ok(()),
+        };
+        failed(media.video, Device::Camera, &self.camera)?;
+        failed(media.audio, Device::Microphone, &self.microphone)
+    }
 }
 
 /// A fake media layer: it answers commands as a browser would, with events that the harness
@@ -76,6 +94,8 @@ pub struct FakeMedia {
     /// The other side closed its peer connection: ICE never comes back.
     pub(super) peer_closed: bool,
     gathering_started_for: Option<u32>,
+    /// The camera track: `None` until a camera was granted, then whether it sends.
+    pub video_enabled: Option<bool>,
     /// Every command received, in order (over all the party's calls).
     pub commands: Vec<MediaCommand>,
 }
@@ -133,25 +153,33 @@ impl FakeMedia {
         self.commands.push(command.clone());
         let mut events = Vec::new();
         match command {
-            MediaCommand::RequestUserMedia(media) => match &self.permissions.deny_user_media {
-                Some((device, error)) => {
+            MediaCommand::RequestUserMedia(media) => match self.permissions.answer(*media) {
+                Err((device, error)) => {
+                    events.push((5, MediaEvent::PermissionDenied { device, error }));
+                }
+                Ok(()) => {
+                    if media.video {
+                        self.video_enabled = Some(true);
+                    }
                     events.push((
                         5,
-                        MediaEvent::PermissionDenied {
-                            device: device.clone(),
-                            error: error.clone(),
+                        MediaEvent::PermissionGranted {
+                            media: *media,
+                            stream_id: StreamId::new(format!("cam-{}", self.name))
+                                .unwrap_or_else(|e| panic!("{e}")),
                         },
                     ));
                 }
-                None => events.push((
-                    5,
-                    MediaEvent::PermissionGranted {
-                        media: *media,
-                        stream_id: StreamId::new(format!("cam-{}", self.name))
-                            .unwrap_or_else(|e| panic!("{e}")),
-                    },
-                )),
             },
+            MediaCommand::SetTrackEnabled { kind: TrackKind::Video, enabled } => {
+                assert!(
+                    self.video_enabled.is_some(),
+                    "{}: video {} without a camera track",
+                    self.name,
+                    if *enabled { "enabled" } else { "disabled" }
+                );
+                self.video_enabled = Some(*enabled);
+            }
             MediaCommand::RequestScreenCapture => {
                 if self.permissions.deny_screen {
                     events.push((

@@ -250,14 +250,17 @@ fn stream_id(input: &mut Input<'_>) -> StreamId {
 fn action(input: &mut Input<'_>) -> Option<Action> {
     Some(match input.byte() % 10 {
         0 => {
-            let text = match input.byte() % 4 {
+            // One byte picks the prompt (low bits) and whether the agent starts camera off.
+            let pick = input.byte();
+            let text = match pick % 4 {
                 0 => "Your agent would like to start a video call. Accept?".to_owned(),
                 1 => "x".repeat(velaro_call_protocol::limits::MAX_PROMPT_LEN),
                 2 => "Line one\nline two\tand a tab".to_owned(),
                 _ => "caf\u{e9} \u{1f642}".to_owned(),
             };
             let ice = input.flag().then(fixture_ice);
-            Action::Invite { prompt: Prompt::new(text).ok()?, media: media(input), ice }
+            let (prompt, camera_off) = (Prompt::new(text).ok()?, pick & 4 != 0);
+            Action::Invite { prompt, media: media(input), ice, camera_off }
         }
         1 => Action::Cancel,
         2 => Action::Accept,
@@ -288,6 +291,8 @@ fn media_event(input: &mut Input<'_>) -> Option<MediaEvent> {
                     "NotReadableError",
                     "AbortError",
                     "x-new-error",
+                    "OverconstrainedError",
+                    "SecurityError",
                 ],
             ))
             .ok()?,

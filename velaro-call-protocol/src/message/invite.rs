@@ -66,6 +66,8 @@ impl MediaKinds {
     pub const AUDIO_VIDEO: MediaKinds = MediaKinds { audio: true, video: true };
     /// Audio only.
     pub const AUDIO_ONLY: MediaKinds = MediaKinds { audio: true, video: false };
+    /// The camera alone: what a call asks for when its user turns a camera on mid-call.
+    pub const VIDEO_ONLY: MediaKinds = MediaKinds { audio: false, video: true };
 
     /// Media of the given kinds.
     pub fn new(audio: bool, video: bool) -> Self {

@@ -69,11 +69,13 @@ open_enum! {
 }
 
 open_enum! {
-    /// Why a call switched to audio only.
+    /// Why a party sends no video. The marker is the sender's own: `quality` is the agent's
+    /// choice for the whole call (the visitor follows it), `camera_unavailable` says only that
+    /// the sender has no working camera (the other side keeps its video).
     AudioOnlyReason, "audio only reason" {
-        /// The connection is too poor for video.
+        /// The connection is too poor for video: the agent switched the call to audio only.
         Quality = "quality",
-        /// The camera is missing, busy or was refused.
+        /// The sender's camera is missing, busy or could not start (a refused one is just off).
         CameraUnavailable = "camera_unavailable",
     }
 }
@@ -141,7 +143,8 @@ pub struct MediaBody {
     /// Every stream the sender sends, by stream id (at most 8). Duplicate ids are refused.
     #[serde(default, deserialize_with = "unique_streams")]
     pub streams: BTreeMap<StreamId, StreamState>,
-    /// Present when the call is audio only.
+    /// Present when the sender sends no video for a reason the other side should show: the
+    /// call is audio only (`quality`), or the sender has no working camera.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_only: Option<AudioOnly>,
 }

@@ -1,36 +1,94 @@
 //! What this party sends in an answered call, and what it tells the peer about it: the camera
-//! and microphone as granted, mute and camera off, the agent's screen share, audio only, the
-//! `call.media` that carries them (once media is connected), and `call.quality` reports with
-//! the agent's audio-only advice.
+//! and microphone as asked for and granted (a failed camera falls back to audio, by the rule
+//! table in the crate docs), mute, camera off and on (a camera added mid-call), the agent's
+//! screen share, audio only and the visitor following it, the `call.media` that carries them
+//! (once media is connected), and `call.quality` reports with the agent's audio-only advice.
 
-use velaro_call_protocol::Role;
 use velaro_call_protocol::message::invite::MediaKinds;
 use velaro_call_protocol::message::media::{
     AudioOnlyReason, DisplaySurface, MediaBody, QualityBody, StreamId, StreamState,
 };
+use velaro_call_protocol::{Device, MediaError, Role};
 
 use super::outbox::Outbox;
 use super::quality;
 use super::state::{Connection, InCall};
 use super::{Call, CallError};
+use crate::help::media_help;
 use crate::output::{Event, MediaCommand, TrackKind};
+
+/// A request for the camera and/or microphone before the call is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct UserMediaRequest {
+    /// What the browser is being asked for.
+    pub(super) asked: MediaKinds,
+    /// The camera failed (not refused): the microphone is being asked for alone.
+    pub(super) camera_failed: Option<MediaError>,
+}
+
+impl UserMediaRequest {
+    pub(super) fn new(asked: MediaKinds) -> UserMediaRequest {
+        UserMediaRequest { asked, camera_failed: None }
+    }
+
+    /// A failure of this request, by the rule table: `true` when the camera failed without a
+    /// refusal and the microphone alone is now asked for (the call goes on); `false` when the
+    /// call cannot start. A failure of a request without video is the microphone's.
+    pub(super) fn fall_back(&mut self, device: &Device, error: &MediaError) -> bool {
+        let camera = *device == Device::Camera && self.asked.video;
+        if camera && self.asked.audio && !error.is_refusal() {
+            self.asked = MediaKinds::AUDIO_ONLY;
+            self.camera_failed = Some(error.clone());
+            return true;
+        }
+        false
+    }
+
+    /// The device a failure is charged to: a request without video has no camera to blame.
+    pub(super) fn failed_device(&self, device: Device) -> Device {
+        if device == Device::Camera && !self.asked.video { Device::Microphone } else { device }
+    }
+
+    pub(super) fn heap_estimate(&self) -> usize {
+        error_heap(self.camera_failed.as_ref())
+    }
+}
 
 /// The camera and/or microphone the browser granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct UserMedia {
-    /// The local camera stream's id (its msid).
+    /// The local camera stream's id (its msid); a camera added later joins this stream.
     pub(super) stream: StreamId,
     /// What was granted.
     pub(super) sends: MediaKinds,
+    /// Why no camera was granted, when it failed and the call went on with audio.
+    pub(super) camera_failed: Option<MediaError>,
+}
+
+/// The local camera as the call has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Camera {
+    /// A camera track is in the call (sending unless turned off or audio only).
+    Track,
+    /// No camera: the call started without one (the agent's choice, or an audio invite), or
+    /// one asked for mid-call was refused.
+    Absent,
+    /// The camera failed (missing, busy, could not start): the other side is told.
+    Unavailable(MediaError),
+    /// Asked the browser for a camera mid-call; waiting for the answer.
+    Requested,
 }
 
 /// What we send: the local media state behind `call.media`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct LocalMedia {
-    user_media: UserMedia,
+    stream: StreamId,
+    microphone: bool,
+    camera: Camera,
     mic_muted: bool,
     camera_off: bool,
     screen: ScreenShare,
+    /// Our own audio-only marker: the agent's switch, or the visitor following it.
     audio_only: Option<AudioOnlyReason>,
 }
 
@@ -46,16 +104,31 @@ enum ScreenShare {
     },
 }
 
+fn error_heap(error: Option<&MediaError>) -> usize {
+    match error {
+        Some(MediaError::Other(name)) => name.capacity(),
+        _ => 0,
+    }
+}
+
 impl UserMedia {
     pub(super) fn heap_estimate(&self) -> usize {
-        self.stream.as_str().len()
+        self.stream.as_str().len() + error_heap(self.camera_failed.as_ref())
     }
 }
 
 impl LocalMedia {
     pub(super) fn new(user_media: UserMedia) -> LocalMedia {
+        let UserMedia { stream, sends, camera_failed } = user_media;
+        let camera = match camera_failed {
+            _ if sends.video => Camera::Track,
+            Some(error) => Camera::Unavailable(error),
+            None => Camera::Absent,
+        };
         LocalMedia {
-            user_media,
+            stream,
+            microphone: sends.audio,
+            camera,
             mic_muted: false,
             camera_off: false,
             screen: ScreenShare::Off,
@@ -63,19 +136,29 @@ impl LocalMedia {
         }
     }
 
-    fn body(&self) -> MediaBody {
+    /// The `call.media` body: what we send.
+    pub(super) fn body(&self) -> MediaBody {
         let mut body = MediaBody::default();
-        let UserMedia { stream, sends } = &self.user_media;
-        let audio_muted = self.mic_muted || !sends.audio;
-        let video_muted = self.camera_off || self.audio_only.is_some() || !sends.video;
-        body.streams.insert(stream.clone(), StreamState::camera(audio_muted, video_muted));
+        let audio_muted = self.mic_muted || !self.microphone;
+        body.streams
+            .insert(self.stream.clone(), StreamState::camera(audio_muted, !self.sends_video()));
         if let ScreenShare::Sharing { stream, surface } = &self.screen {
             body.streams.insert(stream.clone(), StreamState::screen(surface.clone()));
         }
-        if let Some(reason) = &self.audio_only {
-            body = body.with_audio_only(reason.clone());
+        let marker = match (&self.audio_only, &self.camera) {
+            (Some(reason), _) => Some(reason.clone()),
+            (None, Camera::Unavailable(_)) => Some(AudioOnlyReason::CameraUnavailable),
+            (None, _) => None,
+        };
+        if let Some(reason) = marker {
+            body = body.with_audio_only(reason);
         }
         body
+    }
+
+    /// Whether the camera track sends video.
+    fn sends_video(&self) -> bool {
+        self.camera == Camera::Track && !self.camera_off && self.audio_only.is_none()
     }
 
     pub(super) fn heap_estimate(&self) -> usize {
@@ -83,7 +166,11 @@ impl LocalMedia {
             ScreenShare::Sharing { stream, .. } => stream.as_str().len(),
             ScreenShare::Off | ScreenShare::Requested => 0,
         };
-        self.user_media.heap_estimate() + screen
+        let camera = match &self.camera {
+            Camera::Unavailable(error) => error_heap(Some(error)),
+            Camera::Track | Camera::Absent | Camera::Requested => 0,
+        };
+        self.stream.as_str().len() + screen + camera
     }
 }
 
@@ -103,40 +190,104 @@ impl InCall {
         self.negotiation.renegotiate(false, out);
     }
 
-    fn go_audio_only(&mut self, reason: AudioOnlyReason, out: &mut Outbox) {
-        if self.media.audio_only.is_some() {
-            return;
+    /// Runs `change` on the local media and tells the media layer and the peer what it changed
+    /// about the camera's video.
+    fn change_video(&mut self, out: &mut Outbox, change: impl FnOnce(&mut LocalMedia)) {
+        let before = self.media.sends_video();
+        change(&mut self.media);
+        let after = self.media.sends_video();
+        if before != after {
+            out.media(MediaCommand::SetTrackEnabled { kind: TrackKind::Video, enabled: after });
         }
-        self.media.audio_only = Some(reason);
-        out.media(MediaCommand::SetTrackEnabled { kind: TrackKind::Video, enabled: false });
         self.send_media_state(out);
+    }
+
+    /// Audio only: the agent's switch, or the visitor following it.
+    fn go_audio_only(&mut self, reason: AudioOnlyReason, out: &mut Outbox) {
+        if self.media.audio_only.is_none() {
+            self.change_video(out, |media| media.audio_only = Some(reason));
+        }
+    }
+
+    /// The visitor follows the agent back from audio only; its camera decides whether it sends.
+    fn leave_audio_only(&mut self, out: &mut Outbox) {
+        if self.media.audio_only.is_some() {
+            self.change_video(out, |media| media.audio_only = None);
+        }
+    }
+
+    /// Our user turns the camera off, or on: on ends audio only, and asks the browser for a
+    /// camera when the call has none (it renegotiates once granted).
+    fn set_camera_off(&mut self, off: bool, out: &mut Outbox) {
+        let ask = !off && matches!(self.media.camera, Camera::Absent | Camera::Unavailable(_));
+        self.change_video(out, |media| {
+            media.camera_off = off;
+            if !off {
+                media.audio_only = None;
+            }
+            if ask {
+                media.camera = Camera::Requested;
+            }
+        });
+        if ask {
+            out.media(MediaCommand::RequestUserMedia(MediaKinds::VIDEO_ONLY));
+        }
     }
 }
 
 impl Call {
-    /// Mute (audio) or camera off (video): the track stops or starts sending, without
-    /// renegotiation, and the peer hears of it. Video stays off in an audio-only call.
-    pub(super) fn set_track_off(
-        &mut self,
-        input: &'static str,
-        kind: TrackKind,
-        off: bool,
-    ) -> Result<(), CallError> {
-        let call = self.state.expect_in_call(input)?;
-        let media = &mut call.media;
-        let enabled = match kind {
-            TrackKind::Audio => {
-                media.mic_muted = off;
-                !off
-            }
-            TrackKind::Video => {
-                media.camera_off = off;
-                !off && media.audio_only.is_none()
-            }
-        };
-        self.out.media(MediaCommand::SetTrackEnabled { kind, enabled });
+    /// Mute or unmute: the microphone's track stops or starts sending, without renegotiation,
+    /// and the peer hears of it.
+    pub(super) fn set_microphone_muted(&mut self, muted: bool) -> Result<(), CallError> {
+        let call = self.state.expect_in_call("mute")?;
+        call.media.mic_muted = muted;
+        self.out.media(MediaCommand::SetTrackEnabled { kind: TrackKind::Audio, enabled: !muted });
         call.send_media_state(&mut self.out);
         Ok(())
+    }
+
+    /// Camera off, or on (which also leaves audio only, on either side): the track stops or
+    /// sends again without renegotiation, or a camera is asked for and added.
+    pub(super) fn set_camera_off(&mut self, off: bool) -> Result<(), CallError> {
+        let call = self.state.expect_in_call("camera")?;
+        call.set_camera_off(off, &mut self.out);
+        Ok(())
+    }
+
+    /// The camera asked for mid-call was granted: its track is in the call (the media layer
+    /// added it to the camera stream), and the call renegotiates. `false` when no camera was
+    /// asked for.
+    pub(super) fn camera_granted(&mut self, media: MediaKinds) -> bool {
+        let Some(call) = self.state.in_call_mut() else { return false };
+        if call.media.camera != Camera::Requested || !media.video {
+            return false;
+        }
+        // A new track sends; it stays off if the user turned the camera off meanwhile.
+        call.media.camera = Camera::Track;
+        if !call.media.sends_video() {
+            self.out
+                .media(MediaCommand::SetTrackEnabled { kind: TrackKind::Video, enabled: false });
+        }
+        call.send_media_state(&mut self.out);
+        call.negotiation.renegotiate(false, &mut self.out);
+        true
+    }
+
+    /// The camera asked for mid-call failed: the call goes on without it, and its user is told;
+    /// the other side sees `camera_unavailable`, or just the camera off when it was refused
+    /// (the user's own say). `false` when no camera was asked for.
+    pub(super) fn camera_failed(&mut self, error: &MediaError) -> bool {
+        let browser = self.out.config.browser;
+        let Some(call) = self.state.in_call_mut() else { return false };
+        if call.media.camera != Camera::Requested {
+            return false;
+        }
+        call.media.camera =
+            if error.is_refusal() { Camera::Absent } else { Camera::Unavailable(error.clone()) };
+        let help = media_help(browser, &Device::Camera, error);
+        self.out.event(Event::CameraUnavailable { error: error.clone(), help });
+        call.send_media_state(&mut self.out);
+        true
     }
 
     pub(super) fn start_screen_share(&mut self) -> Result<(), CallError> {
@@ -211,16 +362,30 @@ impl Call {
         Ok(())
     }
 
-    /// The peer's media state, shown once the call is under way.
-    pub(super) fn on_remote_media(&mut self, media: MediaBody) {
+    /// The peer's media state (its newest), shown once the call is under way. The visitor
+    /// follows the agent's audio-only switch when its marker appears and when it goes (a
+    /// `camera_unavailable` marker is no switch: it only says the agent has no camera).
+    pub(super) fn on_remote_media(&mut self, seq: u64, media: MediaBody) {
         let Some(call) = self.state.in_call_mut() else {
             return; // nothing to show (or to change) before the call is under way
         };
-        // The agent chose audio only for the call: the visitor stops its video too.
-        if self.out.role == Role::Visitor
-            && let Some(audio_only) = &media.audio_only
-        {
-            call.go_audio_only(audio_only.reason.clone(), &mut self.out);
+        if seq < call.peer_media_seq {
+            return; // overtaken by a newer state
+        }
+        call.peer_media_seq = seq;
+        let switched = media
+            .audio_only
+            .as_ref()
+            .map(|marker| &marker.reason)
+            .filter(|reason| **reason != AudioOnlyReason::CameraUnavailable);
+        if switched.is_some() != call.peer_audio_only {
+            call.peer_audio_only = switched.is_some();
+            if self.out.role == Role::Visitor {
+                match switched {
+                    Some(reason) => call.go_audio_only(reason.clone(), &mut self.out),
+                    None => call.leave_audio_only(&mut self.out),
+                }
+            }
         }
         self.out.event(Event::RemoteMedia(media));
     }

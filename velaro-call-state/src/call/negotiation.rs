@@ -262,7 +262,7 @@ impl Call {
     pub(super) fn on_remote_description(&mut self, now: Instant, body: DescriptionBody) {
         let call = match &mut self.state {
             State::InCall(call) => call,
-            State::Prompting { held_offer, .. } | State::AwaitingPermission { held_offer } => {
+            State::Prompting { held_offer, .. } | State::AwaitingPermission { held_offer, .. } => {
                 if body.description.sdp_type == SdpType::Offer {
                     *held_offer = Some(body);
                 }
@@ -332,7 +332,8 @@ mod tests {
         let config = CallConfig::new(conversation.clone(), PartyId::new("agent-1").unwrap());
         let mut agent = Call::agent(config, call_id.clone(), now);
         let prompt = Prompt::new("?").unwrap();
-        let invite = Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None };
+        let invite =
+            Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false };
         agent.handle_action(now, invite).unwrap();
         let stream_id = StreamId::new("cam").unwrap();
         let granted = MediaEvent::PermissionGranted { media: MediaKinds::AUDIO_VIDEO, stream_id };

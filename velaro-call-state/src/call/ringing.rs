@@ -1,5 +1,5 @@
 //! Before the call is answered: the agent's invite (its own camera and microphone first, so a
-//! denial never rings the visitor), the visitor's prompt, consent and permission (no media
+//! denial never rings the visitor; a camera that fails falls back to audio), the visitor's prompt, consent and permission (no media
 //! before consent), the ways an unanswered invite ends (withdrawn, declined, refused by the
 //! relay, expired), and the answer that starts the call.
 
@@ -14,27 +14,31 @@ use velaro_call_protocol::message::media::StreamId;
 use velaro_call_protocol::velaro_ice_config::RtcConfiguration;
 use velaro_call_protocol::{Device, MediaError, PartyId, Reason, Role};
 
-use super::media::UserMedia;
+use super::media::{UserMedia, UserMediaRequest};
 use super::state::{InCall, State};
 use super::{Call, CallError};
-use crate::help::permission_help;
+use crate::help::media_help;
 use crate::output::{Event, MediaCommand};
 use crate::timer::Timer;
 
 impl Call {
-    /// Agent: start a call. The camera and microphone are requested first; the invite waits.
+    /// Agent: start a call. Its own camera and microphone are requested first (the microphone
+    /// alone with `camera_off`); the invite waits.
     pub(super) fn invite(
         &mut self,
         prompt: Prompt,
         media: MediaKinds,
         ice: Option<RtcConfiguration>,
+        camera_off: bool,
     ) -> Result<(), CallError> {
         self.agent_only("invite")?;
         self.expect(matches!(self.state, State::Idle), "invite")?;
         let mut invite = InviteBody::new(prompt, media);
         invite.ice = ice;
-        self.state = State::Inviting { invite: Box::new(invite) };
-        self.out.media(MediaCommand::RequestUserMedia(media));
+        let own = if camera_off { MediaKinds::new(media.audio, false) } else { media };
+        self.state =
+            State::Inviting { invite: Box::new(invite), request: UserMediaRequest::new(own) };
+        self.out.media(MediaCommand::RequestUserMedia(own));
         Ok(())
     }
 
@@ -55,7 +59,8 @@ impl Call {
         self.visitor_only("accept")?;
         match self.state.take() {
             State::Prompting { requested, held_offer } => {
-                self.state = State::AwaitingPermission { held_offer };
+                let request = UserMediaRequest::new(requested);
+                self.state = State::AwaitingPermission { held_offer, request };
                 self.out.media(MediaCommand::RequestUserMedia(requested));
                 Ok(())
             }
@@ -74,23 +79,30 @@ impl Call {
         Ok(())
     }
 
-    /// The camera and microphone were granted: the agent's invite goes out; the visitor's
-    /// accept does, and the call is answered.
+    /// The camera and/or microphone were granted: the agent's invite goes out; the visitor's
+    /// accept does, and the call is answered; in a call, a camera asked for mid-call joins it.
     pub(super) fn on_permission_granted(
         &mut self,
         now: Instant,
         media: MediaKinds,
         stream: StreamId,
     ) -> Result<(), CallError> {
-        let user_media = UserMedia { stream, sends: media };
+        if self.camera_granted(media) {
+            return Ok(());
+        }
         match self.state.take() {
-            State::Inviting { invite } => {
+            State::Inviting { invite, request } => {
+                let camera_failed = request.camera_failed;
                 self.started_at = now;
                 self.timers.set(Timer::InviteExpiry, now + invite.lifetime());
-                self.state = State::Ringing { user_media };
+                self.state = State::Ringing {
+                    user_media: UserMedia { stream, sends: media, camera_failed },
+                };
                 self.out.send(*invite);
             }
-            State::AwaitingPermission { held_offer } => {
+            State::AwaitingPermission { held_offer, request } => {
+                let camera_failed = request.camera_failed;
+                let user_media = UserMedia { stream, sends: media, camera_failed };
                 self.state = State::InCall(self.answered(now, user_media));
                 self.out.send(AcceptBody::new(media));
                 if let Some(offer) = held_offer {
@@ -102,25 +114,41 @@ impl Call {
         Ok(())
     }
 
-    /// A media request was refused: a screen share's is reported and the call goes on; the
-    /// agent's own stops the invite before it is sent; the visitor's declines the call.
+    /// A media request failed, by the rule table (crate docs): a screen share's is reported and
+    /// the call goes on; so does a camera's mid-call; a camera that fails at the start (not
+    /// refused) leaves the call on audio, asking for the microphone alone; anything else stops
+    /// the call: the agent's invite is never sent, the visitor declines.
     pub(super) fn on_permission_denied(
         &mut self,
         now: Instant,
         device: Device,
         error: MediaError,
     ) -> Result<(), CallError> {
-        let screen = matches!(device, Device::Screen);
-        let help = permission_help(self.out.config.browser, &device);
-        if screen && self.screen_share_refused() {
+        let browser = self.out.config.browser;
+        if device == Device::Screen {
+            if !self.screen_share_refused() {
+                return Err(self.wrong_phase("permission denied"));
+            }
+            let help = media_help(browser, &device, &error);
             self.out.event(Event::PermissionHelp { device, error, help });
             return Ok(());
         }
-        let by = match self.state {
-            State::Inviting { .. } if !screen => Role::Agent,
-            State::AwaitingPermission { .. } if !screen => Role::Visitor,
+        if device == Device::Camera && self.camera_failed(&error) {
+            return Ok(());
+        }
+        let (by, request) = match &mut self.state {
+            State::Inviting { request, .. } => (Role::Agent, request),
+            State::AwaitingPermission { request, .. } => (Role::Visitor, request),
             _ => return Err(self.wrong_phase("permission denied")),
         };
+        if request.fall_back(&device, &error) {
+            let help = media_help(browser, &device, &error);
+            self.out.event(Event::CameraUnavailable { error, help });
+            self.out.media(MediaCommand::RequestUserMedia(MediaKinds::AUDIO_ONLY));
+            return Ok(());
+        }
+        let device = request.failed_device(device);
+        let help = media_help(browser, &device, &error);
         self.out.event(Event::PermissionHelp {
             device: device.clone(),
             error: error.clone(),

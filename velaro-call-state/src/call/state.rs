@@ -13,7 +13,7 @@ use velaro_call_protocol::message::invite::{InviteBody, MediaKinds};
 use velaro_call_protocol::message::media::QualityLevel;
 
 use super::ending::Ended;
-use super::media::{LocalMedia, UserMedia};
+use super::media::{LocalMedia, UserMedia, UserMediaRequest};
 use super::negotiation::Negotiation;
 use super::quality::QualityMonitor;
 use super::{CallError, Phase};
@@ -28,6 +28,8 @@ pub(super) enum State {
     Inviting {
         /// The invite, sent as it is once the media is granted.
         invite: Box<InviteBody>,
+        /// The agent's own camera and microphone, as being asked for.
+        request: UserMediaRequest,
     },
     /// Agent: the invite is out (its expiry is a timer), waiting for an answer.
     Ringing {
@@ -46,6 +48,8 @@ pub(super) enum State {
     AwaitingPermission {
         /// An offer that came before consent, applied once permission is granted.
         held_offer: Option<DescriptionBody>,
+        /// The visitor's camera and microphone, as being asked for.
+        request: UserMediaRequest,
     },
     /// Answered: offer, answer and ICE under way, media flowing, or the connection being
     /// restored.
@@ -70,6 +74,12 @@ pub(super) struct InCall {
     pub(super) quality: QualityMonitor,
     /// The level of our last `call.quality` report (reports go out on change).
     pub(super) last_level: Option<QualityLevel>,
+    /// The `seq` of the peer's newest `call.media` taken: each one is a whole state, so one
+    /// that a reordering link delivers late is stale and ignored.
+    pub(super) peer_media_seq: u64,
+    /// Whether the peer's newest `call.media` switched the call to audio only: the visitor
+    /// follows the marker's edges, so it can turn its camera back on in between.
+    pub(super) peer_audio_only: bool,
 }
 
 /// Whether media flows in an answered call.
@@ -149,10 +159,13 @@ impl State {
     pub(super) fn heap_estimate(&self) -> usize {
         match self {
             State::Idle => 0,
-            State::Inviting { invite } => size_of::<InviteBody>() + invite.prompt.text.capacity(),
+            State::Inviting { invite, request } => {
+                size_of::<InviteBody>() + invite.prompt.text.capacity() + request.heap_estimate()
+            }
             State::Ringing { user_media } => user_media.heap_estimate(),
-            State::Prompting { held_offer, .. } | State::AwaitingPermission { held_offer } => {
-                held_offer.as_ref().map_or(0, |offer| offer.description.sdp.capacity())
+            State::Prompting { held_offer, .. } => held_sdp(held_offer.as_ref()),
+            State::AwaitingPermission { held_offer, request } => {
+                held_sdp(held_offer.as_ref()) + request.heap_estimate()
             }
             State::InCall(call) => {
                 size_of::<InCall>() + call.negotiation.heap_estimate() + call.media.heap_estimate()
@@ -160,6 +173,10 @@ impl State {
             State::Ended(ended) => ended.heap_estimate(),
         }
     }
+}
+
+fn held_sdp(offer: Option<&DescriptionBody>) -> usize {
+    offer.map_or(0, |offer| offer.description.sdp.capacity())
 }
 
 impl InCall {
@@ -172,6 +189,8 @@ impl InCall {
             media: LocalMedia::new(user_media),
             quality: QualityMonitor::default(),
             last_level: None,
+            peer_media_seq: 0,
+            peer_audio_only: false,
         }
     }
 
