@@ -650,6 +650,27 @@ async fn s5_firefox_visitor_denies_the_camera() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_a_camera_forbidden_by_policy_stops_the_call() {
+    let _one = SERIAL.lock().await;
+    let pair =
+        Pair::open(BrowserKind::Chromium, BrowserKind::Chromium, MediaPermission::Fake).await;
+    stub_camera(&pair.visitor, Some("SecurityError")).await;
+    pair.invite().await;
+    pair.visitor.click("#prompt-accept").await.expect("accept");
+    pair.assert_ended("media_permission_denied").await;
+    // A refusal is no missing camera: no microphone-only retry.
+    let asked = media_requests(&pair.visitor).await;
+    assert_eq!(asked, serde_json::json!([r#"{"audio":true,"video":true}"#]));
+    let reason = pair.agent.eval("return velaroDemo.reason").await.expect("reason");
+    assert_eq!(reason["device"], "camera");
+    assert_eq!(reason["error"], "SecurityError");
+    let help = "document.getElementById('permission-help')";
+    let text = pair.visitor.wait_for(&format!("!{help}.hidden && {help}.textContent"), STEP).await;
+    assert!(text.expect("help").as_str().unwrap_or("").contains("lock icon"), "permission help");
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s6_decline_cancel_and_expiry() {
     let _one = SERIAL.lock().await;
     // The shortest lifetime the protocol allows, so the expiry comes quickly.
