@@ -188,6 +188,64 @@ async fn flag(page: &Browser, script: &str) -> bool {
     page.eval(script).await.expect("page state") == Value::Bool(true)
 }
 
+/// `page` shows the element `id` with exactly `text`.
+async fn assert_shows(page: &Browser, id: &str, text: &str) {
+    let element = format!("document.getElementById({id:?})");
+    let shown = page.wait_for(&format!("!{element}.hidden && {element}.textContent"), STEP).await;
+    assert_eq!(shown.expect("shown"), Value::from(text), "#{id} on the {:?} page", page.kind());
+}
+
+/// `page` hides the element `id`.
+async fn assert_hidden(page: &Browser, id: &str) {
+    let hidden = format!("document.getElementById({id:?}).hidden");
+    page.wait_for(&hidden, STEP).await.expect("hidden");
+}
+
+/// Wraps the page's `getUserMedia`: each request's constraints go to `window.mediaRequests` (as
+/// JSON); with `camera_error` every request with video rejects with that `DOMException`, as a
+/// missing or busy camera does, and with `microphone_error` so does every other request with
+/// audio; the rest reach the browser's fake devices. Called again, it replaces the previous
+/// wrapper (`None`, `None`: the devices work again).
+async fn stub_devices(page: &Browser, camera_error: Option<&str>, microphone_error: Option<&str>) {
+    let js =
+        |error: Option<&str>| error.map_or_else(|| "null".to_owned(), |name| format!("{name:?}"));
+    let (camera, microphone) = (js(camera_error), js(microphone_error));
+    let script = format!(
+        "const devices = navigator.mediaDevices;
+         window.realGetUserMedia ||= devices.getUserMedia.bind(devices);
+         window.mediaRequests ||= [];
+         const [camera, microphone] = [{camera}, {microphone}];
+         devices.getUserMedia = (constraints) => {{
+           window.mediaRequests.push(JSON.stringify(constraints));
+           const error = constraints.video ? camera : constraints.audio ? microphone : null;
+           return error
+             ? Promise.reject(new DOMException('test: the device fails', error))
+             : window.realGetUserMedia(constraints);
+         }};
+         return true"
+    );
+    page.eval(&script).await.expect("getUserMedia stub");
+}
+
+/// Only the camera fails (`None`: it works again).
+async fn stub_camera(page: &Browser, camera_error: Option<&str>) {
+    stub_devices(page, camera_error, None).await;
+}
+
+/// What the page asked `getUserMedia` for since [`stub_camera`].
+async fn media_requests(page: &Browser) -> Value {
+    page.eval("return window.mediaRequests").await.expect("requests")
+}
+
+async fn audio_only(page: &Browser) -> Value {
+    page.eval("return velaroDemo.call.audioOnly").await.expect("audio only")
+}
+
+const NO_CAMERA: &str = "No camera was found, so the call continues with audio only. \
+    Connect a camera and turn it on to add video.";
+const CAMERA_BUSY: &str = "Your camera is in use by another application, so the call continues \
+    with audio only. Close that application and turn the camera on to add video.";
+
 async fn screenshot(page: &Browser, name: &str) {
     if let Some(dir) = std::env::var_os("VELARO_SCREENSHOTS") {
         let dir = PathBuf::from(dir);
@@ -294,6 +352,234 @@ async fn s3_mute_camera_off_and_audio_only_on_poor_quality() {
         assert!(later.saturating_sub(frames) <= 2, "video stopped ({frames} → {later} frames)");
         assert_flowing(page, "audio", "camera").await;
     }
+    let banner_shown = "!document.getElementById('audio-only-banner').hidden";
+    let banner_hidden =
+        "document.getElementById('audio-only-banner').hidden && velaroDemo.call.audioOnly === null";
+    assert!(flag(&pair.agent, "return !document.getElementById('toggle-camera').disabled").await);
+
+    // Audio only is not a one-way door: the agent turns its camera on, both sides leave audio
+    // only and video comes back both ways.
+    pair.agent.click("#toggle-camera").await.expect("agent camera on");
+    for page in [&pair.agent, &pair.visitor] {
+        page.wait_for(banner_hidden, STEP).await.expect("both pages leave audio only");
+        assert_flowing(page, "video", "camera").await;
+    }
+    pair.visitor.wait_for(&unmuted, STEP).await.expect("the agent's video is unmuted");
+
+    // Audio only again. This time the visitor turns its camera on by itself: its video reaches
+    // the agent, which stays audio only, and the visitor does not follow the agent back into
+    // audio only while the agent's marker merely goes on (the agent mutes and unmutes).
+    pair.agent.click("#audio-only").await.expect("audio only again");
+    for page in [&pair.agent, &pair.visitor] {
+        page.wait_for(banner_shown, STEP).await.expect("both pages show audio only again");
+    }
+    pair.visitor.click("#toggle-camera").await.expect("visitor camera on");
+    pair.visitor.wait_for(banner_hidden, STEP).await.expect("the visitor leaves audio only");
+    pair.agent.wait_for(&unmuted, STEP).await.expect("the agent sees the visitor's video on");
+    assert_flowing(&pair.agent, "video", "camera").await;
+    assert_eq!(audio_only(&pair.agent).await, Value::from("quality"), "the agent stays");
+    pair.agent.click("#toggle-mic").await.expect("agent mutes");
+    pair.visitor
+        .wait_for(&format!("{remote}.dataset.audioMuted === 'true'"), STEP)
+        .await
+        .expect("the visitor sees the mute");
+    assert_eq!(audio_only(&pair.visitor).await, Value::Null, "no new edge, nothing to follow");
+    pair.agent.click("#toggle-mic").await.expect("agent unmutes");
+
+    // The visitor's camera off and on once more, then the agent's camera on: out of audio
+    // only on both sides, video both ways.
+    pair.visitor.click("#toggle-camera").await.expect("visitor camera off");
+    pair.agent.wait_for(&camera_off, STEP).await.expect("the agent sees it off");
+    pair.visitor.click("#toggle-camera").await.expect("visitor camera on");
+    pair.agent.wait_for(&unmuted, STEP).await.expect("and back on");
+    pair.agent.click("#toggle-camera").await.expect("agent camera on");
+    for page in [&pair.agent, &pair.visitor] {
+        page.wait_for(banner_hidden, STEP).await.expect("out of audio only");
+        assert_flowing(page, "video", "camera").await;
+    }
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10_an_agent_without_a_camera_calls_a_firefox_visitor() {
+    let _one = SERIAL.lock().await;
+    let pair = Pair::open(BrowserKind::Chromium, BrowserKind::Firefox, MediaPermission::Fake).await;
+    stub_camera(&pair.agent, Some("NotFoundError")).await;
+    pair.call("s10 agent without a camera").await;
+    // The agent asked for its camera and microphone, then for the microphone alone, and the
+    // invite still asked the visitor for video.
+    let asked = media_requests(&pair.agent).await;
+    assert_eq!(asked, serde_json::json!([r#"{"audio":true,"video":true}"#, r#"{"audio":true}"#]));
+    let invited = pair.visitor.eval("return velaroDemo.call.inviteBody.media").await;
+    assert_eq!(invited.expect("media"), serde_json::json!({"audio": true, "video": true}));
+
+    assert_shows(&pair.agent, "camera-notice", NO_CAMERA).await;
+    let unavailable = "The agent's camera is unavailable; the call continues with audio.";
+    assert_shows(&pair.visitor, "remote-camera-unavailable", unavailable).await;
+    // The visitor keeps its own video: its camera reaches the agent, and it is not audio only.
+    assert_flowing(&pair.agent, "video", "camera").await;
+    assert_eq!(audio_only(&pair.visitor).await, Value::Null);
+    assert_hidden(&pair.visitor, "audio-only-banner").await;
+    for page in [&pair.agent, &pair.visitor] {
+        assert_flowing(page, "audio", "camera").await;
+    }
+    assert_eq!(received(&pair.visitor, "video", "camera").await, 0, "the agent sends no video");
+    assert!(
+        flag(
+            &pair.agent,
+            "const b = document.getElementById('toggle-camera'); \
+             return !b.disabled && b.textContent === 'Camera on'"
+        )
+        .await,
+        "the agent may still try its camera"
+    );
+
+    // The agent shows its screen instead.
+    pair.agent.click("#share-screen").await.expect("share screen");
+    pair.visitor
+        .wait_for("!document.getElementById('remote-screen-box').hidden", STEP)
+        .await
+        .expect("screen shown");
+    assert_flowing(&pair.visitor, "video", "screen").await;
+    assert_flowing(&pair.agent, "video", "camera").await;
+    screenshot(&pair.agent, "agent-without-camera.png").await;
+    screenshot(&pair.visitor, "visitor-agent-without-camera.png").await;
+    pair.close().await;
+}
+
+/// Scenario 11: the visitor's camera fails with `error`; the call goes on with its audio and
+/// the agent's video. Turning the camera on while it still fails leaves it off; once a camera
+/// works, turning it on renegotiates from the visitor's side and the agent gets its video.
+async fn visitor_without_a_camera(visitor: BrowserKind, error: &str, text: &str) {
+    let pair = Pair::open(BrowserKind::Chromium, visitor, MediaPermission::Fake).await;
+    stub_camera(&pair.visitor, Some(error)).await;
+    pair.call(&format!("s11 {} visitor: {error}", visitor.name())).await;
+    let asked = media_requests(&pair.visitor).await;
+    assert_eq!(asked, serde_json::json!([r#"{"audio":true,"video":true}"#, r#"{"audio":true}"#]));
+
+    assert_shows(&pair.visitor, "camera-notice", text).await;
+    let unavailable = "The visitor's camera is unavailable; the call continues with audio.";
+    assert_shows(&pair.agent, "remote-camera-unavailable", unavailable).await;
+    assert_flowing(&pair.visitor, "video", "camera").await;
+    assert_eq!(audio_only(&pair.agent).await, Value::Null, "the agent keeps its video");
+    for page in [&pair.agent, &pair.visitor] {
+        assert_flowing(page, "audio", "camera").await;
+    }
+    assert_eq!(received(&pair.agent, "video", "camera").await, 0, "the visitor sends no video");
+
+    // Still no camera: it stays off, the visitor is told, the call goes on.
+    pair.visitor.click("#toggle-camera").await.expect("camera on");
+    let settled = "window.mediaRequests.length === 3 && !velaroDemo.call.cameraRequest";
+    pair.visitor.wait_for(settled, STEP).await.expect("the camera was asked for");
+    assert_eq!(media_requests(&pair.visitor).await[2], r#"{"video":true}"#);
+    assert_shows(&pair.visitor, "camera-notice", text).await;
+    assert_eq!(pair.visitor.eval("return velaroDemo.state").await.expect("state"), "connected");
+
+    // A camera now works: on, and the agent decodes it.
+    stub_camera(&pair.visitor, None).await;
+    pair.visitor.click("#toggle-camera").await.expect("camera on");
+    let video_on = "document.getElementById('remote-state').dataset.videoMuted === 'false'";
+    pair.agent.wait_for(video_on, STEP).await.expect("the agent sees the visitor's camera on");
+    assert_hidden(&pair.agent, "remote-camera-unavailable").await;
+    assert_hidden(&pair.visitor, "camera-notice").await;
+    assert_flowing(&pair.agent, "video", "camera").await;
+    assert_flowing(&pair.visitor, "video", "camera").await;
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11_a_firefox_visitor_without_a_camera_joins_with_audio() {
+    let _one = SERIAL.lock().await;
+    visitor_without_a_camera(BrowserKind::Firefox, "NotFoundError", NO_CAMERA).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11_a_chromium_visitor_whose_camera_is_busy_joins_with_audio() {
+    let _one = SERIAL.lock().await;
+    visitor_without_a_camera(BrowserKind::Chromium, "NotReadableError", CAMERA_BUSY).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11_a_visitor_without_camera_or_microphone_cannot_join() {
+    let _one = SERIAL.lock().await;
+    let pair = Pair::open(BrowserKind::Chromium, BrowserKind::Firefox, MediaPermission::Fake).await;
+    stub_devices(&pair.visitor, Some("NotFoundError"), Some("NotFoundError")).await;
+    pair.invite().await;
+    pair.visitor.click("#prompt-accept").await.expect("accept");
+    pair.assert_ended("media_permission_denied").await;
+    // The microphone-only retry found the real problem.
+    let asked = media_requests(&pair.visitor).await;
+    assert_eq!(asked, serde_json::json!([r#"{"audio":true,"video":true}"#, r#"{"audio":true}"#]));
+    let reason = pair.agent.eval("return velaroDemo.reason").await.expect("reason");
+    assert_eq!(reason["device"], "microphone");
+    assert_eq!(reason["error"], "NotFoundError");
+    assert_shows(
+        &pair.visitor,
+        "permission-help",
+        "No microphone was found. Connect a microphone and try again.",
+    )
+    .await;
+    assert_eq!(pair.visitor.eval("return velaroDemo.call.pc").await.expect("pc"), Value::Null);
+    pair.assert_transcript("Video call declined").await;
+    pair.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_the_agent_starts_without_its_camera_and_turns_it_on() {
+    let _one = SERIAL.lock().await;
+    let pair = Pair::open(BrowserKind::Chromium, BrowserKind::Firefox, MediaPermission::Fake).await;
+    stub_camera(&pair.agent, None).await;
+    pair.agent.click("#start-camera-off").await.expect("start without camera");
+    pair.call("s12 agent starts without camera").await;
+    assert_eq!(media_requests(&pair.agent).await, serde_json::json!([r#"{"audio":true}"#]));
+    // The visitor's camera reaches the agent; the visitor sees the agent's camera off (a
+    // choice, not a missing camera).
+    assert_flowing(&pair.agent, "video", "camera").await;
+    let remote = "document.getElementById('remote-state')";
+    pair.visitor
+        .wait_for(&format!("{remote}.dataset.videoMuted === 'true'"), STEP)
+        .await
+        .expect("the visitor sees the agent's camera off");
+    assert_hidden(&pair.visitor, "remote-camera-unavailable").await;
+    assert_hidden(&pair.agent, "camera-notice").await;
+    assert_eq!(received(&pair.visitor, "video", "camera").await, 0);
+
+    // The browser refuses the camera: it stays off with the permission help, the call goes on.
+    stub_camera(&pair.agent, Some("NotAllowedError")).await;
+    pair.agent.click("#toggle-camera").await.expect("camera on");
+    let notice = pair
+        .agent
+        .wait_for(
+            "!document.getElementById('camera-notice').hidden && \
+                   document.getElementById('camera-notice').textContent",
+            STEP,
+        )
+        .await
+        .expect("the agent is told");
+    let notice = notice.as_str().unwrap_or_default().to_owned();
+    assert!(notice.starts_with("Your camera is blocked (NotAllowedError)."), "{notice}");
+    assert!(notice.contains("lock icon"), "Chromium's permission help: {notice}");
+    assert_hidden(&pair.visitor, "remote-camera-unavailable").await;
+    assert_eq!(pair.agent.eval("return velaroDemo.state").await.expect("state"), "connected");
+
+    // Allowed: the camera track joins the agent's camera stream (a renegotiation) and the
+    // visitor decodes it as the agent's camera.
+    let stream_id = pair.agent.eval("return velaroDemo.call.localStream.id").await.expect("id");
+    stub_camera(&pair.agent, None).await;
+    pair.agent.click("#toggle-camera").await.expect("camera on");
+    pair.visitor
+        .wait_for(&format!("{remote}.dataset.videoMuted === 'false'"), STEP)
+        .await
+        .expect("the visitor sees the agent's camera on");
+    assert_flowing(&pair.visitor, "video", "camera").await;
+    assert_hidden(&pair.agent, "camera-notice").await;
+    let same_stream = format!(
+        "const stream = velaroDemo.call.remoteStream('camera'); \
+         return stream.id === {stream_id} && stream.getVideoTracks().length === 1 \
+         && stream.getAudioTracks().length === 1"
+    );
+    assert!(flag(&pair.visitor, &same_stream).await, "one camera stream, now with video");
+    assert_flowing(&pair.agent, "video", "camera").await;
     pair.close().await;
 }
 
@@ -361,6 +647,27 @@ async fn s5_chromium_visitor_denies_the_camera() {
 async fn s5_firefox_visitor_denies_the_camera() {
     let _one = SERIAL.lock().await;
     permission_denied(BrowserKind::Firefox, "Blocked").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s5_a_camera_forbidden_by_policy_stops_the_call() {
+    let _one = SERIAL.lock().await;
+    let pair =
+        Pair::open(BrowserKind::Chromium, BrowserKind::Chromium, MediaPermission::Fake).await;
+    stub_camera(&pair.visitor, Some("SecurityError")).await;
+    pair.invite().await;
+    pair.visitor.click("#prompt-accept").await.expect("accept");
+    pair.assert_ended("media_permission_denied").await;
+    // A refusal is no missing camera: no microphone-only retry.
+    let asked = media_requests(&pair.visitor).await;
+    assert_eq!(asked, serde_json::json!([r#"{"audio":true,"video":true}"#]));
+    let reason = pair.agent.eval("return velaroDemo.reason").await.expect("reason");
+    assert_eq!(reason["device"], "camera");
+    assert_eq!(reason["error"], "SecurityError");
+    let help = "document.getElementById('permission-help')";
+    let text = pair.visitor.wait_for(&format!("!{help}.hidden && {help}.textContent"), STEP).await;
+    assert!(text.expect("help").as_str().unwrap_or("").contains("lock icon"), "permission help");
+    pair.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

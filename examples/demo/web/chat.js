@@ -5,7 +5,9 @@
 // For tests and curious people, `window.velaroDemo` exposes the page's state:
 // `state`, `reason`, `call`, `welcome`, `chat()`, `stats()`.
 
-import { Call, EndedCalls } from "/static/velaro-call.js";
+import {
+  Call, EndedCalls, callMedia, cameraFallbackText, isPermissionError, microphoneErrorText, peerCameraUnavailableText,
+} from "/static/velaro-call.js";
 
 // Who this page is comes from the server's render: the conversation, a party id of the
 // server's making, and a join token for them with the role of the page's path. The page
@@ -102,7 +104,10 @@ function onFrame(frame) {
       if (frame.token) token = frame.token; // for the next connect
       $("chat-log").replaceChildren(); // the history follows, also after a reconnect
       document.body.dataset.videoEnabled = String(frame.video_enabled);
-      if (role === "agent") $("call-start").hidden = !frame.video_enabled;
+      if (role === "agent") {
+        $("call-start").hidden = !frame.video_enabled;
+        $("start-camera-off-choice").hidden = !frame.video_enabled;
+      }
       return;
     case "host.ice":
       // Fresh TURN credentials: sent by the server as a call starts (ahead of the invite that
@@ -189,6 +194,22 @@ function describe(reason) {
   return text;
 }
 
+/** What to tell a user whose camera or microphone stopped the call. */
+function mediaHelp(reason) {
+  const text = reason.device === "microphone" ? microphoneErrorText(reason.error) : null;
+  const device = reason.device === "camera" ? "camera or microphone" : reason.device;
+  return text || `Your ${device} is blocked (${reason.error}). ${welcome.help[reason.device] || welcome.help.camera}`;
+}
+
+// Attached again when the stream gains or loses a track (a camera turned on mid-call), rather
+// than relying on the element to notice.
+function show(video, stream) {
+  const key = stream ? `${stream.id}:${stream.getTracks().map((t) => t.id).join(",")}` : "";
+  if (video.dataset.shown === key) return;
+  video.dataset.shown = key;
+  video.srcObject = stream;
+}
+
 function adopt(newCall) {
   call = newCall;
   call.addEventListener("state", ({ detail }) => {
@@ -214,16 +235,12 @@ function render(state, reason) {
   const inCall = ["inviting", "ringing", "connecting", "connected"].includes(state);
   $("call-overlay").hidden = !inCall;
   if (role === "visitor") $("prompt").hidden = !["prompting", "accepting"].includes(state);
-  if (role === "agent") $("call-start").disabled = inCall;
+  if (role === "agent") $("call-start").disabled = $("start-camera-off").disabled = inCall;
   if (inCall) notice("");
   if (state === "ended") {
     notice(`Call ended: ${describe(reason)}.`);
-    $("local-video").srcObject = null;
-    $("remote-video").srcObject = null;
-    $("remote-screen").srcObject = null;
+    for (const id of ["local-video", "remote-video", "remote-screen"]) show($(id), null);
     if (role === "agent") $("quality-advice").hidden = true;
-  } else if (call.localStream && $("local-video").srcObject !== call.localStream) {
-    $("local-video").srcObject = call.localStream;
   }
   renderControls();
 }
@@ -231,21 +248,28 @@ function render(state, reason) {
 function renderControls() {
   if (!call) return;
   $("toggle-mic").textContent = call.audioMuted ? "Unmute" : "Mute";
-  $("toggle-camera").textContent = call.cameraOff ? "Camera on" : "Camera off";
-  $("toggle-camera").disabled = call.audioOnly !== null;
+  // Never disabled: turning the camera on leaves audio only or asks for a camera.
+  $("toggle-camera").textContent = call.videoOn ? "Camera off" : "Camera on";
   if (role === "agent") {
     $("share-screen").textContent = call.screenStream ? "Stop sharing" : "Share screen";
     $("audio-only").disabled = call.audioOnly !== null;
     if (call.audioOnly !== null) $("quality-advice").hidden = true;
   }
   $("audio-only-banner").hidden = call.audioOnly === null;
+  // Our own camera's trouble: refused (how to allow it) or unavailable (the call has audio).
+  const error = call.live ? call.cameraError : null;
+  const cameraNotice = $("camera-notice");
+  cameraNotice.hidden = !error;
+  cameraNotice.dataset.error = error || "";
+  cameraNotice.textContent = !error ? "" : isPermissionError(error) ? `Your camera is blocked (${error}). ${welcome.help.camera}` : cameraFallbackText(error);
+  if (call.live && call.localStream) show($("local-video"), call.localStream);
 }
 
 function renderRemote() {
   const camera = call.remoteStream("camera");
   const screen = call.remoteStream("screen");
-  if ($("remote-video").srcObject !== camera) $("remote-video").srcObject = camera;
-  if ($("remote-screen").srcObject !== screen) $("remote-screen").srcObject = screen;
+  show($("remote-video"), camera);
+  show($("remote-screen"), screen);
   const media = call.remoteMedia;
   const cameraState = media && Object.values(media.streams).find((s) => s.purpose === "camera");
   const screenState = media && Object.values(media.streams).find((s) => s.purpose === "screen");
@@ -256,6 +280,10 @@ function renderRemote() {
   $("remote-state").textContent = flags.length ? `${other}: ${flags.join(", ")}` : "";
   $("remote-state").dataset.audioMuted = String(Boolean(cameraState?.audio_muted));
   $("remote-state").dataset.videoMuted = String(Boolean(cameraState?.video_muted));
+  // The other side has no working camera: it says so, and our video goes on.
+  const unavailable = media?.audio_only?.reason === "camera_unavailable";
+  $("remote-camera-unavailable").hidden = !unavailable;
+  $("remote-camera-unavailable").textContent = unavailable ? peerCameraUnavailableText(other.toLowerCase()) : "";
   $("remote-screen-box").hidden = !screenState;
   const surfaces = { monitor: "their screen", window: "a window", browser: "a browser tab" };
   $("remote-screen-label").textContent = screenState ? `${other} is sharing ${surfaces[screenState.display_surface] || "their screen"}` : "";
@@ -264,22 +292,20 @@ function renderRemote() {
 }
 
 $("toggle-mic").addEventListener("click", () => call.setAudioMuted(!call.audioMuted));
-$("toggle-camera").addEventListener("click", () => call.setCameraOff(!call.cameraOff));
+$("toggle-camera").addEventListener("click", () => call.setCameraOff(call.videoOn));
 $("hangup").addEventListener("click", () => call?.hangup());
 
 // ---- agent -----------------------------------------------------------------------------------
 
 async function startCall() {
   if (call?.live || !welcome) return;
-  let localStream;
-  try {
-    // Our own camera first: a denial here never rings the visitor.
-    localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-  } catch (error) {
-    return notice(`Your camera or microphone is blocked (${error.name}). ${welcome.help.camera}`);
-  }
+  // "Start without camera": the microphone only; the camera can be turned on in the call.
+  const cameraOff = $("start-camera-off").checked;
+  // Our own media first: a refusal here never rings the visitor.
+  const { stream, cameraError, reason } = await callMedia(cameraOff ? { audio: true } : { audio: true, video: true });
+  if (!stream) return notice(mediaHelp(reason));
   const lifetimeMs = Number(params.get("invite_lifetime_ms")) || 60000;
-  adopt(Call.invite(callOptions(), { localStream, prompt: welcome.prompt, lifetimeMs }));
+  adopt(Call.invite(callOptions(), { localStream: stream, cameraOff, cameraError, prompt: welcome.prompt, lifetimeMs }));
 }
 
 async function toggleScreen() {
@@ -312,10 +338,11 @@ function onInvite(frame) {
 
 if (role === "visitor") {
   $("prompt-accept").addEventListener("click", async () => {
-    const media = call.inviteBody.media || { audio: true, video: true };
-    const result = await call.accept(() => navigator.mediaDevices.getUserMedia(media));
+    const result = await call.accept();
     if (!result.ok && result.reason?.code === "media_permission_denied") {
-      $("permission-help").textContent = welcome.help[result.reason.device] || welcome.help.camera;
+      const { device, error } = result.reason;
+      const text = device === "microphone" ? microphoneErrorText(error) : null;
+      $("permission-help").textContent = text || welcome.help[device] || welcome.help.camera;
       $("permission-help").hidden = false;
     }
   });

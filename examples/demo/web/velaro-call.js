@@ -11,8 +11,8 @@
 //   "rejected"    detail: a call.rejected body (the relay refused one of our frames)
 //
 // Rules kept here, as the Rust call machine keeps them: only the agent invites; the visitor
-// sends no offer, answer or candidate before its user accepted and the browser granted the
-// camera; perfect negotiation with the visitor polite; candidates batched, buffered until
+// sends no offer, answer or candidate before its user accepted and the browser granted its
+// media; perfect negotiation with the visitor polite; candidates batched, buffered until
 // their description is applied, and ended with `candidate: ""`; media must connect within
 // 30 s of the accept; `call.media` is sent only once this party's media is connected (the
 // relay counts talk time from the first one), and the first carries whatever changed while
@@ -20,6 +20,14 @@
 // the call ends `ice_timeout`. Ending a call never ends the chat. A visitor's page keeps an
 // `EndedCalls` for the frames that come while it has no call, so that an invite overtaken by
 // its own hangup or cancel never rings.
+//
+// Camera optional: the invite's `media` is what the agent asks of the visitor, and each side's
+// `call.media` says what it has. A call starts without a camera that is missing, busy, cannot
+// meet the constraints or aborts (`callMedia` asks for the microphone alone, and the sender's
+// `call.media` carries `audio_only: {reason: "camera_unavailable"}`, which the peer only shows);
+// a refused camera or any microphone failure stops it. Audio only for quality is the agent's
+// choice: the visitor follows its marker as it appears and as it goes, and either side leaves
+// it by turning its camera on, which asks for a camera it does not have yet (renegotiating).
 //
 // TURN credentials must be fresh for each call: the host gives `ice` (and `refreshIce`, asked
 // before an ICE restart); a page that stays open for hours must not reuse the ones it got when
@@ -44,16 +52,88 @@ export function randomId(prefix) {
   return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-/** Which device a failed getUserMedia names, and the DOMException name (for the reason). */
-export async function deniedDevice(error, wanted) {
-  let device = wanted.video ? "camera" : "microphone";
-  if (error && error.name === "NotFoundError" && navigator.mediaDevices.enumerateDevices) {
-    const kinds = (await navigator.mediaDevices.enumerateDevices()).map((d) => d.kind);
-    if (wanted.video && kinds.includes("videoinput")) device = "microphone";
+// getUserMedia failures: a refused permission, or a device that cannot serve the call.
+const PERMISSION_ERRORS = ["NotAllowedError", "SecurityError"];
+const CAMERA_FALLBACK_ERRORS = ["NotFoundError", "NotReadableError", "OverconstrainedError", "AbortError"];
+
+const defaultGetUserMedia = (constraints) => navigator.mediaDevices.getUserMedia(constraints);
+
+/** The DOMException name of a failed getUserMedia as the protocol knows it (an unknown one
+ *  counts as refused). */
+export function mediaErrorName(error) {
+  const name = error && error.name;
+  return PERMISSION_ERRORS.includes(name) || CAMERA_FALLBACK_ERRORS.includes(name) ? name : "NotAllowedError";
+}
+
+/** Whether a getUserMedia error name means the user or the browser refused the device. */
+export function isPermissionError(name) {
+  return PERMISSION_ERRORS.includes(name);
+}
+
+/** The reason a call cannot start. A combined request's failure is the camera's when video was
+ *  asked for: the microphone-only retry (see `callMedia`) tells when the microphone is at fault. */
+export function deniedDevice(error, wanted) {
+  return { code: "media_permission_denied", device: wanted.video ? "camera" : "microphone", error: mediaErrorName(error) };
+}
+
+/**
+ * The camera stream a call starts with, for `wanted` ({audio, video}). A camera that is missing,
+ * busy, cannot meet the constraints or aborts does not stop the call: the microphone is asked for
+ * alone and `cameraError` names what the camera did. Resolves to `{stream, cameraError}`, or to
+ * `{stream: null, reason}` (a refused camera, or any microphone failure).
+ */
+export async function callMedia(wanted, getUserMedia = defaultGetUserMedia) {
+  try {
+    return { stream: await getUserMedia(wanted), cameraError: null };
+  } catch (error) {
+    const name = mediaErrorName(error);
+    if (!wanted.video || !wanted.audio || !CAMERA_FALLBACK_ERRORS.includes(name)) {
+      return { stream: null, reason: deniedDevice(error, wanted) };
+    }
+    try {
+      return { stream: await getUserMedia({ audio: wanted.audio }), cameraError: name };
+    } catch (microphoneError) {
+      return { stream: null, reason: deniedDevice(microphoneError, { audio: wanted.audio }) };
+    }
   }
-  const known = ["NotAllowedError", "NotFoundError", "NotReadableError", "OverconstrainedError", "AbortError"];
-  const name = error && known.includes(error.name) ? error.name : "NotAllowedError";
-  return { code: "media_permission_denied", device, error: name };
+}
+
+// What a person is told; the Rust side says the same.
+
+/** The call goes on without this user's camera, which failed with `error`. */
+export function cameraFallbackText(error) {
+  switch (error) {
+    case "NotFoundError":
+      return "No camera was found, so the call continues with audio only. Connect a camera and turn it on to add video.";
+    case "NotReadableError":
+      return "Your camera is in use by another application, so the call continues with audio only. Close that application and turn the camera on to add video.";
+    case "OverconstrainedError":
+      return "Your camera does not support the video settings of this call, so the call continues with audio only.";
+    default:
+      return "Your camera could not be started, so the call continues with audio only.";
+  }
+}
+
+/** Why the microphone failed, or null for a refused permission (the browser's permission help
+ *  says how to allow it). */
+export function microphoneErrorText(error) {
+  switch (error) {
+    case "NotFoundError":
+      return "No microphone was found. Connect a microphone and try again.";
+    case "NotReadableError":
+      return "Your microphone is in use by another application. Close that application and try again.";
+    case "OverconstrainedError":
+      return "Your microphone does not support the audio settings of this call.";
+    case "AbortError":
+      return "Your microphone could not be started. Try again.";
+    default:
+      return null;
+  }
+}
+
+/** The other side (`"agent"` or `"visitor"`) has no working camera. */
+export function peerCameraUnavailableText(peerRole) {
+  return `The ${peerRole}'s camera is unavailable; the call continues with audio.`;
 }
 
 /**
@@ -99,7 +179,8 @@ export class EndedCalls {
 export class Call extends EventTarget {
   /**
    * Use `Call.invite` (agent) or `Call.fromInvite` (visitor) instead.
-   * options: { role, conversationId, partyId, callId, send, ice, refreshIce }
+   * options: { role, conversationId, partyId, callId, send, ice, refreshIce, getUserMedia }
+   * (`getUserMedia(constraints)` defaults to the browser's).
    */
   constructor(options) {
     super();
@@ -110,6 +191,7 @@ export class Call extends EventTarget {
     this.sendFrame = options.send;
     this.ice = options.ice || {};
     this.refreshIce = options.refreshIce || (async () => this.ice);
+    this.getUserMedia = options.getUserMedia || defaultGetUserMedia;
     this.state = "new";
     this.reason = null;
     this.remoteParty = null;
@@ -125,8 +207,12 @@ export class Call extends EventTarget {
     this.screenSender = null;
     this.displaySurface = null;
     this.audioMuted = false;
-    this.cameraOff = false;
-    this.audioOnly = null;
+    this.cameraOff = false; // by the user's choice
+    this.cameraError = null; // the camera's getUserMedia error while this side has none
+    this.cameraRequest = null;
+    this.audioOnly = null; // "quality": the agent's choice, which the visitor follows
+    this.peerAudioOnly = false; // the agent's last call.media was audio only for quality
+    this.media = { audio: true, video: true }; // what the agent asks of the visitor
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.remoteCandidates = [];
@@ -140,13 +226,20 @@ export class Call extends EventTarget {
     this.everConnected = false;
   }
 
-  /** Agent: asks the visitor. `localStream` is the agent's camera, granted before the invite. */
-  static invite(options, { localStream, prompt, lifetimeMs = 60000, locale = "en" }) {
+  /**
+   * Agent: asks the visitor for `media`. `localStream` is the agent's camera stream, granted
+   * before the invite (`callMedia`): without a video track when the agent starts with its camera
+   * off (`cameraOff`) or it failed (`cameraError`).
+   */
+  static invite(options, { localStream, media = { audio: true, video: true }, cameraOff = false, cameraError = null, prompt, lifetimeMs = 60000, locale = "en" }) {
     const call = new Call({ ...options, role: "agent", callId: options.callId || randomId("call") });
     call.localStream = localStream;
+    call.media = media;
+    call.cameraOff = cameraOff;
+    call.cameraError = cameraError;
     call.send("call.invite", {
       prompt: { text: prompt, locale },
-      media: { audio: localStream.getAudioTracks().length > 0, video: localStream.getVideoTracks().length > 0 },
+      media,
       lifetime_ms: lifetimeMs,
       capabilities: CAPABILITIES,
     });
@@ -177,15 +270,14 @@ export class Call extends EventTarget {
 
   // ---- actions -------------------------------------------------------------------------
 
-  /** Visitor: the user said yes. `getMedia()` asks the browser (the permission prompt). */
-  async accept(getMedia) {
+  /** Visitor: the user said yes; the browser is asked for what the invite wants (the permission
+   *  prompt). Without a working camera the call goes on with audio (`cameraError`). */
+  async accept() {
     if (this.state !== "prompting") return { ok: false };
     this.setState("accepting");
-    let stream;
-    try {
-      stream = await getMedia();
-    } catch (error) {
-      const reason = await deniedDevice(error, this.inviteBody.media || { audio: true, video: true });
+    this.media = this.inviteBody.media || { audio: true, video: true };
+    const { stream, cameraError, reason } = await callMedia(this.media, this.getUserMedia);
+    if (!stream) {
       if (this.state === "accepting") this.decline(reason);
       return { ok: false, reason };
     }
@@ -194,13 +286,14 @@ export class Call extends EventTarget {
       return { ok: false, reason: this.reason };
     }
     this.localStream = stream;
+    this.cameraError = cameraError;
     this.clear("invite");
     this.acceptSeq = this.send("call.accept", {
       media: { audio: stream.getAudioTracks().length > 0, video: stream.getVideoTracks().length > 0 },
     });
     this.startPeer();
     this.connecting();
-    return { ok: true };
+    return { ok: true, cameraError };
   }
 
   /** Visitor: the user said no, or the browser refused the camera (`reason`). */
@@ -232,10 +325,53 @@ export class Call extends EventTarget {
     this.sendMedia();
   }
 
-  setCameraOff(off) {
+  /** Whether our camera video goes out: a camera track, on, and not audio only. */
+  get videoOn() {
+    return !this.cameraOff && !this.audioOnly && (this.localStream?.getVideoTracks().length || 0) > 0;
+  }
+
+  /**
+   * Off disables the camera track (no renegotiation). On leaves audio only and enables the
+   * track; with no camera track yet (started without one, or it failed) it asks the browser for
+   * the camera and adds the track to the camera stream, which renegotiates. Resolves to
+   * `{ok}`, or `{ok: false, reason}` when the camera could not be started: it stays off and the
+   * call goes on (`cameraError` says why).
+   */
+  async setCameraOff(off) {
     this.cameraOff = off;
+    if (!off) this.leaveAudioOnly();
     this.localStream?.getVideoTracks().forEach((t) => (t.enabled = !off));
     this.sendMedia();
+    if (off || !this.localStream || this.localStream.getVideoTracks().length > 0) return { ok: true };
+    this.cameraRequest ||= this.startCamera().finally(() => (this.cameraRequest = null));
+    return this.cameraRequest;
+  }
+
+  async startCamera() {
+    let track;
+    try {
+      const stream = await this.getUserMedia({ video: true });
+      stream.getAudioTracks().forEach((t) => t.stop());
+      track = stream.getVideoTracks()[0];
+      if (!track) throw new DOMException("no video track", "NotFoundError");
+    } catch (error) {
+      if (!this.live) return { ok: false };
+      this.cameraError = mediaErrorName(error);
+      this.cameraOff = true;
+      this.sendMedia();
+      return { ok: false, reason: { code: "media_permission_denied", device: "camera", error: this.cameraError } };
+    }
+    if (!this.live || this.localStream.getVideoTracks().length > 0) {
+      track.stop();
+      return { ok: this.live };
+    }
+    this.cameraError = null;
+    track.enabled = !this.cameraOff;
+    // In the camera stream, so the other side sees it under the same stream id (msid).
+    this.localStream.addTrack(track);
+    this.attachLocalTracks();
+    this.sendMedia();
+    return { ok: true };
   }
 
   /** Agent: shares a getDisplayMedia stream; the browser's picker chose screen, window or tab. */
@@ -246,7 +382,8 @@ export class Call extends EventTarget {
     const surface = track.getSettings().displaySurface;
     this.displaySurface = SURFACES.includes(surface) ? surface : "monitor";
     this.screenStream = stream;
-    this.screenSender = this.pc.addTrack(track, stream);
+    // A transceiver of its own: addTrack could take the agent's video m-line kept for its camera.
+    this.screenSender = this.pc.addTransceiver(track, { direction: "sendonly", streams: [stream] }).sender;
     // The browser's own "Stop sharing" ends the track: the share ends the same way.
     track.addEventListener("ended", () => this.stopScreen());
     this.sendMedia();
@@ -263,12 +400,22 @@ export class Call extends EventTarget {
     this.sendMedia();
   }
 
-  /** Stops video both ways (the other side follows the marker); audio goes on. */
-  async switchToAudioOnly(reason = "quality") {
+  /** Stops our video for a poor connection (the visitor follows the agent's marker); audio
+   *  goes on. Turning the camera on leaves it. */
+  async switchToAudioOnly() {
     if (this.audioOnly || !this.answered) return;
-    this.audioOnly = reason;
+    this.audioOnly = "quality";
     if (this.videoSender) await this.videoSender.replaceTrack(null);
     this.sendMedia();
+  }
+
+  /** Our camera video goes out again (if on); the caller sends call.media. */
+  leaveAudioOnly() {
+    if (!this.audioOnly) return false;
+    this.audioOnly = null;
+    const track = this.localStream?.getVideoTracks()[0];
+    if (this.videoSender && track) this.videoSender.replaceTrack(track).catch((error) => this.log(`video back: ${error}`));
+    return true;
   }
 
   /** For demos and tests: pretend the local network is this good (null: measure again). */
@@ -375,7 +522,15 @@ export class Call extends EventTarget {
     this.remoteMedia = body;
     this.emit("remotemedia", body);
     this.emit("tracks");
-    if (body.audio_only && !this.audioOnly) await this.switchToAudioOnly(body.audio_only.reason);
+    // The visitor follows the agent's audio only for quality as it starts and as it ends, not
+    // while it lasts: in between the visitor may turn its camera back on. Another reason (the
+    // other side has no camera) is that side's own.
+    const audioOnly = body.audio_only?.reason === "quality";
+    const was = this.peerAudioOnly;
+    this.peerAudioOnly = audioOnly;
+    if (this.role !== "visitor" || audioOnly === was) return;
+    if (audioOnly) await this.switchToAudioOnly();
+    else if (this.leaveAudioOnly()) this.sendMedia();
   }
 
   // ---- the peer connection --------------------------------------------------------------
@@ -389,16 +544,26 @@ export class Call extends EventTarget {
     pc.addEventListener("iceconnectionstatechange", () => this.onIceState());
     pc.addEventListener("connectionstatechange", () => this.onIceState());
     // The agent offers first, right after the accept; the visitor adds its tracks to the
-    // offered transceivers when the offer comes, so the first exchange is the only one.
-    if (this.role === "agent") this.attachLocalTracks();
+    // offered transceivers when the offer comes, so the first exchange is the only one. An agent
+    // without camera video still offers a video m-line for the visitor's camera, which its own
+    // camera takes later (addTrack reuses a transceiver that never sent).
+    if (this.role === "agent") {
+      this.attachLocalTracks();
+      if (!this.videoSender && this.media.video) pc.addTransceiver("video", { direction: "recvonly" });
+    }
   }
 
+  /** Sends each camera track not sent yet: all at the start, a camera turned on later. The
+   *  visitor's wait for the agent's first offer. */
   attachLocalTracks() {
-    if (!this.localStream || this.videoSender || this.audioSender) return;
+    if (!this.localStream || !this.pc) return;
+    if (this.role === "visitor" && !this.pc.remoteDescription) return;
     for (const track of this.localStream.getTracks()) {
-      const sender = this.pc.addTrack(track, this.localStream);
-      if (track.kind === "video") this.videoSender = sender;
-      else this.audioSender = sender;
+      if (track.kind === "audio" && !this.audioSender) this.audioSender = this.pc.addTrack(track, this.localStream);
+      if (track.kind === "video" && !this.videoSender) {
+        this.videoSender = this.pc.addTrack(track, this.localStream);
+        if (this.audioOnly) this.videoSender.replaceTrack(null).catch((error) => this.log(`audio only: ${error}`));
+      }
     }
   }
 
@@ -510,7 +675,7 @@ export class Call extends EventTarget {
       streams[local.id] = {
         purpose: "camera",
         audio_muted: this.audioMuted || local.getAudioTracks().length === 0,
-        video_muted: this.cameraOff || this.audioOnly !== null || local.getVideoTracks().length === 0,
+        video_muted: !this.videoOn,
       };
     }
     if (this.screenStream) {
@@ -518,6 +683,7 @@ export class Call extends EventTarget {
     }
     const body = { streams };
     if (this.audioOnly) body.audio_only = { reason: this.audioOnly };
+    else if (this.cameraError && !isPermissionError(this.cameraError)) body.audio_only = { reason: "camera_unavailable" };
     return body;
   }
 
