@@ -52,17 +52,18 @@ export function randomId(prefix) {
   return `${prefix}-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-// getUserMedia failures: a refused permission, or a device that cannot serve the call.
+// getUserMedia failures: a refused permission stops a call; anything else the camera does
+// (missing, busy, constraints, aborted, or a name this client does not know) falls back to audio.
 const PERMISSION_ERRORS = ["NotAllowedError", "SecurityError"];
-const CAMERA_FALLBACK_ERRORS = ["NotFoundError", "NotReadableError", "OverconstrainedError", "AbortError"];
 
 const defaultGetUserMedia = (constraints) => navigator.mediaDevices.getUserMedia(constraints);
 
-/** The DOMException name of a failed getUserMedia as the protocol knows it (an unknown one
- *  counts as refused). */
+/** The DOMException name of a failed getUserMedia, as the protocol carries it: any name that is
+ *  a protocol token is kept (its media errors are an open set, like the Rust `MediaError`); an
+ *  error without one counts as a device that could not start. */
 export function mediaErrorName(error) {
   const name = error && error.name;
-  return PERMISSION_ERRORS.includes(name) || CAMERA_FALLBACK_ERRORS.includes(name) ? name : "NotAllowedError";
+  return typeof name === "string" && /^[0-9A-Za-z._-]{1,64}$/.test(name) ? name : "AbortError";
 }
 
 /** Whether a getUserMedia error name means the user or the browser refused the device. */
@@ -87,7 +88,7 @@ export async function callMedia(wanted, getUserMedia = defaultGetUserMedia) {
     return { stream: await getUserMedia(wanted), cameraError: null };
   } catch (error) {
     const name = mediaErrorName(error);
-    if (!wanted.video || !wanted.audio || !CAMERA_FALLBACK_ERRORS.includes(name)) {
+    if (!wanted.video || !wanted.audio || isPermissionError(name)) {
       return { stream: null, reason: deniedDevice(error, wanted) };
     }
     try {
