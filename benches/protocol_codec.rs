@@ -7,7 +7,10 @@
 //! Both sides carry the same real Chromium data (`tests/fixtures/browser/`): the 5400-byte
 //! audio+video offer (Matrix puts it in the invite, we in `call.description`) and the first
 //! trickled candidate. Our decode validates every id and parses the candidate line; ruma keeps
-//! the candidate as a string. Fixtures are embedded at compile time.
+//! the candidate as a string. Our envelope carries more than Matrix's (conversation, role,
+//! seq), so the candidates groups also decode and encode our very frame as bare serde structs
+//! (`serde_bare_same_frame`): the cost of the same bytes with nothing checked. Fixtures are
+//! embedded at compile time.
 
 use std::hint::black_box;
 
@@ -76,12 +79,47 @@ fn invite_encode(c: &mut Criterion) {
     group.finish();
 }
 
+/// Our candidates frame as bare serde structs (plain strings, nothing checked): what
+/// deserializing the very same bytes costs without validation.
+mod bare {
+    #[derive(serde::Deserialize, serde::Serialize)]
+    pub(super) struct Frame {
+        #[serde(rename = "type")]
+        kind: String,
+        version: u32,
+        conversation_id: String,
+        call_id: String,
+        party_id: String,
+        role: String,
+        seq: u64,
+        body: Body,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Body {
+        candidates: Vec<Candidate>,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Candidate {
+        candidate: String,
+        sdp_mid: Option<String>,
+        #[serde(rename = "sdpMLineIndex")]
+        sdp_m_line_index: Option<u16>,
+        username_fragment: Option<String>,
+    }
+}
+
 fn candidates_decode(c: &mut Criterion) {
     let mut group = group(c, "candidates_decode", CANDIDATES_JSON.len());
     group.bench_function("ruma", |b| {
         b.iter(|| serde_json::from_slice::<CallCandidatesEventContent>(black_box(CANDIDATES_JSON)));
     });
     let velaro = velaro_candidates();
+    group.bench_function("serde_bare_same_frame", |b| {
+        b.iter(|| serde_json::from_slice::<bare::Frame>(black_box(&velaro)));
+    });
     group.bench_function("velaro", |b| b.iter(|| velaro_call_protocol::decode(black_box(&velaro))));
     group.finish();
 }
@@ -90,6 +128,10 @@ fn candidates_encode(c: &mut Criterion) {
     let mut group = group(c, "candidates_encode", CANDIDATES_JSON.len());
     let ruma: CallCandidatesEventContent = decode(CANDIDATES_JSON);
     group.bench_function("ruma", |b| b.iter(|| serde_json::to_vec(black_box(&ruma))));
+    let bare: bare::Frame = decode(&velaro_candidates());
+    group.bench_function("serde_bare_same_frame", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&bare)))
+    });
     let velaro = velaro_frame(&velaro_candidates());
     group.bench_function("velaro", |b| b.iter(|| velaro_call_protocol::encode(black_box(&velaro))));
     group.finish();

@@ -83,12 +83,19 @@ impl CandidateTransport {
     }
 }
 
+/// What a candidate's printed form starts with.
+const PREFIX: &str = "candidate:";
+
 /// A parsed ICE candidate (RFC 8839 §5.1).
 ///
 /// [`FromStr`] accepts the `candidate` string of `RTCIceCandidateInit` (`candidate:…`), the bare
 /// attribute value, or a whole `a=candidate:…` SDP line. `Display` writes `candidate:…` (what
 /// browsers put in `RTCIceCandidateInit`), and parsing it gives the same candidate back: a
 /// candidate is at most [`MAX_CANDIDATE_LEN`] bytes both as given and as printed.
+///
+/// A candidate keeps its printed form: parsing a browser's candidate, already in that form,
+/// copies it once, and printing or serializing writes it back as it is. The foundation, the
+/// `ufrag` and the extensions are read from it.
 ///
 /// ```
 /// use velaro_ice_config::{AddressClass, Candidate, CandidateKind};
@@ -104,7 +111,10 @@ impl CandidateTransport {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Candidate {
-    foundation: String,
+    /// The printed form, `candidate:…`.
+    text: Box<str>,
+    /// Where the foundation ends in `text` (it starts right after the prefix).
+    foundation_end: u16,
     component: u16,
     transport: CandidateTransport,
     priority: u32,
@@ -113,13 +123,31 @@ pub struct Candidate {
     kind: CandidateKind,
     related_address: Option<CandidateAddress>,
     related_port: Option<u16>,
-    extensions: Vec<Extension>,
+    /// Where the extensions start in `text` (its length when there are none).
+    extensions_at: u16,
+    known: KnownExtensions,
+}
+
+/// The extensions that have accessors of their own, as the parser read them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct KnownExtensions {
+    tcp_type: Option<TcpType>,
+    generation: Option<u32>,
+    /// The `ufrag` value's place: its offset from the start of the extensions, and its length.
+    ufrag: Option<(u16, u16)>,
+    network_id: Option<u32>,
+    network_cost: Option<u32>,
 }
 
 impl Candidate {
+    /// The candidate as printed: `candidate:…`, what `Display` and serde write.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
     /// The foundation: 1 to 32 ice-chars (`[A-Za-z0-9+/]`).
     pub fn foundation(&self) -> &str {
-        &self.foundation
+        self.text.get(PREFIX.len()..usize::from(self.foundation_end)).unwrap_or_default()
     }
 
     /// The component: 1 (RTP) or 2 (RTCP, without rtcp-mux), at most 256.
@@ -162,49 +190,44 @@ impl Candidate {
         self.related_port
     }
 
-    /// All extensions in the order they were written.
-    pub fn extensions(&self) -> &[Extension] {
-        &self.extensions
+    /// All extensions in the order they were written (`raddr` and `rport` have accessors of
+    /// their own and are not among them).
+    pub fn extensions(&self) -> impl Iterator<Item = Extension<'_>> + '_ {
+        let mut fields = self.extension_text().split(' ').filter(|field| !field.is_empty());
+        // The text was checked when it was parsed, so every pair reads back.
+        std::iter::from_fn(move || Extension::parse(fields.next()?, fields.next()?).ok())
+    }
+
+    /// The extensions as printed: `name value` pairs after one space each.
+    fn extension_text(&self) -> &str {
+        self.text.get(usize::from(self.extensions_at)..).unwrap_or_default()
     }
 
     /// `tcptype`, for TCP candidates.
     pub fn tcp_type(&self) -> Option<TcpType> {
-        self.extensions.iter().find_map(|e| match e {
-            Extension::TcpType(t) => Some(*t),
-            _ => None,
-        })
+        self.known.tcp_type
     }
 
     /// `generation`.
     pub fn generation(&self) -> Option<u32> {
-        self.extensions.iter().find_map(|e| match e {
-            Extension::Generation(n) => Some(*n),
-            _ => None,
-        })
+        self.known.generation
     }
 
     /// `ufrag`: tells which ICE generation the candidate belongs to.
     pub fn ufrag(&self) -> Option<&str> {
-        self.extensions.iter().find_map(|e| match e {
-            Extension::Ufrag(u) => Some(u.as_str()),
-            _ => None,
-        })
+        let (at, len) = self.known.ufrag?;
+        let (at, len) = (usize::from(at), usize::from(len));
+        self.extension_text().get(at..at + len)
     }
 
     /// `network-id`.
     pub fn network_id(&self) -> Option<u32> {
-        self.extensions.iter().find_map(|e| match e {
-            Extension::NetworkId(n) => Some(*n),
-            _ => None,
-        })
+        self.known.network_id
     }
 
     /// `network-cost`.
     pub fn network_cost(&self) -> Option<u32> {
-        self.extensions.iter().find_map(|e| match e {
-            Extension::NetworkCost(n) => Some(*n),
-            _ => None,
-        })
+        self.known.network_cost
     }
 
     /// The IP family of the connection address; `None` for mDNS and other names.
@@ -234,14 +257,19 @@ impl Candidate {
             if v6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
         self.related_address = Some(CandidateAddress::Ip(blank));
         self.related_port = Some(0);
-        (self.printed_len() <= MAX_CANDIDATE_LEN).then_some(self)
+        let text = print::Parts::of(&self).print(self.extension_text());
+        let extensions = self.extension_text().len();
+        self.extensions_at = u16::try_from(text.len().saturating_sub(extensions)).ok()?;
+        (text.len() <= MAX_CANDIDATE_LEN).then_some(())?;
+        self.text = text.into_boxed_str();
+        Some(self)
     }
 }
 
 /// Serializes as the `candidate:…` string of `RTCIceCandidateInit`.
 impl Serialize for Candidate {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(&self.text)
     }
 }
 

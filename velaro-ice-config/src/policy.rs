@@ -259,6 +259,12 @@ mod tests {
         );
         let bare = filter.apply(candidate("candidate:4 1 udp 5 198.51.100.1 3 typ relay")).unwrap();
         assert!(bare.to_string().ends_with("typ relay raddr 0.0.0.0 rport 0"), "{bare}");
+        // Blanking moves the extensions along; they still read back, and so does the text.
+        let with_ufrag = "candidate:5 1 udp 5 198.51.100.1 3 typ relay generation 0 ufrag Ab12";
+        let kept = filter.apply(candidate(with_ufrag)).unwrap();
+        assert_eq!((kept.ufrag(), kept.generation()), (Some("Ab12"), Some(0)));
+        assert_eq!(kept.extensions().count(), 2);
+        assert_eq!(kept.to_string().parse(), Ok(kept));
     }
 
     #[test]

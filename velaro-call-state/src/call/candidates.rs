@@ -122,10 +122,9 @@ impl RemoteCandidates {
     }
 }
 
-/// The heap a candidate holds, roughly: its foundation and extension slots, and its strings
-/// (without rendering the candidate: an estimate must not allocate).
+/// The heap a candidate holds, roughly: its printed form (which it keeps) and its strings.
 fn candidate_heap(candidate: &IceCandidate) -> usize {
-    candidate.candidate.as_ref().map_or(0, |c| c.foundation().len() + size_of_val(c.extensions()))
+    candidate.candidate.as_ref().map_or(0, |c| c.as_str().len())
         + candidate.sdp_mid.as_ref().map_or(0, String::capacity)
         + candidate.username_fragment.as_ref().map_or(0, String::capacity)
 }

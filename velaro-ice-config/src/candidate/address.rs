@@ -1,7 +1,7 @@
 //! [`CandidateAddress`]: the connection (and related) address of a candidate, an IP address
 //! or a name, and how `<uuid>.local` mDNS names are told from other names.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 
 use super::AddressClass;
@@ -28,6 +28,20 @@ impl CandidateAddress {
             return Some(CandidateAddress::Mdns(text.to_ascii_lowercase()));
         }
         is_dns_name(text).then(|| CandidateAddress::Fqdn(text.to_ascii_lowercase()))
+    }
+
+    /// Whether `text`, which this address was parsed from, is how it prints: IPv4 always is
+    /// (the parser refuses leading zeros); IPv6 when compressed as RFC 5952 writes it; a name
+    /// when in lowercase.
+    pub(super) fn prints_as(&self, text: &str) -> bool {
+        match self {
+            CandidateAddress::Ip(IpAddr::V4(_)) => true,
+            CandidateAddress::Ip(ip) => {
+                let mut printed = Printed::default();
+                write!(printed, "{ip}").is_ok() && printed.as_bytes() == text.as_bytes()
+            }
+            CandidateAddress::Mdns(name) | CandidateAddress::Fqdn(name) => name == text,
+        }
     }
 
     /// The IP address, unless this is a name.
@@ -73,6 +87,35 @@ fn is_mdns_name(text: &str) -> bool {
                 .is_some_and(|g| g.len() == *len && g.bytes().all(|b| b.is_ascii_hexdigit()))
         })
         && groups.next().is_none()
+}
+
+/// An IPv6 address printed on the stack (at most 45 bytes), to compare with its text without
+/// allocating.
+struct Printed {
+    bytes: [u8; 48],
+    len: usize,
+}
+
+impl Default for Printed {
+    fn default() -> Self {
+        Printed { bytes: [0; 48], len: 0 }
+    }
+}
+
+impl Printed {
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Printed {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let end = self.len + text.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

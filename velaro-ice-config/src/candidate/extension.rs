@@ -29,15 +29,16 @@ impl TcpType {
     }
 }
 
-/// One `name value` pair after `typ`, in the order it was written.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Extension {
+/// One `name value` pair after `typ`, in the order it was written, borrowed from the
+/// candidate's text ([`Candidate::extensions`](super::Candidate::extensions)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Extension<'a> {
     /// `tcptype` (RFC 6544).
     TcpType(TcpType),
     /// `generation`: which ICE restart the candidate belongs to (browsers' extension).
     Generation(u32),
     /// `ufrag`: the ICE username fragment the candidate belongs to.
-    Ufrag(String),
+    Ufrag(&'a str),
     /// `network-id` (browsers' extension).
     NetworkId(u32),
     /// `network-cost` (browsers' extension).
@@ -45,14 +46,15 @@ pub enum Extension {
     /// Any other extension, kept as written.
     Other {
         /// The attribute name.
-        name: String,
+        name: &'a str,
         /// The attribute value.
-        value: String,
+        value: &'a str,
     },
 }
 
-impl Extension {
-    pub(super) fn name(&self) -> &str {
+impl<'a> Extension<'a> {
+    /// The attribute name.
+    pub fn name(&self) -> &'a str {
         match self {
             Extension::TcpType(_) => "tcptype",
             Extension::Generation(_) => "generation",
@@ -63,7 +65,9 @@ impl Extension {
         }
     }
 
-    pub(super) fn parse(name: &str, value: &str) -> Result<Self, CandidateError> {
+    /// Checks one pair: known names by their own grammar, any other name as a token with a
+    /// visible-ASCII value.
+    pub(super) fn parse(name: &'a str, value: &'a str) -> Result<Self, CandidateError> {
         let invalid = |field| CandidateError::Invalid { field, value: excerpt(value) };
         let number = |field| value_u32(value).ok_or_else(|| invalid(field));
         Ok(match name {
@@ -76,7 +80,7 @@ impl Extension {
             "generation" => Extension::Generation(number("generation")?),
             "network-id" => Extension::NetworkId(number("network-id")?),
             "network-cost" => Extension::NetworkCost(number("network-cost")?),
-            "ufrag" if is_ice_token(value, 1, 256) => Extension::Ufrag(value.to_owned()),
+            "ufrag" if is_ice_token(value, 1, 256) => Extension::Ufrag(value),
             "ufrag" => return Err(invalid("ufrag")),
             _ if !is_token(name) => {
                 return Err(CandidateError::Invalid {
@@ -87,12 +91,12 @@ impl Extension {
             _ if !value.bytes().all(|b| b.is_ascii_graphic()) => {
                 return Err(invalid("extension value"));
             }
-            _ => Extension::Other { name: name.to_owned(), value: value.to_owned() },
+            _ => Extension::Other { name, value },
         })
     }
 }
 
-impl fmt::Display for Extension {
+impl fmt::Display for Extension<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = self.name();
         match self {
@@ -100,8 +104,7 @@ impl fmt::Display for Extension {
             Extension::Generation(n) | Extension::NetworkId(n) | Extension::NetworkCost(n) => {
                 write!(f, "{name} {n}")
             }
-            Extension::Ufrag(ufrag) => write!(f, "{name} {ufrag}"),
-            Extension::Other { value, .. } => write!(f, "{name} {value}"),
+            Extension::Ufrag(value) | Extension::Other { value, .. } => write!(f, "{name} {value}"),
         }
     }
 }

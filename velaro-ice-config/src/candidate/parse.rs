@@ -1,25 +1,46 @@
 //! The grammar: [`FromStr`] for [`Candidate`] (RFC 8839 §5.1), with the checks that keep
 //! every candidate that parses printable as text that parses again, and the token rules the
 //! fields share.
+//!
+//! One pass over the text checks every field and notes whether the text is already in the
+//! printed form (browsers write it so); then the candidate is that text, copied once, or
+//! printed anew from its fields. Nothing else is allocated on that path.
 
 use std::str::FromStr;
 
+use super::print::Parts;
 use super::{
     Candidate, CandidateAddress, CandidateError, CandidateKind, CandidateTransport, Extension,
-    MAX_CANDIDATE_LEN, MAX_EXTENSIONS,
+    KnownExtensions, MAX_CANDIDATE_LEN, MAX_EXTENSIONS, PREFIX,
 };
 use crate::host::excerpt;
 
-/// How much longer than its text (without `a=`, `candidate:` and line ending) a candidate can
-/// print: the `candidate:` prefix, and two addresses (connection and `raddr`) each given in as
-/// few as 2 bytes (`::`) and printed in at most 39 (`ffff:…:ffff`). Numbers print without
-/// leading zeros and every other field as given (up to case), so nothing else grows. Text
-/// shorter than the limit by this much needs no measuring after the parse.
-const MAX_PRINT_GROWTH: usize = "candidate:".len() + 2 * (39 - "::".len());
+/// The fields of a candidate line, split at single spaces (two spaces make an empty field),
+/// each with where it starts.
+struct Fields<'a> {
+    line: &'a str,
+    at: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        let start = self.at;
+        let rest = self.line.get(start..)?;
+        let len = rest.bytes().position(|b| b == b' ').unwrap_or(rest.len());
+        self.at = start + len + 1;
+        Some((start, rest.get(..len)?))
+    }
+}
+
+/// A number as it prints: no leading zeros.
+fn prints_as_number(text: &str) -> bool {
+    text == "0" || !text.starts_with('0')
+}
 
 impl FromStr for Candidate {
     type Err = CandidateError;
 
+    #[allow(clippy::too_many_lines)] // the grammar, field by field
     fn from_str(text: &str) -> Result<Self, CandidateError> {
         if text.len() > MAX_CANDIDATE_LEN {
             return Err(CandidateError::TooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
@@ -27,17 +48,19 @@ impl FromStr for Candidate {
         let line = text.strip_suffix('\n').unwrap_or(text);
         let line = line.strip_suffix('\r').unwrap_or(line);
         let line = line.strip_prefix("a=").unwrap_or(line);
-        let line = line.strip_prefix("candidate:").unwrap_or(line);
+        let line = line.strip_prefix(PREFIX).unwrap_or(line);
         if line.is_empty() {
             return Err(CandidateError::Empty);
         }
-        let mut fields = line.split(' ');
+        let mut fields = Fields { line, at: 0 };
         let mut next = |field| match fields.next() {
-            Some("") => Err(CandidateError::Invalid { field, value: String::new() }),
-            Some(value) => Ok(value),
+            Some((_, "")) => Err(CandidateError::Invalid { field, value: String::new() }),
+            Some((_, value)) => Ok(value),
             None => Err(CandidateError::Missing { field }),
         };
         let invalid = |field, value: &str| CandidateError::Invalid { field, value: excerpt(value) };
+        // Whether `line` is already the printed form (after the prefix).
+        let mut printed = true;
 
         let foundation = next("foundation")?;
         if !is_ice_token(foundation, 1, 32) {
@@ -48,6 +71,7 @@ impl FromStr for Candidate {
             .filter(|c| (1..=256).contains(c))
             .and_then(|c| u16::try_from(c).ok())
             .ok_or_else(|| invalid("component-id", component_text))?;
+        printed &= prints_as_number(component_text);
         let transport_text = next("transport")?;
         let transport = if transport_text.eq_ignore_ascii_case("udp") {
             CandidateTransport::Udp
@@ -58,15 +82,19 @@ impl FromStr for Candidate {
         } else {
             return Err(invalid("transport", transport_text));
         };
+        printed &= transport.as_str() == transport_text;
         let priority_text = next("priority")?;
         let priority = value_u32(priority_text)
             .filter(|p| (1..=0x7fff_ffff).contains(p))
             .ok_or_else(|| invalid("priority", priority_text))?;
+        printed &= prints_as_number(priority_text);
         let address_text = next("connection-address")?;
         let address = CandidateAddress::parse(address_text)
             .ok_or_else(|| invalid("connection-address", address_text))?;
+        printed &= address.prints_as(address_text);
         let port_text = next("port")?;
         let port = value_u16(port_text).ok_or_else(|| invalid("port", port_text))?;
+        printed &= prints_as_number(port_text);
         let typ = next("typ")?;
         if typ != "typ" {
             return Err(invalid("typ", typ));
@@ -80,79 +108,139 @@ impl FromStr for Candidate {
             other => return Err(CandidateError::UnknownType(excerpt(other))),
         };
 
-        let mut candidate = Candidate {
-            foundation: foundation.to_owned(),
+        // `raddr` and `rport` print first, then the other extensions as they came.
+        let mut related_address = None;
+        let mut related_port = None;
+        let mut known = KnownExtensions::default();
+        let mut ufrag = None;
+        let mut extensions = 0;
+        let mut extensions_at = None;
+        while let Some((at, name)) = fields.next() {
+            let (value_at, value) = match fields.next() {
+                Some((value_at, value)) if !value.is_empty() => (value_at, value),
+                _ => return Err(invalid("extension value", name)),
+            };
+            let duplicate = || CandidateError::DuplicateExtension(excerpt(name));
+            match name {
+                "raddr" => {
+                    if related_address.is_some() {
+                        return Err(duplicate());
+                    }
+                    let address =
+                        CandidateAddress::parse(value).ok_or_else(|| invalid("raddr", value))?;
+                    printed &= extensions_at.is_none()
+                        && related_port.is_none()
+                        && address.prints_as(value);
+                    related_address = Some(address);
+                }
+                "rport" => {
+                    if related_port.is_some() {
+                        return Err(duplicate());
+                    }
+                    related_port = Some(value_u16(value).ok_or_else(|| invalid("rport", value))?);
+                    printed &= extensions_at.is_none() && prints_as_number(value);
+                }
+                _ => {
+                    let seen = match Extension::parse(name, value)? {
+                        Extension::TcpType(t) => known.tcp_type.replace(t).is_some(),
+                        Extension::Generation(n) => known.generation.replace(n).is_some(),
+                        Extension::NetworkId(n) => known.network_id.replace(n).is_some(),
+                        Extension::NetworkCost(n) => known.network_cost.replace(n).is_some(),
+                        Extension::Ufrag(v) => ufrag.replace((value_at, v.len())).is_some(),
+                        Extension::Other { .. } => false,
+                    };
+                    if seen {
+                        return Err(duplicate());
+                    }
+                    if extensions == MAX_EXTENSIONS {
+                        return Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS });
+                    }
+                    extensions += 1;
+                    printed &= !matches!(name, "generation" | "network-id" | "network-cost")
+                        || prints_as_number(value);
+                    extensions_at.get_or_insert(at);
+                }
+            }
+        }
+
+        let parts = Parts {
+            foundation,
+            component,
+            transport: &transport,
+            priority,
+            address: &address,
+            port,
+            kind,
+            related_address: related_address.as_ref(),
+            related_port,
+        };
+        let (text, extensions_at, ufrag_at) = if printed {
+            let mut text = String::with_capacity(PREFIX.len() + line.len());
+            text.push_str(PREFIX);
+            text.push_str(line);
+            let start = extensions_at.unwrap_or(line.len());
+            let ufrag_at = ufrag.map(|(at, _)| at.saturating_sub(start));
+            (text, PREFIX.len() + start, ufrag_at)
+        } else {
+            let tail = line.get(extensions_at.unwrap_or(line.len())..).unwrap_or_default();
+            let (tail, ufrag_at) = print_extensions(tail);
+            let text = parts.print(&tail);
+            let start = text.len().saturating_sub(tail.len());
+            (text, start, ufrag_at)
+        };
+        if text.len() > MAX_CANDIDATE_LEN {
+            return Err(CandidateError::PrintedTooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
+        }
+        // Offsets fit in `u16`: the text is at most `MAX_CANDIDATE_LEN` bytes.
+        let short = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        known.ufrag = ufrag_at.zip(ufrag).map(|(at, (_, len))| (short(at), short(len)));
+        Ok(Candidate {
+            foundation_end: short(PREFIX.len() + foundation.len()),
             component,
             transport,
             priority,
             address,
             port,
             kind,
-            related_address: None,
-            related_port: None,
-            extensions: Vec::new(),
-        };
-        while let Some(name) = fields.next() {
-            let value = match fields.next() {
-                Some(value) if !value.is_empty() => value,
-                _ => return Err(invalid("extension value", name)),
-            };
-            candidate.push_extension(name, value)?;
-        }
-        if line.len() + MAX_PRINT_GROWTH > MAX_CANDIDATE_LEN {
-            let len = candidate.printed_len();
-            if len > MAX_CANDIDATE_LEN {
-                return Err(CandidateError::PrintedTooLong { len, max: MAX_CANDIDATE_LEN });
-            }
-        }
-        Ok(candidate)
+            related_address,
+            related_port,
+            extensions_at: short(extensions_at),
+            known,
+            text: text.into_boxed_str(),
+        })
     }
 }
 
-impl Candidate {
-    fn push_extension(&mut self, name: &str, value: &str) -> Result<(), CandidateError> {
-        let duplicate = || CandidateError::DuplicateExtension(excerpt(name));
-        match name {
-            "raddr" => {
-                if self.related_address.is_some() {
-                    return Err(duplicate());
-                }
-                let address = CandidateAddress::parse(value).ok_or_else(|| {
-                    CandidateError::Invalid { field: "raddr", value: excerpt(value) }
-                })?;
-                self.related_address = Some(address);
-            }
-            "rport" => {
-                if self.related_port.is_some() {
-                    return Err(duplicate());
-                }
-                let port = value_u16(value).ok_or_else(|| CandidateError::Invalid {
-                    field: "rport",
-                    value: excerpt(value),
-                })?;
-                self.related_port = Some(port);
-            }
-            _ => {
-                let extension = Extension::parse(name, value)?;
-                let known = !matches!(extension, Extension::Other { .. });
-                if known && self.extensions.iter().any(|e| e.name() == name) {
-                    return Err(duplicate());
-                }
-                if self.extensions.len() == MAX_EXTENSIONS {
-                    return Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS });
-                }
-                self.extensions.push(extension);
-            }
+/// The extensions after `typ`, without `raddr` and `rport`, as they print (numbers without
+/// leading zeros), and where the `ufrag` value is in them. Only for text not already printed.
+fn print_extensions(tail: &str) -> (String, Option<usize>) {
+    let mut printed = String::with_capacity(tail.len());
+    let mut ufrag = None;
+    let mut fields = tail.split(' ');
+    while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+        if matches!(name, "raddr" | "rport") {
+            continue;
         }
-        Ok(())
+        let Ok(extension) = Extension::parse(name, value) else { continue };
+        if !printed.is_empty() {
+            printed.push(' ');
+        }
+        if let Extension::Ufrag(_) = extension {
+            ufrag = Some(printed.len() + name.len() + 1);
+        }
+        printed.push_str(&extension.to_string());
     }
+    (printed, ufrag)
 }
 
 /// 1 to 10 decimal digits fitting in a `u32`.
 pub(super) fn value_u32(text: &str) -> Option<u32> {
-    (!text.is_empty() && text.len() <= 10 && text.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| text.parse().ok())
-        .flatten()
+    if text.is_empty() || text.len() > 10 {
+        return None;
+    }
+    text.bytes()
+        .try_fold(0u64, |n, b| b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0')))
+        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// 1 to 5 decimal digits fitting in a `u16`.
@@ -229,10 +317,44 @@ mod tests {
     }
 
     #[test]
+    fn text_in_the_printed_form_is_kept_and_any_other_is_printed_anew() {
+        let chromium = "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 192.168.1.20 rport 46154 generation 0 ufrag EsAw network-id 1 network-cost 999";
+        let c = parse(chromium).unwrap();
+        assert_eq!(c.as_str(), chromium);
+        // The same candidate written every other way a peer may write it.
+        let others = [
+            "a=candidate:842163049 1 UDP 1677729535 203.0.113.7 46154 typ srflx raddr 192.168.1.20 rport 46154 generation 0 ufrag EsAw network-id 1 network-cost 999\r\n",
+            "842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 192.168.1.20 rport 46154 generation 0 ufrag EsAw network-id 1 network-cost 999",
+            "candidate:842163049 01 udp 1677729535 203.0.113.7 046154 typ srflx raddr 192.168.1.20 rport 46154 generation 00 ufrag EsAw network-id 1 network-cost 0999",
+            "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx rport 46154 raddr 192.168.1.20 generation 0 ufrag EsAw network-id 1 network-cost 999",
+            "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx generation 0 raddr 192.168.1.20 ufrag EsAw rport 46154 network-id 1 network-cost 999",
+        ];
+        for text in others {
+            let other = parse(text).unwrap();
+            assert_eq!(other, c, "{text}");
+            assert_eq!((other.foundation(), other.ufrag()), ("842163049", Some("EsAw")), "{text}");
+            let names: Vec<&str> = other.extensions().map(|e| e.name()).collect();
+            assert_eq!(names, ["generation", "ufrag", "network-id", "network-cost"], "{text}");
+        }
+        let v6 =
+            parse("candidate:1 1 udp 100 2001:DB8:0:0:0:0:0:1 5000 typ host ufrag ab+/").unwrap();
+        assert_eq!(v6.as_str(), "candidate:1 1 udp 100 2001:db8::1 5000 typ host ufrag ab+/");
+        assert_eq!(v6.ufrag(), Some("ab+/"));
+        let mdns =
+            parse("candidate:1 1 udp 100 9C2BCFC6-D912-448B-BB12-741511D3000C.local 5000 typ host")
+                .unwrap();
+        assert_eq!(
+            mdns.as_str(),
+            "candidate:1 1 udp 100 9c2bcfc6-d912-448b-bb12-741511d3000c.local 5000 typ host"
+        );
+        assert!(mdns.is_mdns());
+    }
+
+    #[test]
     fn keeps_unknown_extensions_in_order() {
         let text = "candidate:1 1 udp 100 192.0.2.1 5000 typ host x-a 1 generation 2 x-b two";
         let c = parse(text).unwrap();
-        let names: Vec<&str> = c.extensions().iter().map(Extension::name).collect();
+        let names: Vec<&str> = c.extensions().map(|e| e.name()).collect();
         assert_eq!(names, ["x-a", "generation", "x-b"]);
         assert_eq!(c.to_string(), text);
     }
