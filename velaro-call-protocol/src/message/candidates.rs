@@ -96,7 +96,7 @@ fn candidate_or_empty<S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     match candidate {
-        Some(candidate) => serializer.collect_str(candidate),
+        Some(candidate) => serializer.serialize_str(candidate.as_str()),
         None => serializer.serialize_str(""),
     }
 }
