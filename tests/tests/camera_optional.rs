@@ -14,7 +14,9 @@ use velaro_call_protocol::message::description::SdpType;
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{AudioOnlyReason, MediaBody, StreamPurpose};
 use velaro_call_protocol::{Device, MediaError, Message, Reason};
-use velaro_call_state::{Action, Browser, Call, Event, MediaCommand, Outcome, Phase, media_help};
+use velaro_call_state::{
+    Action, Browser, Call, CallError, Event, MediaCommand, Outcome, Phase, media_help,
+};
 use velaro_tests::call_pair::{CallPair, Faults};
 
 const AGENT: usize = 0;
@@ -244,6 +246,17 @@ fn an_agent_calls_with_its_camera_off_shares_a_screen_and_turns_the_camera_on_la
     pair.run_for(secs(1));
     assert_eq!(offers_from(&pair, AGENT), offers + 1);
     assert_agreement(&pair);
+}
+
+#[test]
+fn an_invite_that_would_send_nothing_is_refused() {
+    let mut pair = CallPair::new(1, Faults::default(), 4);
+    let prompt = Prompt::new("Video?").unwrap();
+    let video_only = MediaKinds::new(false, true);
+    let nothing = Action::Invite { prompt, media: video_only, ice: None, camera_off: true };
+    assert_eq!(pair.act(AGENT, nothing), Err(CallError::NoMedia));
+    assert!(pair.parties[AGENT].media.commands.is_empty(), "nothing was asked of the browser");
+    assert_eq!(phase(&pair, AGENT), Phase::Idle);
 }
 
 #[test]

@@ -152,6 +152,10 @@ pub enum CallError {
         /// The phase.
         phase: Phase,
     },
+    /// An invite must ask for audio or video, and the agent must send one of them (with its
+    /// camera off, that is its microphone).
+    #[error("an invite must ask for audio or video, and the agent must send one of them")]
+    NoMedia,
     /// A visitor's call can only start from an invite.
     #[error("a visitor's call starts from a call.invite, got {0}")]
     NotAnInvite(String),

@@ -36,6 +36,9 @@ impl Call {
         let mut invite = InviteBody::new(prompt, media);
         invite.ice = ice;
         let own = if camera_off { MediaKinds::new(media.audio, false) } else { media };
+        if !own.audio && !own.video {
+            return Err(CallError::NoMedia);
+        }
         self.state =
             State::Inviting { invite: Box::new(invite), request: UserMediaRequest::new(own) };
         self.out.media(MediaCommand::RequestUserMedia(own));
