@@ -15,7 +15,7 @@ use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{AudioOnlyReason, MediaBody, StreamPurpose};
 use velaro_call_protocol::{Device, MediaError, Message, Reason};
 use velaro_call_state::{
-    Action, Browser, Call, CallError, Event, MediaCommand, Outcome, Phase, media_help,
+    Action, Browser, Call, CallError, Event, MediaCommand, MediaEvent, Outcome, Phase, media_help,
 };
 use velaro_tests::call_pair::{CallPair, Faults};
 
@@ -337,6 +337,31 @@ fn a_camera_that_fails_mid_call_leaves_the_call_on_audio_until_one_works() {
     assert_agreement(&pair);
 }
 
+#[test]
+fn a_camera_unplugged_mid_call_leaves_the_call_on_audio_and_can_come_back() {
+    let mut pair = CallPair::new(1, Faults::default(), 11);
+    pair.connect();
+    // The agent's camera is unplugged: its track ends by itself.
+    pair.party_mut(AGENT).media.video_enabled = None;
+    pair.party_mut(AGENT).media.permissions.camera = Some(MediaError::NotFound);
+    pair.media_event(AGENT, MediaEvent::CameraEnded);
+    pair.run_for(secs(1));
+    let told = camera_unavailable(&pair, AGENT);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].1.starts_with("No camera was found"), "{}", told[0].1);
+    assert_eq!(marker(&seen(&pair, VISITOR).unwrap()), Some(AudioOnlyReason::CameraUnavailable));
+    assert_eq!(phase(&pair, AGENT), Phase::Active);
+    assert!(camera_sends(&local(&pair, VISITOR)), "the visitor keeps its video");
+    assert_agreement(&pair);
+    // Plugged in again: camera on asks for it and the visitor sees video.
+    pair.party_mut(AGENT).media.permissions.camera = None;
+    pair.act(AGENT, Action::SetCameraOff(false)).unwrap();
+    pair.run_for(secs(2));
+    let agent = seen(&pair, VISITOR).unwrap();
+    assert_eq!((camera_sends(&agent), marker(&agent)), (true, None));
+    assert_agreement(&pair);
+}
+
 // --- the property ---
 
 #[derive(Debug, Clone)]
@@ -348,6 +373,8 @@ enum Switch {
     StopScreen,
     /// The party's camera starts failing (busy) or works again.
     CameraBusy(usize, bool),
+    /// The party's camera is unplugged: its track ends by itself.
+    Unplug(usize),
 }
 
 fn switch() -> impl Strategy<Value = Switch> {
@@ -358,7 +385,8 @@ fn switch() -> impl Strategy<Value = Switch> {
         2 => Just(Switch::AudioOnly),
         1 => Just(Switch::ShareScreen),
         1 => Just(Switch::StopScreen),
-        1 => (party, any::<bool>()).prop_map(|(p, busy)| Switch::CameraBusy(p, busy)),
+        1 => (party.clone(), any::<bool>()).prop_map(|(p, busy)| Switch::CameraBusy(p, busy)),
+        1 => party.prop_map(Switch::Unplug),
     ]
 }
 
@@ -404,7 +432,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     /// After any sequence of camera on/off, mute, audio-only and screen switches, with cameras
-    /// failing and coming back, over a link that delays, duplicates and reorders: once the
+    /// failing, unplugged and coming back, over a link that delays, duplicates and reorders: once the
     /// link is quiet, each side's UI shows exactly the other's media state, and each media
     /// layer's camera track sends exactly when its call says so.
     #[test]
@@ -443,6 +471,14 @@ proptest! {
                         busy.then_some(MediaError::NotReadable);
                     Ok(())
                 }
+                // Only a camera track that exists can end (one that sends, to be sure the
+                // call has it and is not still waiting for the browser's grant).
+                Switch::Unplug(p) if camera_sends(&local(&pair, *p)) => {
+                    pair.party_mut(*p).media.video_enabled = None;
+                    pair.media_event(*p, MediaEvent::CameraEnded);
+                    Ok(())
+                }
+                Switch::Unplug(_) => Ok(()),
             };
         }
         pair.run_for(secs(5));

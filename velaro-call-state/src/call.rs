@@ -460,6 +460,7 @@ impl Call {
                 self.on_screen_share_ended();
                 Ok(())
             }
+            MediaEvent::CameraEnded => self.on_camera_ended(),
             MediaEvent::LocalDescription(description) => self.on_local_description(description),
             MediaEvent::LocalCandidate(candidate) => self.on_local_candidate(now, candidate),
             MediaEvent::GatheringComplete => self.on_gathering_complete(),

@@ -91,6 +91,9 @@ pub enum MediaEvent {
     },
     /// Screen capture ended outside our control (the browser's own "Stop sharing" button).
     ScreenShareEnded,
+    /// The camera's track ended outside our control (`ended`: the camera was unplugged or the
+    /// system took it). The call goes on with audio; turning the camera on asks for one again.
+    CameraEnded,
     /// The local description (offer or answer) the media layer created and applied.
     LocalDescription(SessionDescription),
     /// A local ICE candidate was gathered.

@@ -61,6 +61,7 @@
 //! | camera and microphone, at the start | camera: `NotAllowedError`, `SecurityError` | cannot start: `media_permission_denied` (camera), with [`Event::PermissionHelp`] |
 //! | the microphone (alone, or the retry) | any | cannot start: `media_permission_denied` (microphone), with help for that error |
 //! | the camera, mid-call | any | goes on; the camera stays off (`camera_unavailable` unless refused), with [`Event::CameraUnavailable`] and help for that error |
+//! | the camera's track ends by itself (`MediaEvent::CameraEnded`: unplugged) | — | goes on as if the camera were missing |
 //! | a screen, mid-call (agent) | any | goes on without the share, with help |
 //!
 //! The agent may also call with its camera off (`Action::Invite { camera_off: true, .. }`: only

@@ -36,7 +36,8 @@ pub enum MediaCommand {
     /// Ask for the camera and/or microphone (`getUserMedia`); answer with
     /// `PermissionGranted` or `PermissionDenied`. In a call it asks for the camera alone
     /// ([`MediaKinds::VIDEO_ONLY`]): add its track to the local camera stream and the peer
-    /// connection; the call renegotiates once it is granted.
+    /// connection (or put it in place of an ended one); the call renegotiates once it is
+    /// granted.
     RequestUserMedia(MediaKinds),
     /// Ask for a screen, window or tab (`getDisplayMedia`); answer with `ScreenShareStarted`
     /// or `PermissionDenied { device: Screen, .. }`.

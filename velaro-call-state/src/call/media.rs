@@ -290,6 +290,21 @@ impl Call {
         true
     }
 
+    /// The camera's track ended by itself (unplugged): as if the camera were missing.
+    pub(super) fn on_camera_ended(&mut self) -> Result<(), CallError> {
+        let browser = self.out.config.browser;
+        let call = self.state.expect_in_call("camera ended")?;
+        if call.media.camera != Camera::Track {
+            return Err(call.refuse("camera ended"));
+        }
+        let error = MediaError::NotFound;
+        call.media.camera = Camera::Unavailable(error.clone());
+        let help = media_help(browser, &Device::Camera, &error);
+        self.out.event(Event::CameraUnavailable { error, help });
+        call.send_media_state(&mut self.out);
+        Ok(())
+    }
+
     pub(super) fn start_screen_share(&mut self) -> Result<(), CallError> {
         let input = "screen share";
         self.agent_only(input)?;
