@@ -45,6 +45,8 @@ export interface InviteOptions {
     cameraOff?: boolean;
     /** How long the invite rings (10 000 to 600 000 ms; default 60 000). */
     lifetimeMs?: number;
+    /** The call's id, when the host makes its ids (default: `call-` and 16 random hex digits). */
+    callId?: string;
 }
 interface Call {
     callId: string;

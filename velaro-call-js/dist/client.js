@@ -107,7 +107,7 @@ export class CallClient extends Emitter {
             return { kind: "not_allowed", input: "invite" };
         if (this.live)
             return { kind: "wrong_phase", input: "invite", phase: this.phase };
-        const machine = CallMachine.agent(this.#config(), randomId("call"), this.#clock.now());
+        const machine = CallMachine.agent(this.#config(), options.callId ?? randomId("call"), this.#clock.now());
         this.#adopt(machine);
         const prompt = options.locale ? { text: options.prompt, locale: options.locale } : { text: options.prompt };
         const action = { type: "invite", prompt, media: options.media ?? { audio: true, video: true }, camera_off: options.cameraOff ?? false };

@@ -67,6 +67,8 @@ export interface InviteOptions {
   cameraOff?: boolean;
   /** How long the invite rings (10 000 to 600 000 ms; default 60 000). */
   lifetimeMs?: number;
+  /** The call's id, when the host makes its ids (default: `call-` and 16 random hex digits). */
+  callId?: string;
 }
 
 interface Call {
@@ -226,7 +228,7 @@ export class CallClient extends Emitter<CallClientEvents> {
   invite(options: InviteOptions): CallError | undefined {
     if (this.role !== "agent") return { kind: "not_allowed", input: "invite" };
     if (this.live) return { kind: "wrong_phase", input: "invite", phase: this.phase };
-    const machine = CallMachine.agent(this.#config(), randomId("call"), this.#clock.now());
+    const machine = CallMachine.agent(this.#config(), options.callId ?? randomId("call"), this.#clock.now());
     this.#adopt(machine);
     const prompt = options.locale ? { text: options.prompt, locale: options.locale } : { text: options.prompt };
     const action: Action = { type: "invite", prompt, media: options.media ?? { audio: true, video: true }, camera_off: options.cameraOff ?? false };

@@ -55,14 +55,27 @@ export async function settle() {
 
 let ids = 0;
 
+/** Device requests and track switches, in the order they happened (reset it between uses). */
+export const deviceLog = [];
+
 export class FakeTrack extends EventTarget {
+  #enabled = true;
+  /** Every change of `enabled`, for tests that follow what the client did to the track. */
+  changes = [];
   constructor(kind, settings = {}) {
     super();
     this.kind = kind;
     this.id = `${kind}-${++ids}`;
-    this.enabled = true;
     this.stopped = false;
     this.settings = settings;
+  }
+  get enabled() {
+    return this.#enabled;
+  }
+  set enabled(value) {
+    this.#enabled = value;
+    this.changes.push(value);
+    deviceLog.push({ type: "set_track_enabled", kind: this.kind, enabled: value });
   }
   getSettings() {
     return this.settings;
@@ -110,6 +123,8 @@ export class FakeDevices {
 
   #request(request) {
     this.requests.push(request);
+    const { audio, video } = request.constraints ?? {};
+    deviceLog.push(request.kind === "display" ? { type: "request_screen_capture" } : { type: "request_user_media", media: { audio: Boolean(audio), video: Boolean(video) } });
     return new Promise((resolve, reject) => this.#waiting.push({ request, resolve, reject }));
   }
 
