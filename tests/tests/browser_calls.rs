@@ -273,11 +273,22 @@ async fn screenshot(page: &Browser, name: &str) {
     }
 }
 
+/// With `VELARO_SCREENSHOTS`, both pages at one step of a call, named by the step and the
+/// browsers, to look at as a visitor would.
+async fn shoot(pair: &Pair, step: &str) {
+    let browsers = format!("{}-{}", pair.agent.kind().name(), pair.visitor.kind().name());
+    screenshot(&pair.agent, &format!("{step}-{browsers}-agent.png")).await;
+    screenshot(&pair.visitor, &format!("{step}-{browsers}-visitor.png")).await;
+}
+
 /// Scenario 1 and 2: media both ways, between two Chromiums and between Chromium and Firefox
 /// (each way round: the agent's browser makes the offers).
 async fn call_and_check_media(agent: BrowserKind, visitor: BrowserKind, scenario: &str) {
     let pair = Pair::open(agent, visitor, MediaPermission::Fake).await;
-    pair.call(scenario).await;
+    pair.invite().await;
+    shoot(&pair, "1-prompt-and-ringing").await;
+    pair.accept(scenario).await;
+    shoot(&pair, "2-connected").await;
     for page in [&pair.agent, &pair.visitor] {
         let state = page.eval("return velaroDemo.pc.connectionState").await.expect("state");
         assert_eq!(state, Value::from("connected"));
@@ -623,8 +634,7 @@ async fn s4_agent_shares_a_screen_and_stops() {
     assert_eq!(surface, sent, "the visitor learns what the agent's browser picked");
     assert_flowing(&pair.visitor, "video", "screen").await;
     assert_flowing(&pair.visitor, "video", "camera").await;
-    screenshot(&pair.agent, "agent-in-call.png").await;
-    screenshot(&pair.visitor, "visitor-in-call.png").await;
+    shoot(&pair, "3-shared-screen").await;
 
     pair.agent.click("#share-screen").await.expect("stop sharing");
     pair.visitor.wait_for(&format!("{screen_box}.hidden"), STEP).await.expect("screen gone");
@@ -639,6 +649,7 @@ async fn permission_denied(visitor: BrowserKind, help: &str) {
     pair.invite().await;
     pair.visitor.click("#prompt-accept").await.expect("accept");
     pair.assert_ended("media_permission_denied").await;
+    shoot(&pair, "4-denied").await;
     let reason = pair.agent.eval("return velaroDemo.reason").await.expect("reason");
     assert_eq!(reason["device"], "camera");
     assert_eq!(reason["error"], "NotAllowedError");
@@ -744,6 +755,13 @@ async fn s7_either_side_ends_the_call_and_the_chat_goes_on() {
     pair.call("s7 visitor hangs up").await;
     pair.visitor.click("#hangup").await.expect("visitor hangs up");
     pair.assert_ended("user_hangup").await;
+    for (page, text) in
+        [(&pair.agent, "The visitor ended the call."), (&pair.visitor, "You ended the call.")]
+    {
+        let notice = page.eval("return document.getElementById('call-notice').textContent").await;
+        assert_eq!(notice.expect("notice"), Value::from(text));
+    }
+    shoot(&pair, "6-ended").await;
     pair.assert_transcript("Video call ended (").await;
     pair.chat(&pair.agent, &pair.visitor, "Thanks for the call, anything else?").await;
 
@@ -841,6 +859,9 @@ async fn s8_relay_only_through_coturn_and_an_ice_restart() {
         return velaroDemo.state";
     let state = pair.agent.eval(fail).await.expect("ICE failed");
     assert_eq!(state, Value::from("reconnecting"), "the status says so at once");
+    let status = pair.agent.eval("return document.getElementById('call-status').textContent").await;
+    assert_eq!(status.expect("status"), Value::from("Reconnecting…"));
+    shoot(&pair, "5-reconnecting").await;
     let changed = format!(
         "velaroDemo.iceRefreshes > window.refreshesBefore && ufrag() !== {before} \
          && velaroDemo.pc.signalingState === 'stable' \

@@ -204,7 +204,12 @@ client.on("phase", ({ phase, text }) => {
   const inCall = IN_CALL.includes(phase);
   // The visitor's overlay opens once it said yes; the prompt shows before.
   $("call-overlay").hidden = !inCall || (role === "visitor" && phase === "awaiting_permission");
-  if (role === "visitor") $("prompt").hidden = !["prompting", "awaiting_permission"].includes(phase);
+  if (role === "visitor") {
+    // Once accepted, the browser asks for the camera: the prompt says so, and Accept is done.
+    $("prompt").hidden = !["prompting", "awaiting_permission"].includes(phase);
+    $("prompt-status").textContent = phase === "awaiting_permission" ? text : "";
+    $("prompt-accept").disabled = phase === "awaiting_permission";
+  }
   if (role === "agent") $("call-start").disabled = $("start-camera-off").disabled = inCall;
   // Before the answer the agent can only cancel: no controls that do nothing yet.
   const ringing = BEFORE_ANSWER.includes(phase);
