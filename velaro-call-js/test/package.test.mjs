@@ -26,3 +26,14 @@ test("the shipped module touches no DOM and carries no test hooks", () => {
     }
   }
 });
+
+test("npm pack ships the built module, its types and the docs; no sources, tests or traces", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const root = new URL("..", import.meta.url);
+  const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, encoding: "utf8" }));
+  const files = packed.files.map((f) => f.path);
+  for (const wanted of ["dist/index.js", "dist/index.d.ts", "dist/wire.js", "README.md", "RESUME.md", "package.json"]) {
+    assert.ok(files.includes(wanted), wanted);
+  }
+  assert.deepEqual(files.filter((f) => /^(src|test|traces|scripts|node_modules)\//.test(f)), []);
+});
