@@ -1,4 +1,4 @@
-import type { CallError, CallSummary, MediaEvent, Phase, PromptEnd, QualityAdvice, Timings } from "./machine.js";
+import type { CallError, CallSummary, Phase, PromptEnd, QualityAdvice, Timings } from "./machine.js";
 import { Emitter } from "./emitter.js";
 import type { Browser, Texts } from "./texts.js";
 import type { Device, MediaBody, MediaError, MediaKinds, Reason, RejectCode, Role, RtcConfiguration } from "./generated/wire.js";
@@ -179,11 +179,5 @@ export declare class CallClient extends Emitter<CallClientEvents> {
     switchToAudioOnly(): CallError | undefined;
     /** Every call frame the chat connection delivers (frames of other types are ignored). */
     receive(frame: IncomingFrame): void;
-    /** A fact of the media layer of call `callId` (ignored once another call replaced it). */
-    feed(callId: string, event: MediaEvent): void;
-    /** For the media layer: the RTCConfiguration of a new peer connection. */
-    iceConfiguration(): RTCConfiguration;
-    /** For the media layer: reports a failure and emits the remote streams' changes. */
-    report(callId: string, type: "error" | "tracks", message?: string): void;
 }
 export {};

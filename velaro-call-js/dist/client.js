@@ -176,11 +176,18 @@ export class CallClient extends Emitter {
         return { conversation_id: this.#options.conversationId, party_id: this.#options.partyId, browser: this.#browser, timings: this.#options.timings ?? {} };
     }
     #adopt(machine) {
+        const callId = machine.callId;
         this.#media?.close();
         this.#machine = machine;
         this.#remote = null;
         this.#lastLocalMedia = "";
-        this.#media = new BrowserMedia(this, machine.callId, {
+        this.#media = new BrowserMedia({
+            role: this.role,
+            feed: (event) => this.#feed(callId, event),
+            tracks: () => this.emit("tracks", { callId }),
+            error: (message) => this.emit("error", { callId, message }),
+            ice: () => this.ice,
+        }, {
             peerConnection: this.#options.peerConnection ?? ((config) => new RTCPeerConnection(config)),
             getUserMedia: this.#options.getUserMedia ?? ((constraints) => navigator.mediaDevices.getUserMedia(constraints)),
             getDisplayMedia: this.#options.getDisplayMedia ?? ((options) => navigator.mediaDevices.getDisplayMedia(options)),
@@ -197,22 +204,11 @@ export class CallClient extends Emitter {
         return error;
     }
     /** A fact of the media layer of call `callId` (ignored once another call replaced it). */
-    feed(callId, event) {
+    #feed(callId, event) {
         if (this.#machine?.callId !== callId)
             return;
         this.#machine.handleMedia(this.#clock.now(), event);
         this.#drain();
-    }
-    /** For the media layer: the RTCConfiguration of a new peer connection. */
-    iceConfiguration() {
-        return this.ice;
-    }
-    /** For the media layer: reports a failure and emits the remote streams' changes. */
-    report(callId, type, message = "") {
-        if (type === "error")
-            this.emit("error", { callId, message });
-        else
-            this.emit("tracks", { callId });
     }
     #drain() {
         if (this.#draining || !this.#machine || !this.#media)
@@ -352,12 +348,10 @@ class BrowserMedia {
     #localUfrag = null;
     #endedUfrag = null;
     #quality = null;
-    #client;
-    #callId;
+    #host;
     #deps;
-    constructor(client, callId, deps) {
-        this.#client = client;
-        this.#callId = callId;
+    constructor(host, deps) {
+        this.#host = host;
         this.#deps = deps;
     }
     command(command) {
@@ -479,7 +473,7 @@ class BrowserMedia {
         if (rtt === null || this.#closed)
             return; // nothing measured yet
         const lossPct = newLost + newReceived > 0 ? Math.round((1000 * newLost) / (newLost + newReceived)) / 10 : 0;
-        this.#client.feed(this.#callId, { type: "quality_sample", rtt_ms: Math.round(rtt * 1000), loss_pct: lossPct });
+        this.#host.feed({ type: "quality_sample", rtt_ms: Math.round(rtt * 1000), loss_pct: lossPct });
     }
     // ---- devices ----------------------------------------------------------------------------
     #requestUserMedia(kinds) {
@@ -490,7 +484,7 @@ class BrowserMedia {
             constraints.video = true;
         // A failed request for both is the camera's: the machine asks for the microphone alone next.
         const device = kinds.video ? "camera" : "microphone";
-        const denied = (error) => this.#client.feed(this.#callId, { type: "permission_denied", device, error: mediaErrorName(error) });
+        const denied = (error) => this.#host.feed({ type: "permission_denied", device, error: mediaErrorName(error) });
         let request;
         try {
             request = this.#deps.getUserMedia(constraints);
@@ -511,15 +505,15 @@ class BrowserMedia {
                 this.#videoSending = true;
                 if (this.pc)
                     this.#attachTracks(this.pc);
-                return this.#client.feed(this.#callId, { type: "permission_granted", media: { audio: false, video: true }, stream_id: this.localStream.id });
+                return this.#host.feed({ type: "permission_granted", media: { audio: false, video: true }, stream_id: this.localStream.id });
             }
             this.localStream = stream;
             const media = { audio: stream.getAudioTracks().length > 0, video: stream.getVideoTracks().length > 0 };
-            this.#client.feed(this.#callId, { type: "permission_granted", media, stream_id: stream.id });
+            this.#host.feed({ type: "permission_granted", media, stream_id: stream.id });
         }, denied);
     }
     #requestScreen() {
-        const denied = (error) => this.#client.feed(this.#callId, { type: "permission_denied", device: "screen", error: mediaErrorName(error) });
+        const denied = (error) => this.#host.feed({ type: "permission_denied", device: "screen", error: mediaErrorName(error) });
         let request;
         try {
             request = this.#deps.getDisplayMedia({ video: true, audio: false });
@@ -543,10 +537,10 @@ class BrowserMedia {
                 if (this.#screenStream !== stream)
                     return;
                 this.#removeScreen();
-                this.#client.feed(this.#callId, { type: "screen_share_ended" });
+                this.#host.feed({ type: "screen_share_ended" });
             });
             const reported = surface && SURFACES.includes(surface) ? surface : "monitor";
-            this.#client.feed(this.#callId, { type: "screen_share_started", stream_id: stream.id, surface: reported });
+            this.#host.feed({ type: "screen_share_started", stream_id: stream.id, surface: reported });
         }, denied);
     }
     #stopScreen() {
@@ -577,7 +571,7 @@ class BrowserMedia {
     #peer() {
         if (this.pc)
             return this.pc;
-        const pc = this.#deps.peerConnection(this.#client.iceConfiguration());
+        const pc = this.#deps.peerConnection(this.#host.ice());
         this.pc = pc;
         pc.addEventListener("icecandidate", (event) => this.#onCandidate(event.candidate));
         pc.addEventListener("track", (event) => this.#onTrack(event));
@@ -585,14 +579,14 @@ class BrowserMedia {
         pc.addEventListener("connectionstatechange", () => this.#onIceState());
         // The agent offers first, with its tracks; an agent without camera video still offers a
         // video m-line for the visitor's camera (its own camera may take it later).
-        if (this.#client.role === "agent")
+        if (this.#host.role === "agent")
             this.#attachTracks(pc, true);
         return pc;
     }
     /** Sends each local track not sent yet. The visitor's wait for the agent's offer. */
     #attachTracks(pc, first = false) {
         const stream = this.localStream;
-        if (!stream || (this.#client.role === "visitor" && !pc.remoteDescription))
+        if (!stream || (this.#host.role === "visitor" && !pc.remoteDescription))
             return;
         for (const track of stream.getTracks()) {
             if (track.kind === "audio" && !this.#audioSender)
@@ -631,7 +625,7 @@ class BrowserMedia {
                 if (this.#closed || !local || (local.type !== "offer" && local.type !== "answer"))
                     return;
                 this.#localUfrag = summarize(local.sdp).iceUfrag;
-                this.#client.feed(this.#callId, { type: "local_description", description: { type: local.type, sdp: local.sdp } });
+                this.#host.feed({ type: "local_description", description: { type: local.type, sdp: local.sdp } });
             }
             finally {
                 this.#describing -= 1;
@@ -650,7 +644,7 @@ class BrowserMedia {
             return;
         }
         if (init && init.candidate !== "") {
-            this.#client.feed(this.#callId, { type: "local_candidate", candidate: init });
+            this.#host.feed({ type: "local_candidate", candidate: init });
             return;
         }
         // The end of this generation: Firefox says so with `candidate: ""` and `null`, Chromium only
@@ -658,13 +652,13 @@ class BrowserMedia {
         if (this.#endedUfrag === this.#localUfrag)
             return;
         this.#endedUfrag = this.#localUfrag;
-        this.#client.feed(this.#callId, { type: "gathering_complete" });
+        this.#host.feed({ type: "gathering_complete" });
     }
     #onTrack(event) {
         const stream = event.streams[0] ?? new MediaStream([event.track]);
         this.#remoteStreams.set(stream.id, stream);
-        stream.addEventListener("removetrack", () => this.#client.report(this.#callId, "tracks"));
-        this.#client.report(this.#callId, "tracks");
+        stream.addEventListener("removetrack", () => this.#host.tracks());
+        this.#host.tracks();
     }
     /** Connected means ICE and DTLS: Firefox reports ICE connected before its DTLS handshake is
      *  done, and no media flows until it is. */
@@ -684,9 +678,9 @@ class BrowserMedia {
         if (state === this.#iceState)
             return;
         this.#iceState = state;
-        this.#client.feed(this.#callId, { type: "ice", state });
+        this.#host.feed({ type: "ice", state });
     }
     #fail(message) {
-        this.#client.report(this.#callId, "error", message);
+        this.#host.error(message);
     }
 }

@@ -306,18 +306,28 @@ export class CallClient extends Emitter<CallClientEvents> {
   }
 
   #adopt(machine: CallMachine): void {
+    const callId = machine.callId;
     this.#media?.close();
     this.#machine = machine;
     this.#remote = null;
     this.#lastLocalMedia = "";
-    this.#media = new BrowserMedia(this, machine.callId, {
-      peerConnection: this.#options.peerConnection ?? ((config) => new RTCPeerConnection(config)),
-      getUserMedia: this.#options.getUserMedia ?? ((constraints) => navigator.mediaDevices.getUserMedia(constraints)),
-      getDisplayMedia: this.#options.getDisplayMedia ?? ((options) => navigator.mediaDevices.getDisplayMedia(options)),
-      refreshIce: this.#options.refreshIce ?? (async () => this.ice),
-      clock: this.#clock,
-      qualityEveryMs: this.#options.qualityEveryMs ?? 1000,
-    });
+    this.#media = new BrowserMedia(
+      {
+        role: this.role,
+        feed: (event) => this.#feed(callId, event),
+        tracks: () => this.emit("tracks", { callId }),
+        error: (message) => this.emit("error", { callId, message }),
+        ice: () => this.ice as RTCConfiguration,
+      },
+      {
+        peerConnection: this.#options.peerConnection ?? ((config) => new RTCPeerConnection(config)),
+        getUserMedia: this.#options.getUserMedia ?? ((constraints) => navigator.mediaDevices.getUserMedia(constraints)),
+        getDisplayMedia: this.#options.getDisplayMedia ?? ((options) => navigator.mediaDevices.getDisplayMedia(options)),
+        refreshIce: this.#options.refreshIce ?? (async () => this.ice),
+        clock: this.#clock,
+        qualityEveryMs: this.#options.qualityEveryMs ?? 1000,
+      },
+    );
   }
 
   #act(action: Action): CallError | undefined {
@@ -328,21 +338,10 @@ export class CallClient extends Emitter<CallClientEvents> {
   }
 
   /** A fact of the media layer of call `callId` (ignored once another call replaced it). */
-  feed(callId: string, event: MediaEvent): void {
+  #feed(callId: string, event: MediaEvent): void {
     if (this.#machine?.callId !== callId) return;
     this.#machine.handleMedia(this.#clock.now(), event);
     this.#drain();
-  }
-
-  /** For the media layer: the RTCConfiguration of a new peer connection. */
-  iceConfiguration(): RTCConfiguration {
-    return this.ice as RTCConfiguration;
-  }
-
-  /** For the media layer: reports a failure and emits the remote streams' changes. */
-  report(callId: string, type: "error" | "tracks", message = ""): void {
-    if (type === "error") this.emit("error", { callId, message });
-    else this.emit("tracks", { callId });
   }
 
   #drain(): void {
@@ -456,6 +455,19 @@ export class CallClient extends Emitter<CallClientEvents> {
   }
 }
 
+/** What one call's media layer tells its client. */
+interface MediaHost {
+  role: Role;
+  /** A fact for the call's machine. */
+  feed(event: MediaEvent): void;
+  /** The remote streams changed. */
+  tracks(): void;
+  /** Something failed (for logs). */
+  error(message: string): void;
+  /** The configuration of a new peer connection. */
+  ice(): RTCConfiguration;
+}
+
 interface MediaDeps {
   peerConnection: (config: RTCConfiguration) => RTCPeerConnection;
   getUserMedia: (constraints: MediaStreamConstraints) => Promise<MediaStream>;
@@ -487,13 +499,11 @@ class BrowserMedia {
   #endedUfrag: string | null = null;
   #quality: { handle: unknown; lost: number; received: number } | null = null;
 
-  #client: CallClient;
-  #callId: string;
+  #host: MediaHost;
   #deps: MediaDeps;
 
-  constructor(client: CallClient, callId: string, deps: MediaDeps) {
-    this.#client = client;
-    this.#callId = callId;
+  constructor(host: MediaHost, deps: MediaDeps) {
+    this.#host = host;
     this.#deps = deps;
   }
 
@@ -606,7 +616,7 @@ class BrowserMedia {
     quality.received = received;
     if (rtt === null || this.#closed) return; // nothing measured yet
     const lossPct = newLost + newReceived > 0 ? Math.round((1000 * newLost) / (newLost + newReceived)) / 10 : 0;
-    this.#client.feed(this.#callId, { type: "quality_sample", rtt_ms: Math.round((rtt as number) * 1000), loss_pct: lossPct });
+    this.#host.feed({ type: "quality_sample", rtt_ms: Math.round((rtt as number) * 1000), loss_pct: lossPct });
   }
 
   // ---- devices ----------------------------------------------------------------------------
@@ -617,7 +627,7 @@ class BrowserMedia {
     if (kinds.video) constraints.video = true;
     // A failed request for both is the camera's: the machine asks for the microphone alone next.
     const device: Device = kinds.video ? "camera" : "microphone";
-    const denied = (error: unknown) => this.#client.feed(this.#callId, { type: "permission_denied", device, error: mediaErrorName(error) });
+    const denied = (error: unknown) => this.#host.feed({ type: "permission_denied", device, error: mediaErrorName(error) });
     let request: Promise<MediaStream>;
     try {
       request = this.#deps.getUserMedia(constraints);
@@ -634,16 +644,16 @@ class BrowserMedia {
         this.localStream.addTrack(track);
         this.#videoSending = true;
         if (this.pc) this.#attachTracks(this.pc);
-        return this.#client.feed(this.#callId, { type: "permission_granted", media: { audio: false, video: true }, stream_id: this.localStream.id });
+        return this.#host.feed({ type: "permission_granted", media: { audio: false, video: true }, stream_id: this.localStream.id });
       }
       this.localStream = stream;
       const media = { audio: stream.getAudioTracks().length > 0, video: stream.getVideoTracks().length > 0 };
-      this.#client.feed(this.#callId, { type: "permission_granted", media, stream_id: stream.id });
+      this.#host.feed({ type: "permission_granted", media, stream_id: stream.id });
     }, denied);
   }
 
   #requestScreen(): void {
-    const denied = (error: unknown) => this.#client.feed(this.#callId, { type: "permission_denied", device: "screen", error: mediaErrorName(error) });
+    const denied = (error: unknown) => this.#host.feed({ type: "permission_denied", device: "screen", error: mediaErrorName(error) });
     let request: Promise<MediaStream>;
     try {
       request = this.#deps.getDisplayMedia({ video: true, audio: false });
@@ -665,10 +675,10 @@ class BrowserMedia {
       track.addEventListener("ended", () => {
         if (this.#screenStream !== stream) return;
         this.#removeScreen();
-        this.#client.feed(this.#callId, { type: "screen_share_ended" });
+        this.#host.feed({ type: "screen_share_ended" });
       });
       const reported = surface && SURFACES.includes(surface) ? surface : "monitor";
-      this.#client.feed(this.#callId, { type: "screen_share_started", stream_id: stream.id, surface: reported });
+      this.#host.feed({ type: "screen_share_started", stream_id: stream.id, surface: reported });
     }, denied);
   }
 
@@ -700,7 +710,7 @@ class BrowserMedia {
   /** The peer connection, made at its first use: no connection before consent. */
   #peer(): RTCPeerConnection {
     if (this.pc) return this.pc;
-    const pc = this.#deps.peerConnection(this.#client.iceConfiguration());
+    const pc = this.#deps.peerConnection(this.#host.ice());
     this.pc = pc;
     pc.addEventListener("icecandidate", (event) => this.#onCandidate((event as RTCPeerConnectionIceEvent).candidate));
     pc.addEventListener("track", (event) => this.#onTrack(event as RTCTrackEvent));
@@ -708,14 +718,14 @@ class BrowserMedia {
     pc.addEventListener("connectionstatechange", () => this.#onIceState());
     // The agent offers first, with its tracks; an agent without camera video still offers a
     // video m-line for the visitor's camera (its own camera may take it later).
-    if (this.#client.role === "agent") this.#attachTracks(pc, true);
+    if (this.#host.role === "agent") this.#attachTracks(pc, true);
     return pc;
   }
 
   /** Sends each local track not sent yet. The visitor's wait for the agent's offer. */
   #attachTracks(pc: RTCPeerConnection, first = false): void {
     const stream = this.localStream;
-    if (!stream || (this.#client.role === "visitor" && !pc.remoteDescription)) return;
+    if (!stream || (this.#host.role === "visitor" && !pc.remoteDescription)) return;
     for (const track of stream.getTracks()) {
       if (track.kind === "audio" && !this.#audioSender) this.#audioSender = pc.addTrack(track, stream);
       if (track.kind === "video" && !this.#videoSender) {
@@ -748,7 +758,7 @@ class BrowserMedia {
         const local = pc.localDescription;
         if (this.#closed || !local || (local.type !== "offer" && local.type !== "answer")) return;
         this.#localUfrag = summarize(local.sdp).iceUfrag;
-        this.#client.feed(this.#callId, { type: "local_description", description: { type: local.type, sdp: local.sdp } });
+        this.#host.feed({ type: "local_description", description: { type: local.type, sdp: local.sdp } });
       } finally {
         this.#describing -= 1;
         if (this.#describing === 0) for (const candidate of this.#heldCandidates.splice(0)) this.#onCandidate(candidate);
@@ -764,21 +774,21 @@ class BrowserMedia {
       return;
     }
     if (init && init.candidate !== "") {
-      this.#client.feed(this.#callId, { type: "local_candidate", candidate: init });
+      this.#host.feed({ type: "local_candidate", candidate: init });
       return;
     }
     // The end of this generation: Firefox says so with `candidate: ""` and `null`, Chromium only
     // with `null`; the machine writes one marker.
     if (this.#endedUfrag === this.#localUfrag) return;
     this.#endedUfrag = this.#localUfrag;
-    this.#client.feed(this.#callId, { type: "gathering_complete" });
+    this.#host.feed({ type: "gathering_complete" });
   }
 
   #onTrack(event: RTCTrackEvent): void {
     const stream = event.streams[0] ?? new MediaStream([event.track]);
     this.#remoteStreams.set(stream.id, stream);
-    stream.addEventListener("removetrack", () => this.#client.report(this.#callId, "tracks"));
-    this.#client.report(this.#callId, "tracks");
+    stream.addEventListener("removetrack", () => this.#host.tracks());
+    this.#host.tracks();
   }
 
   /** Connected means ICE and DTLS: Firefox reports ICE connected before its DTLS handshake is
@@ -798,10 +808,10 @@ class BrowserMedia {
             : "checking";
     if (state === this.#iceState) return;
     this.#iceState = state;
-    this.#client.feed(this.#callId, { type: "ice", state });
+    this.#host.feed({ type: "ice", state });
   }
 
   #fail(message: string): void {
-    this.#client.report(this.#callId, "error", message);
+    this.#host.error(message);
   }
 }
