@@ -1,6 +1,6 @@
 //! The browser demo: an HTTP server on 127.0.0.1 that hosts a [`Relay`] and serves two pages,
 //! `/agent` and `/visitor`, whose plain JavaScript chats and makes real WebRTC calls with the
-//! v1 protocol.
+//! v1 protocol through the browser package `@velaro/call` (`velaro-call-js`, served as built).
 //!
 //! Each page opens one WebSocket that carries the host application's own frames (`chat.*`,
 //! `host.*`) and our call frames side by side: the server reads each frame's `type`, handles
@@ -121,6 +121,7 @@ impl DemoServer {
             .route("/agent", get(pages::agent))
             .route("/visitor", get(pages::visitor))
             .route("/static/{file}", get(pages::asset))
+            .route("/static/call/{*path}", get(pages::package_module))
             .route("/ws", get(socket::upgrade))
             .route("/metrics", get(scrape))
             .with_state(app);

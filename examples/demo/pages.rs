@@ -131,14 +131,43 @@ fn unavailable(detail: &str) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, format!("cannot render the page: {detail}")).into_response()
 }
 
-/// `/static/{file}`: the scripts and the style sheet (no build step).
+/// `/static/{file}`: the page's script and the style sheet (no build step).
 pub(crate) async fn asset(Path(file): Path<String>) -> Response {
-    let (body, kind) = match file.as_str() {
-        "velaro-call.js" => (include_str!("web/velaro-call.js"), "text/javascript"),
-        "chat.js" => (include_str!("web/chat.js"), "text/javascript"),
-        "demo.css" => (include_str!("web/demo.css"), "text/css"),
-        _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
-    };
+    match file.as_str() {
+        "chat.js" => static_file(include_str!("web/chat.js"), "text/javascript"),
+        "demo.css" => static_file(include_str!("web/demo.css"), "text/css"),
+        _ => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+/// The browser package `@velaro/call` as built: `velaro-call-js/dist`, committed (its `npm
+/// test` fails when it is stale), so the demo needs no npm step. Every module of it, by its path
+/// under `dist/`; `chat.js` imports `index.js`, which imports the others by relative paths.
+pub(crate) const PACKAGE_MODULES: &[(&str, &str)] = &[
+    ("candidates.js", include_str!("../../velaro-call-js/dist/candidates.js")),
+    ("client.js", include_str!("../../velaro-call-js/dist/client.js")),
+    ("dedupe.js", include_str!("../../velaro-call-js/dist/dedupe.js")),
+    ("emitter.js", include_str!("../../velaro-call-js/dist/emitter.js")),
+    ("ended-calls.js", include_str!("../../velaro-call-js/dist/ended-calls.js")),
+    ("index.js", include_str!("../../velaro-call-js/dist/index.js")),
+    ("machine.js", include_str!("../../velaro-call-js/dist/machine.js")),
+    ("quality.js", include_str!("../../velaro-call-js/dist/quality.js")),
+    ("resume.js", include_str!("../../velaro-call-js/dist/resume.js")),
+    ("sdp.js", include_str!("../../velaro-call-js/dist/sdp.js")),
+    ("texts.js", include_str!("../../velaro-call-js/dist/texts.js")),
+    ("wire.js", include_str!("../../velaro-call-js/dist/wire.js")),
+    ("generated/wire.js", include_str!("../../velaro-call-js/dist/generated/wire.js")),
+];
+
+/// `/static/call/{path}`: a module of the browser package.
+pub(crate) async fn package_module(Path(path): Path<String>) -> Response {
+    match PACKAGE_MODULES.iter().find(|(name, _)| *name == path) {
+        Some((_, body)) => static_file(body, "text/javascript"),
+        None => (StatusCode::NOT_FOUND, "no such module").into_response(),
+    }
+}
+
+fn static_file(body: &'static str, kind: &'static str) -> Response {
     let mut response = ([(header::CONTENT_TYPE, kind)], body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

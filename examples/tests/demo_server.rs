@@ -165,7 +165,11 @@ async fn pages_carry_the_embed_headers_and_bad_joins_are_refused() {
             "permissions-policy: camera=(self), microphone=(self), display-capture=(self)"
         )
     );
-    assert!(get(&server, "/static/velaro-call.js").await.contains("export class Call"));
+    assert!(get(&server, "/static/call/index.js").await.contains("CallClient"));
+    assert!(
+        get(&server, "/static/velaro-call.js").await.starts_with("HTTP/1.1 404"),
+        "the old client"
+    );
     assert!(get(&server, "/static/missing.js").await.starts_with("HTTP/1.1 404"));
 
     let bad_page = get(&server, "/visitor?conversation=has%20space").await;
@@ -505,4 +509,36 @@ async fn each_ended_call_is_appended_to_the_records_as_one_json_line() {
     assert!(at("talk_time_ms").abs_diff(span) <= 1, "talk time is media connected to end");
     server.stop().await.expect("stops");
     let _ = std::fs::remove_file(&path);
+}
+
+/// The demo serves the browser package as built (`velaro-call-js/dist`, whose own test fails when
+/// it is stale): every module of it, byte for byte, under `/static/call/`.
+#[tokio::test]
+async fn the_demo_serves_every_module_of_the_built_package() {
+    let server = server(DemoConfig::default()).await;
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../velaro-call-js/dist");
+    let mut modules = Vec::new();
+    let mut dirs = vec![dist.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dist/ is committed") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "js") {
+                modules.push(path);
+            }
+        }
+    }
+    assert!(modules.len() >= 10, "{modules:?}");
+    for path in modules {
+        let name =
+            path.strip_prefix(&dist).expect("under dist").to_string_lossy().replace('\\', "/");
+        let response = get(&server, &format!("/static/call/{name}")).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{name}: {response}");
+        assert!(response.contains("content-type: text/javascript"), "{name}");
+        let body = std::fs::read_to_string(&path).expect("module");
+        assert!(response.ends_with(&body), "/static/call/{name} is dist/{name} as built");
+    }
+    assert!(get(&server, "/static/call/missing.js").await.starts_with("HTTP/1.1 404"));
+    server.stop().await.expect("stops");
 }

@@ -1,13 +1,13 @@
-// The demo chat page, agent or visitor (`<body data-role>`): a chat over one WebSocket, and
-// the video call that opens in an overlay of the chat. The call protocol lives in
-// velaro-call.js; this file is only the page.
+// The demo chat page, agent or visitor (`<body data-role>`): a chat over one WebSocket, and the
+// video call that opens in the chat window. The call is the browser package `@velaro/call`
+// (velaro-call-js, served from its committed dist/ at /static/call/); this file is only the page:
+// markup, the chat connection, and what the call's events show.
 //
-// For tests and curious people, `window.velaroDemo` exposes the page's state:
-// `state`, `reason`, `call`, `welcome`, `chat()`, `stats()`.
+// For tests and curious people, `window.velaroDemo` exposes the page's state: the client, the
+// call's phase and end reason, the last peer connection, the end-of-candidates markers seen on
+// the wire, `chat()`, `stats()`.
 
-import {
-  Call, EndedCalls, callMedia, cameraFallbackText, isPermissionError, microphoneErrorText, peerCameraUnavailableText,
-} from "/static/velaro-call.js";
+import { CallClient } from "/static/call/index.js";
 
 // Who this page is comes from the server's render: the conversation, a party id of the
 // server's making, and a join token for them with the role of the page's path. The page
@@ -22,16 +22,33 @@ const $ = (id) => document.getElementById(id);
 
 let socket = null;
 let welcome = null;
-let call = null;
 const iceWaiters = [];
-const endedCalls = new EndedCalls(); // visitor: an invite overtaken by its hangup never rings
+
+// What the page saw, for the tests (the package itself keeps no such hooks).
+const seen = {
+  pc: null, // the call's peer connection, made through the client's injectable factory
+  endMarkers: { sent: 0, received: 0 }, // `candidate: ""` on the wire, both ways
+  requestedMedia: null, // what the invite asked of this visitor
+  iceRefreshes: 0,
+  cameraUnavailable: 0,
+  reason: null,
+};
+
+const client = new CallClient({
+  role,
+  conversationId: conversation,
+  partyId: party,
+  send,
+  refreshIce,
+  peerConnection: (config) => (seen.pc = new RTCPeerConnection(config)),
+});
 
 // ---- the chat connection ---------------------------------------------------------------------
 
 // A dropped connection comes back by itself: the page reconnects with the fresh token the
-// server last sent and with what its call last saw from each sender, the relay replays what it
-// missed (within its grace period), and frames written meanwhile wait here (the relay drops any
-// it already has, by seq).
+// server last sent and with the call's resume cursor (RESUME.md in the package), the relay
+// replays what it missed (within its grace period), and frames written meanwhile wait here (the
+// relay drops any it already has, by seq).
 const RECONNECT_MS = [250, 1000, 2000, 5000];
 const RELOADED_AT = "velaro-reloaded-at";
 let reconnects = 0;
@@ -40,7 +57,7 @@ const outbox = [];
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = new URLSearchParams({ conversation, token });
-  if (call?.live) query.set("resume", [...call.seen].map(([sender, seq]) => `${sender}:${seq}`).join(","));
+  if (client.live) query.set("resume", client.resumeCursor());
   const ws = new WebSocket(`${scheme}://${location.host}/ws?${query}`);
   socket = ws;
   let opened = false;
@@ -86,7 +103,10 @@ async function refusedOrDown() {
   reconnectLater();
 }
 
+const endMarkers = (frame) => (frame.type === "call.candidates" ? frame.body.candidates.filter((c) => c.candidate === "").length : 0);
+
 function send(frame) {
+  seen.endMarkers.sent += endMarkers(frame);
   const text = JSON.stringify(frame);
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(text);
   else outbox.push(text);
@@ -101,6 +121,7 @@ function onFrame(frame) {
   switch (frame.type) {
     case "host.welcome":
       welcome = frame;
+      client.ice = frame.ice;
       if (frame.token) token = frame.token; // for the next connect
       $("chat-log").replaceChildren(); // the history follows, also after a reconnect
       document.body.dataset.videoEnabled = String(frame.video_enabled);
@@ -113,8 +134,7 @@ function onFrame(frame) {
       // Fresh TURN credentials: sent by the server as a call starts (ahead of the invite that
       // rings us, or of the accept after which we connect), or asked for before an ICE
       // restart. The welcome's may have expired by now: a page stays open for hours.
-      welcome.ice = frame.ice;
-      if (call?.live && !call.pc) call.ice = frame.ice;
+      client.ice = frame.ice;
       iceWaiters.splice(0).forEach((resolve) => resolve(frame.ice));
       return;
     case "host.token":
@@ -126,27 +146,17 @@ function onFrame(frame) {
     case "chat.message":
       return addChatLine(frame);
   }
-  if (!frame.type || !frame.type.startsWith("call.")) return;
-  if (frame.type === "call.rejected") notice(`Relay refused a frame: ${frame.body.code} (${frame.body.detail})`);
-  const ours = call?.live && frame.call_id === call.callId;
-  if (role === "visitor" && !ours) {
-    // No live call of ours: an invite rings unless its call already ended (its hangup or
-    // cancel came first, or it is a replay); frames that end a call are remembered.
-    if (endedCalls.startsACall(frame)) onInvite(frame);
-    return;
-  }
-  call?.handleMessage(frame);
+  if (typeof frame.type !== "string" || !frame.type.startsWith("call.")) return;
+  if (frame.call_id === client.callId) seen.endMarkers.received += endMarkers(frame);
+  client.receive(frame);
 }
 
 function refreshIce() {
+  seen.iceRefreshes += 1;
   return new Promise((resolve) => {
     iceWaiters.push(resolve);
     send({ type: "host.ice_refresh" });
   });
-}
-
-function callOptions() {
-  return { conversationId: conversation, partyId: party, send, ice: welcome.ice, refreshIce };
 }
 
 // ---- chat ----------------------------------------------------------------------------------
@@ -168,38 +178,16 @@ $("chat-form").addEventListener("submit", (event) => {
   input.value = "";
 });
 
+/** The call's own message line, next to the call (and above the chat). */
 function notice(text) {
   $("call-notice").textContent = text;
 }
 
 // ---- the call ------------------------------------------------------------------------------
 
-const STATUS = {
-  inviting: "Calling…", ringing: "Ringing…", prompting: "", accepting: "Starting your camera…",
-  connecting: "Connecting…", connected: "Connected",
-};
-
-const REASONS = {
-  user_hangup: "the call was ended", declined: "the visitor declined", cancelled: "the agent cancelled",
-  invite_timeout: "nobody answered in time", answered_elsewhere: "answered in another tab",
-  busy: "a call is already going on", feature_disabled: "video calls are not part of this plan",
-  ice_failed: "the connection could not be made", ice_timeout: "the connection was lost",
-  signaling_lost: "the other side went away", media_permission_denied: "camera or microphone access was denied",
-};
-
-function describe(reason) {
-  if (!reason) return "";
-  let text = REASONS[reason.code] || reason.code.replaceAll("_", " ");
-  if (reason.code === "media_permission_denied") text += ` (${reason.device}: ${reason.error})`;
-  return text;
-}
-
-/** What to tell a user whose camera or microphone stopped the call. */
-function mediaHelp(reason) {
-  const text = reason.device === "microphone" ? microphoneErrorText(reason.error) : null;
-  const device = reason.device === "camera" ? "camera or microphone" : reason.device;
-  return text || `Your ${device} is blocked (${reason.error}). ${welcome.help[reason.device] || welcome.help.camera}`;
-}
+const PEER = role === "agent" ? "Visitor" : "Agent";
+const BEFORE_ANSWER = ["inviting", "ringing"];
+const IN_CALL = ["inviting", "ringing", "awaiting_permission", "connecting", "active", "reconnecting"];
 
 // Attached again when the stream gains or loses a track (a camera turned on mid-call), rather
 // than relying on the element to notice.
@@ -210,163 +198,232 @@ function show(video, stream) {
   video.srcObject = stream;
 }
 
-function adopt(newCall) {
-  call = newCall;
-  call.addEventListener("state", ({ detail }) => {
-    if (detail.state === "ended") endedCalls.bury(newCall.callId);
-    render(detail.state, detail.reason);
-  });
-  call.addEventListener("tracks", renderRemote);
-  call.addEventListener("remotemedia", renderRemote);
-  call.addEventListener("localmedia", renderControls);
-  call.addEventListener("quality", ({ detail }) => {
-    document.body.dataset.quality = detail.local || "";
-    document.body.dataset.remoteQuality = detail.remote || "";
-    const poor = [detail.local, detail.remote].some((l) => l === "poor" || l === "lost");
-    if (role === "agent") $("quality-advice").hidden = !poor || call.audioOnly !== null;
-  });
-  render(call.state, call.reason);
-}
-
-function render(state, reason) {
-  document.body.dataset.callState = state;
-  document.body.dataset.endReason = reason ? reason.code : "";
-  $("call-status").textContent = STATUS[state] || "";
-  const inCall = ["inviting", "ringing", "connecting", "connected"].includes(state);
-  $("call-overlay").hidden = !inCall;
-  if (role === "visitor") $("prompt").hidden = !["prompting", "accepting"].includes(state);
-  if (role === "agent") $("call-start").disabled = $("start-camera-off").disabled = inCall;
-  if (inCall) notice("");
-  if (state === "ended") {
-    notice(`Call ended: ${describe(reason)}.`);
-    for (const id of ["local-video", "remote-video", "remote-screen"]) show($(id), null);
-    if (role === "agent") $("quality-advice").hidden = true;
+client.on("phase", ({ phase, text }) => {
+  document.body.dataset.callState = phase;
+  $("call-status").textContent = text;
+  const inCall = IN_CALL.includes(phase);
+  // The visitor's overlay opens once it said yes; the prompt shows before.
+  $("call-overlay").hidden = !inCall || (role === "visitor" && phase === "awaiting_permission");
+  if (role === "visitor") {
+    // Once accepted, the browser asks for the camera: the prompt says so, and Accept is done.
+    $("prompt").hidden = !["prompting", "awaiting_permission"].includes(phase);
+    $("prompt-status").textContent = phase === "awaiting_permission" ? text : "";
+    $("prompt-accept").disabled = phase === "awaiting_permission";
   }
+  if (role === "agent") $("call-start").disabled = $("start-camera-off").disabled = inCall;
+  // Before the answer the agent can only cancel: no controls that do nothing yet.
+  const ringing = BEFORE_ANSWER.includes(phase);
+  for (const id of ["toggle-mic", "toggle-camera", "share-screen", "audio-only"]) $(id).hidden = ringing;
+  $("hangup").textContent = ringing ? "Cancel call" : "End call";
+  if (inCall) notice("");
   renderControls();
-}
+});
+
+client.on("ringing", () => {
+  $("call-status").textContent = "Ringing: the visitor sees your call…";
+});
+
+client.on("prompt", ({ text, media }) => {
+  seen.pc = null;
+  seen.reason = null;
+  seen.requestedMedia = media;
+  $("permission-help").hidden = true;
+  $("prompt-text").textContent = text;
+});
+
+client.on("prompt-closed", ({ text }) => {
+  $("prompt").hidden = true;
+  if (text) notice(text);
+});
+
+// Help that came with the end (the agent's own camera refused before its invite went out).
+let endHelp = "";
+
+client.on("ended", ({ reason, text }) => {
+  seen.reason = reason;
+  document.body.dataset.endReason = reason.code;
+  $("call-overlay").hidden = true;
+  $("prompt").hidden = true;
+  $("quality-advice").hidden = true;
+  notice(endHelp ? `${text} ${endHelp}` : text);
+  endHelp = "";
+  for (const id of ["local-video", "remote-video", "remote-screen"]) show($(id), null);
+  $("camera-notice").hidden = true;
+});
+
+// A device the call needs was refused or failed (the visitor's camera or microphone, the
+// agent's before its invite, or a screen share): what to do about it in this browser.
+client.on("permission-help", ({ device, text }) => {
+  if (role === "visitor" && device !== "screen") {
+    $("permission-help").textContent = text;
+    $("permission-help").hidden = false;
+  } else if (device === "screen") {
+    notice(text); // the call goes on without the share
+  } else {
+    endHelp = text; // the call cannot start: the end says why, then this
+  }
+});
+
+// Our camera could not be used: the call goes on with audio.
+client.on("camera-unavailable", ({ error, text }) => {
+  seen.cameraUnavailable += 1;
+  $("camera-notice").dataset.error = error;
+  $("camera-notice").textContent = text;
+  $("camera-notice").hidden = false;
+});
+
+client.on("local-media", ({ audioOnlyText }) => {
+  $("audio-only-banner").textContent = audioOnlyText || "";
+  $("audio-only-banner").hidden = !audioOnlyText;
+  if (audioOnlyText) $("quality-advice").hidden = true;
+  // A camera that works again takes its notice away.
+  if (client.videoOn) $("camera-notice").hidden = true;
+  renderControls();
+});
+
+client.on("quality", ({ advice }) => {
+  if (role !== "agent") return;
+  $("quality-advice").hidden = advice !== "switch_to_audio_only" || client.localMedia?.audio_only?.reason === "quality";
+});
+
+client.on("tracks", renderRemote);
+client.on("remote-media", renderRemote);
 
 function renderControls() {
-  if (!call) return;
-  $("toggle-mic").textContent = call.audioMuted ? "Unmute" : "Mute";
+  $("toggle-mic").textContent = client.muted ? "Unmute" : "Mute";
   // Never disabled: turning the camera on leaves audio only or asks for a camera.
-  $("toggle-camera").textContent = call.videoOn ? "Camera off" : "Camera on";
-  if (role === "agent") {
-    $("share-screen").textContent = call.screenStream ? "Stop sharing" : "Share screen";
-    $("audio-only").disabled = call.audioOnly !== null;
-    if (call.audioOnly !== null) $("quality-advice").hidden = true;
-  }
-  $("audio-only-banner").hidden = call.audioOnly === null;
-  // Our own camera's trouble: refused (how to allow it) or unavailable (the call has audio).
-  const error = call.live ? call.cameraError : null;
-  const cameraNotice = $("camera-notice");
-  cameraNotice.hidden = !error;
-  cameraNotice.dataset.error = error || "";
-  cameraNotice.textContent = !error ? "" : isPermissionError(error) ? `Your camera is blocked (${error}). ${welcome.help.camera}` : cameraFallbackText(error);
-  if (call.live && call.localStream) show($("local-video"), call.localStream);
+  $("toggle-camera").textContent = client.videoOn ? "Camera off" : "Camera on";
+  const streams = Object.values(client.localMedia?.streams ?? {});
+  const sharing = streams.some((s) => s.purpose === "screen");
+  $("share-screen").textContent = sharing ? "Stop sharing" : "Share screen";
+  $("audio-only").disabled = client.localMedia?.audio_only?.reason === "quality";
+  if (client.live && client.localStream) show($("local-video"), client.localStream);
 }
 
 function renderRemote() {
-  const camera = call.remoteStream("camera");
-  const screen = call.remoteStream("screen");
-  show($("remote-video"), camera);
-  show($("remote-screen"), screen);
-  const media = call.remoteMedia;
-  const cameraState = media && Object.values(media.streams).find((s) => s.purpose === "camera");
-  const screenState = media && Object.values(media.streams).find((s) => s.purpose === "screen");
-  const other = role === "agent" ? "Visitor" : "Agent";
+  show($("remote-video"), client.remoteStream("camera"));
+  show($("remote-screen"), client.remoteStream("screen"));
+  const media = client.remoteMedia;
+  const streams = Object.values(media?.streams ?? {});
+  const camera = streams.find((s) => s.purpose === "camera");
+  const screen = streams.find((s) => s.purpose === "screen");
   const flags = [];
-  if (cameraState?.audio_muted) flags.push("muted");
-  if (cameraState?.video_muted) flags.push("camera off");
-  $("remote-state").textContent = flags.length ? `${other}: ${flags.join(", ")}` : "";
-  $("remote-state").dataset.audioMuted = String(Boolean(cameraState?.audio_muted));
-  $("remote-state").dataset.videoMuted = String(Boolean(cameraState?.video_muted));
+  if (camera?.audio_muted) flags.push("muted");
+  if (camera?.video_muted) flags.push("camera off");
+  $("remote-state").textContent = flags.length ? `${PEER}: ${flags.join(", ")}` : "";
+  $("remote-state").dataset.audioMuted = String(Boolean(camera?.audio_muted));
+  $("remote-state").dataset.videoMuted = String(Boolean(camera?.video_muted));
   // The other side has no working camera: it says so, and our video goes on.
   const unavailable = media?.audio_only?.reason === "camera_unavailable";
   $("remote-camera-unavailable").hidden = !unavailable;
-  $("remote-camera-unavailable").textContent = unavailable ? peerCameraUnavailableText(other.toLowerCase()) : "";
-  $("remote-screen-box").hidden = !screenState;
+  $("remote-camera-unavailable").textContent = unavailable ? `The ${PEER.toLowerCase()}'s camera is unavailable; the call continues with audio.` : "";
+  $("remote-screen-box").hidden = !screen;
+  $("call-overlay").classList.toggle("sharing", Boolean(screen));
   const surfaces = { monitor: "their screen", window: "a window", browser: "a browser tab" };
-  $("remote-screen-label").textContent = screenState ? `${other} is sharing ${surfaces[screenState.display_surface] || "their screen"}` : "";
-  $("remote-screen-box").dataset.surface = screenState?.display_surface || "";
+  $("remote-screen-label").textContent = screen ? `${PEER} is sharing ${surfaces[screen.display_surface] || "their screen"}` : "";
+  $("remote-screen-box").dataset.surface = screen?.display_surface || "";
   renderControls();
 }
 
-$("toggle-mic").addEventListener("click", () => call.setAudioMuted(!call.audioMuted));
-$("toggle-camera").addEventListener("click", () => call.setCameraOff(call.videoOn));
-$("hangup").addEventListener("click", () => call?.hangup());
+$("toggle-mic").addEventListener("click", () => client.setMicrophoneMuted(!client.muted));
+$("toggle-camera").addEventListener("click", () => client.setCameraOff(client.videoOn));
+$("hangup").addEventListener("click", () => client.hangup());
 
 // ---- agent -----------------------------------------------------------------------------------
 
-async function startCall() {
-  if (call?.live || !welcome) return;
-  // "Start without camera": the microphone only; the camera can be turned on in the call.
-  const cameraOff = $("start-camera-off").checked;
-  // Our own media first: a refusal here never rings the visitor.
-  const { stream, cameraError, reason } = await callMedia(cameraOff ? { audio: true } : { audio: true, video: true });
-  if (!stream) return notice(mediaHelp(reason));
-  const lifetimeMs = Number(params.get("invite_lifetime_ms")) || 60000;
-  adopt(Call.invite(callOptions(), { localStream: stream, cameraOff, cameraError, prompt: welcome.prompt, lifetimeMs }));
-}
-
-async function toggleScreen() {
-  if (!call?.answered) return;
-  if (call.screenStream) return call.stopScreen();
-  try {
-    // The browser's picker decides: whole screen, one window or one tab.
-    call.shareScreen(await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }));
-  } catch (error) {
-    // A refused screen share is reported but does not end the call.
-    notice(`Screen sharing did not start (${error.name}). ${welcome.help.screen}`);
-  }
-}
-
 if (role === "agent") {
-  $("call-start").addEventListener("click", startCall);
-  $("share-screen").addEventListener("click", toggleScreen);
-  $("audio-only").addEventListener("click", () => call?.switchToAudioOnly("quality"));
-  $("quality-advice-accept").addEventListener("click", () => call?.switchToAudioOnly("quality"));
+  $("call-start").addEventListener("click", () => {
+    if (client.live || !welcome) return;
+    seen.pc = null;
+    seen.reason = null;
+    notice("");
+    // "Start without camera": the microphone only; the camera can be turned on in the call.
+    const lifetimeMs = Number(params.get("invite_lifetime_ms")) || 60000;
+    client.invite({ prompt: welcome.prompt, cameraOff: $("start-camera-off").checked, lifetimeMs });
+  });
+  // The browser's picker decides: whole screen, one window or one tab.
+  $("share-screen").addEventListener("click", () => {
+    const sharing = Object.values(client.localMedia?.streams ?? {}).some((s) => s.purpose === "screen");
+    if (sharing) client.stopScreenShare();
+    else client.shareScreen();
+  });
+  $("audio-only").addEventListener("click", () => client.switchToAudioOnly());
+  $("quality-advice-accept").addEventListener("click", () => client.switchToAudioOnly());
 }
 
 // ---- visitor ---------------------------------------------------------------------------------
 
-function onInvite(frame) {
-  if (call?.live) return; // the relay refuses a second invite while one is live
-  $("permission-help").hidden = true;
-  $("prompt-text").textContent = frame.body.prompt.text;
-  adopt(Call.fromInvite(callOptions(), frame));
-}
-
 if (role === "visitor") {
-  $("prompt-accept").addEventListener("click", async () => {
-    const result = await call.accept();
-    if (!result.ok && result.reason?.code === "media_permission_denied") {
-      const { device, error } = result.reason;
-      const text = device === "microphone" ? microphoneErrorText(error) : null;
-      $("permission-help").textContent = text || welcome.help[device] || welcome.help.camera;
-      $("permission-help").hidden = false;
-    }
-  });
-  $("prompt-decline").addEventListener("click", () => call?.decline());
+  $("prompt-accept").addEventListener("click", () => client.accept());
+  $("prompt-decline").addEventListener("click", () => client.decline());
 }
 
 // ---- for tests -------------------------------------------------------------------------------
 
+/** What the browser measures, by what the other side's call.media says each stream is. */
+async function stats() {
+  const pc = seen.pc;
+  if (!pc) return { connectionState: "new", inbound: [], selected: null };
+  const trackPurpose = new Map();
+  for (const purpose of ["camera", "screen"]) {
+    client.remoteStream(purpose)?.getTracks().forEach((t) => trackPurpose.set(t.id, purpose));
+  }
+  const reports = await pc.getStats();
+  const inbound = [];
+  let selectedPairId = null;
+  const pairs = new Map();
+  const candidates = new Map();
+  reports.forEach((r) => {
+    if (r.type === "inbound-rtp") {
+      inbound.push({
+        kind: r.kind, trackIdentifier: r.trackIdentifier, purpose: trackPurpose.get(r.trackIdentifier) || null,
+        bytesReceived: r.bytesReceived || 0, packetsReceived: r.packetsReceived || 0, framesDecoded: r.framesDecoded || 0,
+      });
+    }
+    if (r.type === "transport" && r.selectedCandidatePairId) selectedPairId = r.selectedCandidatePairId;
+    if (r.type === "candidate-pair") pairs.set(r.id, r);
+    if (r.type === "local-candidate" || r.type === "remote-candidate") candidates.set(r.id, r);
+  });
+  let pair = selectedPairId ? pairs.get(selectedPairId) : null;
+  if (!pair) pair = [...pairs.values()].find((p) => p.selected || (p.nominated && p.state === "succeeded")) || null;
+  const selected = pair
+    ? { local: candidates.get(pair.localCandidateId)?.candidateType || null, remote: candidates.get(pair.remoteCandidateId)?.candidateType || null }
+    : null;
+  return { connectionState: pc.connectionState, iceConnectionState: pc.iceConnectionState, inbound, selected };
+}
+
 window.velaroDemo = {
+  client,
   get state() {
-    return call ? call.state : "idle";
+    return client.phase;
   },
   get reason() {
-    return call ? call.reason : null;
+    return seen.reason;
   },
-  get call() {
-    return call;
+  get pc() {
+    return seen.pc;
+  },
+  get endMarkers() {
+    return seen.endMarkers;
+  },
+  get requestedMedia() {
+    return seen.requestedMedia;
+  },
+  get iceRefreshes() {
+    return seen.iceRefreshes;
+  },
+  get cameraUnavailable() {
+    return seen.cameraUnavailable;
+  },
+  get audioOnly() {
+    return client.localMedia?.audio_only?.reason ?? null;
   },
   get welcome() {
     return welcome;
   },
   party,
   chat: () => [...document.querySelectorAll("#chat-log li")].map((li) => li.textContent),
-  stats: () => (call ? call.stats() : Promise.resolve(null)),
+  stats,
   /** Cuts the chat connection, as a flaky network would (the page reconnects). */
   dropConnection: () => socket.close(),
   get connection() {
