@@ -35,7 +35,7 @@ use velaro_call_protocol::{
 };
 use velaro_call_state::{
     Action, Call, CallConfig, CallError, EndedCalls, Event, IceState, MediaCommand, MediaEvent,
-    Output, Phase, PromptEnd, QualityAdvice, Timings, TrackKind,
+    Output, Phase, PromptEnd, QualityAdvice, Timings, TrackKind, tuning,
 };
 
 /// Any serializable value as JSON (a macro: this crate does not depend on `serde` itself).
@@ -1070,7 +1070,7 @@ fn ended_calls_trace() -> Value {
     })
 }
 
-/// The numbers the package's generated constants take from the crate.
+/// The numbers the package's generated constants take from the crates.
 fn constants() -> Value {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap();
     let timings = Timings::default();
@@ -1096,6 +1096,15 @@ fn constants() -> Value {
             "min_invite_lifetime_ms": ms(limits::MIN_INVITE_LIFETIME),
         },
         "relay_party_id": RELAY_PARTY_ID,
+        "tuning": {
+            "good_loss_pct": tuning::GOOD_LOSS_PCT,
+            "good_rtt_ms": tuning::GOOD_RTT_MS,
+            "lost_loss_pct": tuning::LOST_LOSS_PCT,
+            "max_held_candidates": tuning::MAX_HELD_CANDIDATES,
+            "poor_loss_pct": tuning::POOR_LOSS_PCT,
+            "poor_rtt_ms": tuning::POOR_RTT_MS,
+            "quality_sustain": tuning::QUALITY_SUSTAIN,
+        },
         "timings_ms": {
             "candidate_batch": ms(timings.candidate_batch),
             "ice_connect": ms(timings.ice_connect),

@@ -1,7 +1,9 @@
+import { MAX_HELD_CANDIDATES } from "./generated/wire.js";
 import type { IceCandidate } from "./generated/wire.js";
-/** The most remote candidates held while their description is missing: the relay caps a call at
- *  100 per direction, so this only bounds a misbehaving peer. */
-export declare const MAX_HELD_CANDIDATES = 128;
+/** The most remote candidates held while their description is missing (the Rust machine's
+ *  number, generated): the relay caps a call at 100 per direction, so this only bounds a
+ *  misbehaving peer. */
+export { MAX_HELD_CANDIDATES };
 /** Whether a candidate marks the end of candidates (`candidate: ""`). */
 export declare const isEndOfCandidates: (candidate: IceCandidate) => boolean;
 /** The ICE generation of a candidate: its `usernameFragment`, else the `ufrag` extension of its

@@ -1,9 +1,10 @@
 // Trickle ICE: local candidates batched on the way out, remote ones held until their description
 // is applied (the twin of velaro-call-state's `candidates`).
-import { MAX_CANDIDATES } from "./generated/wire.js";
-/** The most remote candidates held while their description is missing: the relay caps a call at
- *  100 per direction, so this only bounds a misbehaving peer. */
-export const MAX_HELD_CANDIDATES = 128;
+import { MAX_CANDIDATES, MAX_HELD_CANDIDATES } from "./generated/wire.js";
+/** The most remote candidates held while their description is missing (the Rust machine's
+ *  number, generated): the relay caps a call at 100 per direction, so this only bounds a
+ *  misbehaving peer. */
+export { MAX_HELD_CANDIDATES };
 /** Whether a candidate marks the end of candidates (`candidate: ""`). */
 export const isEndOfCandidates = (candidate) => candidate.candidate === "";
 /** The ICE generation of a candidate: its `usernameFragment`, else the `ufrag` extension of its

@@ -1,14 +1,10 @@
-/** Loss above this (percent) or RTT above this (ms) is poor for video. */
-const POOR_LOSS_PCT = 5;
-const POOR_RTT_MS = 400;
-/** Good again below both: the gap between the thresholds keeps a borderline link from flapping. */
-const GOOD_LOSS_PCT = 2;
-const GOOD_RTT_MS = 250;
-/** Consecutive samples that change the advice. */
-const SUSTAIN = 3;
+// The thresholds are the Rust machine's (`velaro_call_state::tuning`), generated: poor above
+// either, excellent below both (the gap keeps a borderline link from flapping), and a streak of
+// samples to change the advice.
+import { GOOD_LOSS_PCT, GOOD_RTT_MS, LOST_LOSS_PCT, POOR_LOSS_PCT, POOR_RTT_MS, QUALITY_SUSTAIN as SUSTAIN, } from "./generated/wire.js";
 /** The level of one sample. */
 export function qualityLevel(rttMs, lossPct) {
-    if (lossPct >= 20)
+    if (lossPct >= LOST_LOSS_PCT)
         return "lost";
     if (lossPct > POOR_LOSS_PCT || rttMs > POOR_RTT_MS)
         return "poor";

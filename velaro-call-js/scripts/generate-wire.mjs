@@ -140,6 +140,9 @@ export function generate(schema, constants) {
   out.push("} as const;", "");
   out.push("/** How many ended calls a visitor's client remembers (`EndedCalls::CAPACITY`). */");
   out.push(`export const ENDED_CALLS_CAPACITY = ${constants.ended_calls_capacity};`, "");
+  out.push("/** The call machine's other numbers (`velaro_call_state::tuning`). */");
+  for (const [name, value] of Object.entries(constants.tuning).sort()) out.push(`export const ${name.toUpperCase()} = ${value};`);
+  out.push("");
   out.push("/** The party id the relay writes on its own notices. */");
   out.push(`export const RELAY_PARTY_ID = ${JSON.stringify(constants.relay_party_id)};`, "");
   const token = defs.ReasonCode.anyOf[1].pattern;

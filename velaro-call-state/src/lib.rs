@@ -82,6 +82,7 @@ mod record;
 mod referee;
 mod summary;
 mod timer;
+pub mod tuning;
 
 pub use call::{Call, CallConfig, CallError, Phase, Timings};
 pub use ended::EndedCalls;

@@ -261,6 +261,14 @@ export declare const TIMINGS_MS: {
 };
 /** How many ended calls a visitor's client remembers (`EndedCalls::CAPACITY`). */
 export declare const ENDED_CALLS_CAPACITY = 64;
+/** The call machine's other numbers (`velaro_call_state::tuning`). */
+export declare const GOOD_LOSS_PCT = 2;
+export declare const GOOD_RTT_MS = 250;
+export declare const LOST_LOSS_PCT = 20;
+export declare const MAX_HELD_CANDIDATES = 128;
+export declare const POOR_LOSS_PCT = 5;
+export declare const POOR_RTT_MS = 400;
+export declare const QUALITY_SUSTAIN = 3;
 /** The party id the relay writes on its own notices. */
 export declare const RELAY_PARTY_ID = "relay";
 /** The grammar of an open enum's value of a newer peer (and of a DOMException name the protocol carries). */

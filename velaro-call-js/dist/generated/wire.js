@@ -65,6 +65,14 @@ export const TIMINGS_MS = {
 };
 /** How many ended calls a visitor's client remembers (`EndedCalls::CAPACITY`). */
 export const ENDED_CALLS_CAPACITY = 64;
+/** The call machine's other numbers (`velaro_call_state::tuning`). */
+export const GOOD_LOSS_PCT = 2;
+export const GOOD_RTT_MS = 250;
+export const LOST_LOSS_PCT = 20;
+export const MAX_HELD_CANDIDATES = 128;
+export const POOR_LOSS_PCT = 5;
+export const POOR_RTT_MS = 400;
+export const QUALITY_SUSTAIN = 3;
 /** The party id the relay writes on its own notices. */
 export const RELAY_PARTY_ID = "relay";
 /** The grammar of an open enum's value of a newer peer (and of a DOMException name the protocol carries). */

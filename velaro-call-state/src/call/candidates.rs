@@ -6,9 +6,7 @@ use std::collections::VecDeque;
 use velaro_call_protocol::limits::MAX_CANDIDATES;
 use velaro_call_protocol::message::candidates::IceCandidate;
 
-/// The most remote candidates held while their description is missing. The relay caps a call at
-/// 100 per direction, so this only bounds a misbehaving peer.
-pub(crate) const MAX_BUFFERED: usize = 128;
+pub(crate) use crate::tuning::MAX_HELD_CANDIDATES as MAX_BUFFERED;
 
 /// Local candidates waiting to be sent.
 #[derive(Debug, Clone, Default)]

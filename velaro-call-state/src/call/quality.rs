@@ -3,20 +3,13 @@
 use velaro_call_protocol::message::media::QualityLevel;
 
 use crate::output::QualityAdvice;
-
-/// Loss above this (percent) or RTT above this (ms) is poor for video.
-const POOR_LOSS_PCT: f64 = 5.0;
-const POOR_RTT_MS: u32 = 400;
-/// Loss below this and RTT below this is good again (a gap between the thresholds keeps a
-/// borderline link from toggling).
-const GOOD_LOSS_PCT: f64 = 2.0;
-const GOOD_RTT_MS: u32 = 250;
-/// Consecutive samples needed to change the advice (samples come about once a second).
-const SUSTAIN: u8 = 3;
+use crate::tuning::{
+    GOOD_LOSS_PCT, GOOD_RTT_MS, LOST_LOSS_PCT, POOR_LOSS_PCT, POOR_RTT_MS, QUALITY_SUSTAIN,
+};
 
 /// The level of one sample.
 pub(crate) fn level(rtt_ms: u32, loss_pct: f64) -> QualityLevel {
-    if loss_pct >= 20.0 {
+    if loss_pct >= LOST_LOSS_PCT {
         QualityLevel::Lost
     } else if loss_pct > POOR_LOSS_PCT || rtt_ms > POOR_RTT_MS {
         QualityLevel::Poor
@@ -56,7 +49,7 @@ impl QualityMonitor {
             return None;
         }
         self.streak = self.streak.saturating_add(1);
-        if self.streak < SUSTAIN {
+        if self.streak < QUALITY_SUSTAIN {
             return None;
         }
         self.streak = 0;
