@@ -87,23 +87,40 @@ impl CallSummary {
             Outcome::Missed => "Missed video call".to_owned(),
             Outcome::Declined => match &self.reason {
                 Reason::MediaPermissionDenied { device, error } => {
-                    let what = match error {
-                        MediaError::NotFound => "not found",
-                        MediaError::NotReadable => "in use by another application",
-                        _ if error.is_refusal() => "permission denied",
-                        _ => "could not be started",
-                    };
-                    format!("Video call declined: {} {what}", device_name(device))
+                    format!("Video call declined: {}", device_failure(device, error))
                 }
                 Reason::Busy => "Video call declined: busy".to_owned(),
                 _ => "Video call declined".to_owned(),
             },
             Outcome::Cancelled => "Video call cancelled".to_owned(),
-            Outcome::Failed => {
-                format!("Video call failed ({})", self.reason.code().replace('_', " "))
-            }
+            // In words a person reads; the code stays in `reason` for logs.
+            Outcome::Failed => match &self.reason {
+                Reason::IceFailed => "Video call failed: could not connect".to_owned(),
+                Reason::IceTimeout => "Video call dropped: the connection was lost".to_owned(),
+                Reason::SignalingLost => {
+                    "Video call dropped: the chat connection was lost".to_owned()
+                }
+                Reason::MediaPermissionDenied { device, error } => {
+                    format!("Video call failed: {}", device_failure(device, error))
+                }
+                Reason::UnsupportedVersion => {
+                    "Video call failed: the other side's app needs an update".to_owned()
+                }
+                _ => "Video call failed: something went wrong".to_owned(),
+            },
         }
     }
+}
+
+/// `camera not found`, `microphone permission denied`, …
+fn device_failure(device: &Device, error: &MediaError) -> String {
+    let what = match error {
+        MediaError::NotFound => "not found",
+        MediaError::NotReadable => "in use by another application",
+        _ if error.is_refusal() => "permission denied",
+        _ => "could not be started",
+    };
+    format!("{} {what}", device_name(device))
 }
 
 fn device_name(device: &Device) -> &str {
@@ -176,7 +193,15 @@ mod tests {
         );
         assert_eq!(
             summary(Outcome::Failed, Reason::IceFailed, 0).transcript_line(),
-            "Video call failed (ice failed)"
+            "Video call failed: could not connect"
+        );
+        assert_eq!(
+            summary(Outcome::Failed, Reason::SignalingLost, 0).transcript_line(),
+            "Video call dropped: the chat connection was lost"
+        );
+        assert_eq!(
+            summary(Outcome::Failed, Reason::Other("x-new".into()), 0).transcript_line(),
+            "Video call failed: something went wrong"
         );
     }
 
