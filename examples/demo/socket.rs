@@ -27,6 +27,7 @@ use futures::channel::mpsc::{Receiver, channel};
 use futures::{SinkExt as _, StreamExt as _};
 use serde::{Deserialize, Serialize};
 use velaro_call_protocol::limits::MAX_FRAME_LEN;
+use velaro_call_protocol::resume::parse_cursor;
 use velaro_call_protocol::{ConversationId, Device, PartyId, Role};
 use velaro_call_state::{Browser, permission_help};
 use velaro_ice_config::RtcConfiguration;
@@ -77,20 +78,6 @@ pub(crate) struct Join {
     party: Option<String>,
 }
 
-/// `party:seq,…` (ids never contain `:`); empty means "nothing seen yet".
-fn parse_resume(text: &str) -> Result<Vec<(PartyId, u64)>, String> {
-    text.split(',')
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            let (party, seq) =
-                entry.rsplit_once(':').ok_or_else(|| format!("`{entry}` is not party:seq"))?;
-            let party = PartyId::new(party).map_err(|e| e.to_string())?;
-            let seq = seq.parse().map_err(|_| format!("`{seq}` is not a seq"))?;
-            Ok((party, seq))
-        })
-        .collect()
-}
-
 /// The invite prompt the agent page sends (the visitor page shows the invite's own text).
 const PROMPT: &str = "Your agent would like to start a video call. Accept?";
 
@@ -118,7 +105,7 @@ pub(crate) async fn upgrade(
         Ok(id) => id,
         Err(error) => return refuse(format!("conversation: {error}")),
     };
-    let resume = match join.resume.as_deref().map(parse_resume).transpose() {
+    let resume = match join.resume.as_deref().map(parse_cursor).transpose() {
         Ok(resume) => resume,
         Err(error) => return refuse(format!("resume: {error}")),
     };
@@ -451,21 +438,5 @@ impl Transport for Bridge {
     async fn close(&mut self) -> Result<(), TransportError> {
         self.outgoing.close();
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resume_lists_each_senders_last_seq() {
-        let seen = parse_resume("agent-1:7,relay:2").expect("parses");
-        let agent = PartyId::new("agent-1").expect("id");
-        assert_eq!(seen, vec![(agent, 7), (PartyId::relay(), 2)]);
-        assert_eq!(parse_resume(""), Ok(Vec::new()));
-        assert_eq!(parse_resume("agent-1"), Err("`agent-1` is not party:seq".to_owned()));
-        assert_eq!(parse_resume("agent-1:x"), Err("`x` is not a seq".to_owned()));
-        assert!(parse_resume("bad id:1").is_err());
     }
 }

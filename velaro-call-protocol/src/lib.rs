@@ -122,6 +122,11 @@
 //! `call.media` once its own media is connected (ICE and DTLS); the relay counts a call's
 //! talk time from the first one it relays.
 //!
+//! ## Resume
+//! A client whose connection dropped reconnects with a cursor (`party-id:seq,…`, the highest
+//! `seq` its live call took from each sender), and the relay replays exactly the call frames it
+//! missed, in order: see [`resume`].
+//!
 //! ## Media: asked for, and had
 //! `call.invite`'s `media` is what the agent asks of the visitor; `call.accept`'s is what the
 //! visitor got. What each side actually sends is its `call.media`, sent again on every change,
@@ -141,6 +146,7 @@ mod envelope;
 pub mod limits;
 pub mod message;
 mod reason;
+pub mod resume;
 pub mod schema;
 pub mod sdp;
 mod value;
