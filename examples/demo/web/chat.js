@@ -315,6 +315,10 @@ function renderRemote() {
   $("remote-state").dataset.videoMuted = String(Boolean(camera?.video_muted));
   // The other side has no working camera: it says so, and our video goes on.
   const unavailable = media?.audio_only?.reason === "camera_unavailable";
+  // Over the peer's camera tile, rather than a black box: why there is no picture.
+  const placeholder = unavailable ? "No camera" : camera?.video_muted ? "Camera off" : "";
+  $("remote-camera-placeholder").textContent = placeholder;
+  $("remote-camera-placeholder").hidden = !placeholder;
   $("remote-camera-unavailable").hidden = !unavailable;
   $("remote-camera-unavailable").textContent = unavailable ? `The ${PEER.toLowerCase()}'s camera is unavailable; the call continues with audio.` : "";
   $("remote-screen-box").hidden = !screen;
