@@ -104,7 +104,8 @@
 //! prompt and `detail` 1024 bytes; ids 255 characters; 8 streams; 32 capabilities.
 //!
 //! ## SDP
-//! [`decode`] only size-checks an SDP. [`sdp::check`] parses it and requires an audio or video
+//! [`decode`] only size-checks an SDP. [`sdp::check`] reads it once against the RFC 8866 line
+//! grammar (our own, allocation-free: see [`sdp`]) and requires an audio or video
 //! m-section, an ICE ufrag (4 to 256) and password (22 to 256) and a DTLS fingerprint for every
 //! m-section (media or session level), and a BUNDLE group naming existing mids; it returns an
 //! [`sdp::SdpSummary`] for the call machine.

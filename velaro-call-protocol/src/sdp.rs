@@ -1,7 +1,29 @@
 //! The checks a `call.description` must pass before its SDP reaches a peer connection, and a
 //! small summary of it for the call state machine.
-
-use sdp_types::Session;
+//!
+//! # The line grammar
+//!
+//! [`check`] reads the SDP once, line by line, without allocating for the check, and takes only
+//! what RFC 8866 (§5 and §9) allows:
+//!
+//! - `<type>=<value>` lines, each ending in CRLF or LF (the last one too), with no empty line and
+//!   no NUL or CR inside a line; the value is not empty;
+//! - `v=0` first, then `o=` with 6 fields (`<sess-version>` a number, `<nettype>` and
+//!   `<addrtype>` tokens), then `s=`;
+//! - at session level the other types in the RFC's order, `i u e p c b t r z k a`, with at least
+//!   one `t=` (two numbers); `i u c z k` at most once, `r=` only after a `t=`;
+//! - then m-sections: `m=<media> <port>[/<count>] <proto> <fmt> …` (tokens, `<proto>` tokens
+//!   joined by `/`, port and count numbers below 65536), followed by `i c b k a` in that order,
+//!   `i` and `k` at most once;
+//! - `a=<name>[:<value>]` with a token name, `b=<bwtype>:<bandwidth>`, `c=` with 3 fields,
+//!   `k=<method>[:<key>]`, and `r=` and `z=` with their typed times;
+//! - no type letter but these: RFC 8866 §5 has a parser ignore a description with one it does
+//!   not know.
+//!
+//! A failure is [`SdpError::Parse`], naming the line and what was wrong with it. Everything the
+//! check takes, `sdp_types::Session::parse` (what `check` parsed with before) takes too; it is
+//! stricter where sdp-types is lax (line order, unknown or missing types, empty lines, an
+//! unterminated last line, tokens), which a differential test over mutated browser SDPs shows.
 
 use crate::limits::{MAX_M_SECTIONS, MAX_SDP_LEN};
 use crate::message::description::{SdpType, SessionDescription};
@@ -221,9 +243,11 @@ pub(crate) fn count_m_sections(sdp: &str) -> usize {
 
 /// Checks an offer or answer and summarizes it.
 ///
-/// The SDP must parse (CRLF or LF line endings), have at least one audio or video m-section,
-/// and give every m-section an ICE ufrag (4 to 256 chars), password (22 to 256) and DTLS
-/// fingerprint, at media or session level; a BUNDLE group may only name existing mids.
+/// The SDP must follow the line grammar of RFC 8866 (§5 and §9; see the [module docs](self)),
+/// have at least one audio or video m-section, and give every m-section an ICE ufrag (4 to 256
+/// chars), password (22 to 256) and DTLS fingerprint, at media or session level; a BUNDLE group
+/// may only name existing mids. One pass over the lines, without allocating for the check (the
+/// summary it returns allocates as [`summarize`]'s does).
 pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
     let sdp = &description.sdp;
     if sdp.len() > MAX_SDP_LEN {
@@ -233,36 +257,11 @@ pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
     if count > MAX_M_SECTIONS {
         return Err(SdpError::TooManyMSections { count, max: MAX_M_SECTIONS });
     }
-    let session = Session::parse(sdp.as_bytes()).map_err(|e| SdpError::Parse(e.to_string()))?;
-    let session_attr = |name| session.get_first_attribute_value(name).flatten();
-    for (index, section) in session.medias.iter().enumerate() {
-        let attr =
-            |name| section.get_first_attribute_value(name).flatten().or_else(|| session_attr(name));
-        let ufrag = attr("ice-ufrag").ok_or(SdpError::MissingIceUfrag { index })?;
-        if !is_ice_chars(ufrag, 4) {
-            return Err(SdpError::InvalidIceUfrag { index });
-        }
-        let pwd = attr("ice-pwd").ok_or(SdpError::MissingIcePwd { index })?;
-        if !is_ice_chars(pwd, 22) {
-            return Err(SdpError::InvalidIcePwd { index });
-        }
-        if attr("fingerprint").is_none() {
-            return Err(SdpError::MissingFingerprint { index });
-        }
-    }
-    // The summary from the parse just made, through the same steps as `summarize`'s line scan.
-    let mut summary = SdpSummary::empty(description.sdp_type);
-    let mut session_direction = Direction::SendRecv;
-    for attribute in &session.attributes {
-        let value = attribute.value.as_deref().unwrap_or_default();
-        summary.note_attribute(&mut session_direction, &attribute.attribute, value);
-    }
-    for section in &session.medias {
-        summary.note_section(&section.media, section.port == 0, session_direction);
-        for attribute in &section.attributes {
-            let value = attribute.value.as_deref().unwrap_or_default();
-            summary.note_attribute(&mut session_direction, &attribute.attribute, value);
-        }
+    // A stray byte (NUL, or CR but before LF) is named rather than what it broke on its line.
+    let (summary, ice_error) =
+        read(description).map_err(|error| stray_byte(sdp).unwrap_or(error))?;
+    if let Some(error) = ice_error {
+        return Err(error);
     }
     if !summary.media.iter().any(|m| matches!(m.kind, MediaKind::Audio | MediaKind::Video)) {
         return Err(SdpError::NoAudioOrVideo);
@@ -277,18 +276,397 @@ pub fn check(description: &SessionDescription) -> Result<SdpSummary, SdpError> {
     Ok(summary)
 }
 
+/// The grammar check of [`check`], in one pass over the lines: the summary, and the first
+/// failed ICE check, which counts only once the whole SDP has passed the grammar.
+fn read(description: &SessionDescription) -> Result<(SdpSummary, Option<SdpError>), SdpError> {
+    let sdp = description.sdp.as_str();
+    let Some(body) = sdp.strip_suffix('\n') else {
+        let number = 1 + memchr::memchr_iter(b'\n', sdp.as_bytes()).count();
+        return Err(SdpError::Parse(format!("line {number}: no CRLF or LF at the end")));
+    };
+    let mut summary = SdpSummary::empty(description.sdp_type);
+    let mut session_direction = Direction::SendRecv;
+    let mut place = Place::Start;
+    let mut session_ice = IceSeen::default();
+    let mut section_ice = IceSeen::default();
+    let mut ice_error = None;
+    let mut number = 0;
+    let mut crlf = 0;
+    for line in lines(body) {
+        number += 1;
+        let line = line.strip_suffix('\r').inspect(|_| crlf += 1).unwrap_or(line);
+        let at = |what: &str| SdpError::Parse(format!("line {number}: {what}"));
+        let (&kind, value) = match line.as_bytes() {
+            [] => return Err(at("empty line")),
+            [kind, b'=', ..] => (kind, line.get(2..).unwrap_or_default()),
+            _ => return Err(at("not a `<type>=<value>` line")),
+        };
+        let at = |what: &str| at(&format!("`{}=` {what}", kind.escape_ascii()));
+        place = place.next(kind).map_err(at)?;
+        if value.is_empty() {
+            return Err(at("has an empty value"));
+        }
+        match kind {
+            b'm' => {
+                let (media, port) = media_line(value).map_err(at)?;
+                if let Some(index) = summary.media.len().checked_sub(1) {
+                    ice_error = ice_error.or(section_ice.check(&session_ice, index).err());
+                }
+                section_ice = IceSeen::default();
+                summary.note_section(media, is_port_zero(port), session_direction);
+            }
+            b'a' => {
+                let (name, value) = attribute(value).map_err(at)?;
+                if summary.media.is_empty() { &mut session_ice } else { &mut section_ice }
+                    .note(name, value);
+                // The same filter as `summarize`'s: only these letters start an attribute
+                // the summary reads.
+                if let [b's' | b'r' | b'i' | b'm' | b'c' | b'g', ..] = name.as_bytes() {
+                    summary.note_attribute(&mut session_direction, name, value.unwrap_or_default());
+                }
+            }
+            _ => field_line(kind, value).map_err(at)?,
+        }
+    }
+    if place < Place::Time {
+        return Err(SdpError::Parse(format!(
+            "line {number}: the SDP ends before its `o=`, `s=` and `t=` lines"
+        )));
+    }
+    // Every CR ends a line before its LF, and there is no NUL: two SIMD passes over the bytes
+    // (`stray_byte` finds where, when not).
+    let bytes = sdp.as_bytes();
+    if memchr::memchr(b'\0', bytes).is_some() || memchr::memchr_iter(b'\r', bytes).count() != crlf {
+        return Err(SdpError::Parse("a NUL or CR inside a line".to_owned()));
+    }
+    if let Some(index) = summary.media.len().checked_sub(1) {
+        ice_error = ice_error.or(section_ice.check(&session_ice, index).err());
+    }
+    Ok((summary, ice_error))
+}
+
+/// Splits the value of an `a=` line into its name, a token, and its value, if it has a `:`.
+fn attribute(value: &str) -> Result<(&str, Option<&str>), &'static str> {
+    let end = value.bytes().position(|b| !is_token_byte(b)).unwrap_or(value.len());
+    match value.split_at_checked(end) {
+        Some((name, "")) if !name.is_empty() => Ok((name, None)),
+        Some((name, rest)) if !name.is_empty() => match rest.strip_prefix(':') {
+            Some(value) => Ok((name, Some(value))),
+            None => Err("has an attribute name that is not a token"),
+        },
+        _ => Err("has an attribute name that is not a token"),
+    }
+}
+
+/// Where the grammar check is, after the lines it has read: the RFC 8866 §5 order of line
+/// types, at session level and then in an m-section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    Start,
+    Version,
+    Origin,
+    Name,
+    Information,
+    Uri,
+    Email,
+    Phone,
+    Connection,
+    Bandwidth,
+    /// After a `t=` or `r=`.
+    Time,
+    Zone,
+    Key,
+    Attribute,
+    Media,
+    MediaInformation,
+    MediaConnection,
+    MediaBandwidth,
+    MediaKey,
+    MediaAttribute,
+}
+
+impl Place {
+    /// Where a line of type `kind` takes the check, if that line may come here: `i u k` and
+    /// `o s c z` at session level at most once, `e p b t r a` and media-level `c b a` any number
+    /// of times, `r` only after a `t`, and `m` only after at least one `t`.
+    fn next(self, kind: u8) -> Result<Place, &'static str> {
+        use Place::{
+            Attribute, Bandwidth, Connection, Email, Information, Key, Media, MediaAttribute,
+            MediaBandwidth, MediaConnection, MediaInformation, MediaKey, Name, Origin, Phone,
+            Start, Time, Uri, Version, Zone,
+        };
+        let within = |from: Place, to: Place| (from..=to).contains(&self);
+        let next = match kind {
+            b'v' if self == Start => Version,
+            _ if self == Start => return Err("is not `v=0`, the first line"),
+            b'o' if self == Version => Origin,
+            _ if self == Version => return Err("comes where `o=` should, after `v=0`"),
+            b's' if self == Origin => Name,
+            _ if self == Origin => return Err("comes where `s=` should, after `o=`"),
+            b'i' if self == Name => Information,
+            b'i' if self == Media => MediaInformation,
+            b'u' if within(Name, Information) => Uri,
+            b'e' if within(Name, Email) => Email,
+            b'p' if within(Name, Phone) => Phone,
+            b'c' if within(Name, Phone) => Connection,
+            b'c' if within(Media, MediaConnection) => MediaConnection,
+            b'b' if within(Name, Bandwidth) => Bandwidth,
+            b'b' if within(Media, MediaBandwidth) => MediaBandwidth,
+            b't' if within(Name, Time) => Time,
+            b'r' if self == Time => Time,
+            b'z' if self == Time => Zone,
+            b'k' if within(Time, Zone) => Key,
+            b'k' if within(Media, MediaBandwidth) => MediaKey,
+            b'a' if within(Time, Attribute) => Attribute,
+            b'a' if within(Media, MediaAttribute) => MediaAttribute,
+            b'm' if self >= Time => Media,
+            b'm' => return Err("comes before any `t=` line"),
+            b'v' | b'o' | b's' | b'i' | b'u' | b'e' | b'p' | b'c' | b'b' | b't' | b'r' | b'z'
+            | b'k' | b'a' => {
+                return Err("is repeated or out of the RFC 8866 order (v o s i u e p c b t r \
+                            z k a, then per m-section m i c b k a)");
+            }
+            _ => return Err("is an unknown line type"),
+        };
+        Ok(next)
+    }
+}
+
+/// The first NUL or CR not before an LF, as the error that names its line: RFC 8866 §9 has
+/// neither inside a line.
+fn stray_byte(sdp: &str) -> Option<SdpError> {
+    let bytes = sdp.as_bytes();
+    let at = memchr::memchr2_iter(b'\0', b'\r', bytes)
+        .find(|&at| bytes.get(at) == Some(&b'\0') || bytes.get(at + 1) != Some(&b'\n'))?;
+    let number = 1 + memchr::memchr_iter(b'\n', bytes.get(..at).unwrap_or_default()).count();
+    let what = if bytes.get(at) == Some(&b'\0') { "NUL" } else { "CR" };
+    Some(SdpError::Parse(format!("line {number}: {what} inside the line")))
+}
+
+/// The lines of `sdp`, split at LF (a CR before it stays). Shared by [`check`] (on the SDP
+/// without its last LF) and [`summarize`].
+fn lines(sdp: &str) -> impl Iterator<Item = &str> {
+    let ends = memchr::memchr_iter(b'\n', sdp.as_bytes()).chain(std::iter::once(sdp.len()));
+    let mut start = 0;
+    ends.map(move |end| {
+        let line = sdp.get(start..end).unwrap_or_default();
+        start = end + 1;
+        line
+    })
+}
+
+/// Checks the value of an `m=` line, `<media> <port>[/<count>] <proto> <fmt> …`, and returns
+/// its media and port fields. The port and count are read as `u16::from_str` reads them (as
+/// [`is_port_zero`] does).
+fn media_line(value: &str) -> Result<(&str, &str), &'static str> {
+    let mut fields = value.splitn(4, ' ');
+    let media =
+        fields.next().filter(|media| is_token(media)).ok_or("has a media that is not a token")?;
+    let port = fields.next().ok_or("has no port")?;
+    let (number, count) = port.split_once('/').map_or((port, None), |(n, c)| (n, Some(c)));
+    if number.parse::<u16>().is_err() || count.is_some_and(|c| c.parse::<u16>().is_err()) {
+        return Err("has a port that is not `<port>[/<count>]`");
+    }
+    let proto = fields.next().ok_or("has no proto")?;
+    if !proto.split('/').all(is_token) {
+        return Err("has a proto that is not tokens separated by `/`");
+    }
+    let formats = fields.next().ok_or("has no fmt")?;
+    if !formats.split(' ').all(is_token) {
+        return Err("has fmts that are not tokens separated by single spaces");
+    }
+    Ok((media, port))
+}
+
+/// Checks the value of a line other than `m=` and `a=`, as RFC 8866 §9 has it (fields separated
+/// by runs of spaces, which `sdp-types` also takes).
+fn field_line(kind: u8, value: &str) -> Result<(), &'static str> {
+    let mut fields = value.split(' ').filter(|field| !field.is_empty());
+    let is_u64 = |field: Option<&str>| field.is_some_and(|f| f.parse::<u64>().is_ok());
+    let fine = match kind {
+        b'v' => value == "0",
+        // <username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>
+        b'o' => {
+            fields.next().is_some()
+                && fields.next().is_some()
+                && is_u64(fields.next())
+                && fields.next().is_some_and(is_token)
+                && fields.next().is_some_and(is_token)
+                && fields.next().is_some()
+                && fields.next().is_none()
+        }
+        // <nettype> <addrtype> <connection-address>
+        b'c' => {
+            fields.next().is_some_and(is_token)
+                && fields.next().is_some_and(is_token)
+                && fields.next().is_some()
+                && fields.next().is_none()
+        }
+        // <bwtype>:<bandwidth>
+        b'b' => value
+            .split_once(':')
+            .is_some_and(|(bwtype, bandwidth)| is_token(bwtype) && is_u64(Some(bandwidth))),
+        // <start-time> <stop-time>
+        b't' => is_u64(fields.next()) && is_u64(fields.next()) && fields.next().is_none(),
+        // <repeat interval> <active duration> <offsets from start-time>…
+        b'r' => {
+            typed_time(fields.next()).is_some()
+                && typed_time(fields.next()).is_some()
+                && fields.all(|field| typed_time(Some(field)).is_some())
+        }
+        // <adjustment time> <offset> …, at least one pair
+        b'z' => {
+            let mut pairs = 0;
+            loop {
+                match fields.next() {
+                    None => break pairs > 0,
+                    adjustment if is_u64(adjustment) && zone_offset(fields.next()) => pairs += 1,
+                    Some(_) => break false,
+                }
+            }
+        }
+        // <method>[:<encryption key>]
+        b'k' => is_token(value.split_once(':').map_or(value, |(method, _)| method)),
+        // s i u e p: text
+        _ => true,
+    };
+    match kind {
+        _ if fine => Ok(()),
+        b'v' => Err("is not version 0"),
+        b'o' => Err("is not `<username> <sess-id> <sess-version> <nettype> <addrtype> <address>`"),
+        b'c' => Err("is not `<nettype> <addrtype> <connection-address>`"),
+        b'b' => Err("is not `<bwtype>:<bandwidth>`"),
+        b't' => Err("is not `<start-time> <stop-time>`"),
+        b'r' => Err("is not `<repeat interval> <active duration> <offsets>…`"),
+        b'z' => Err("is not `<adjustment time> <offset> …`"),
+        b'k' => Err("is not `<method>[:<encryption key>]`"),
+        _ => Err("has a malformed value"),
+    }
+}
+
+/// A typed time (`<number>[dhms]`) in seconds, if it is one and fits a `u64`.
+fn typed_time(field: Option<&str>) -> Option<u64> {
+    let field = field?;
+    let (number, factor) = match field.as_bytes().last()? {
+        b'd' => (field.get(..field.len() - 1)?, 86_400),
+        b'h' => (field.get(..field.len() - 1)?, 3_600),
+        b'm' => (field.get(..field.len() - 1)?, 60),
+        b's' => (field.get(..field.len() - 1)?, 1),
+        _ => (field, 1),
+    };
+    number.parse::<u64>().ok()?.checked_mul(factor)
+}
+
+/// Whether a `z=` offset is `[-]<typed time>` within an `i64`.
+fn zone_offset(field: Option<&str>) -> bool {
+    let Some(field) = field else { return false };
+    let (negative, magnitude) = field.strip_prefix('-').map_or((false, field), |m| (true, m));
+    typed_time(Some(magnitude)).is_some_and(|seconds| {
+        let seconds = i128::from(seconds);
+        i64::try_from(if negative { -seconds } else { seconds }).is_ok()
+    })
+}
+
+/// RFC 8866 §9 `token`: one or more letters, digits and ``!#$%&'*+-.^_`{|}~``.
+fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(is_token_byte)
+}
+
+/// Whether `b` is a token byte: one table load (a `matches!` of the ranges costs several times
+/// as many instructions per byte, and attribute names are most of what the check reads).
+fn is_token_byte(b: u8) -> bool {
+    TOKEN_BYTES.get(usize::from(b)).is_some_and(|&token| token)
+}
+
+/// `true` at each token byte.
+// Indexing in a constant: out of bounds would not compile.
+#[allow(clippy::indexing_slicing)]
+const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b: u8 = 0;
+    loop {
+        table[b as usize] = matches!(
+            b,
+            b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'0'..=b'9' | b'A'..=b'Z' | b'^'..=b'~'
+        );
+        if b == u8::MAX {
+            break;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The first `a=ice-ufrag`, `a=ice-pwd` and `a=fingerprint` of a level (session or one
+/// m-section), names matched without regard to ASCII case as `sdp-types` matched them.
+#[derive(Default)]
+struct IceSeen<'a> {
+    ufrag: First<'a>,
+    pwd: First<'a>,
+    fingerprint: First<'a>,
+}
+
+/// The first attribute of a name at one level.
+#[derive(Debug, Clone, Copy, Default)]
+enum First<'a> {
+    /// None yet.
+    #[default]
+    Unseen,
+    /// Its value; `None` for one without (`a=ice-ufrag`), which does not fall back on the
+    /// session's either.
+    Seen(Option<&'a str>),
+}
+
+impl<'a> First<'a> {
+    fn value(self) -> Option<&'a str> {
+        match self {
+            First::Seen(value) => value,
+            First::Unseen => None,
+        }
+    }
+}
+
+impl<'a> IceSeen<'a> {
+    fn note(&mut self, name: &str, value: Option<&'a str>) {
+        let first = if name.eq_ignore_ascii_case("ice-ufrag") {
+            &mut self.ufrag
+        } else if name.eq_ignore_ascii_case("ice-pwd") {
+            &mut self.pwd
+        } else if name.eq_ignore_ascii_case("fingerprint") {
+            &mut self.fingerprint
+        } else {
+            return;
+        };
+        if let First::Unseen = first {
+            *first = First::Seen(value);
+        }
+    }
+
+    /// Checks m-section `index`, whose attributes these are, falling back on the session's
+    /// for an attribute it lacks (or has without a value).
+    fn check(&self, session: &IceSeen<'a>, index: usize) -> Result<(), SdpError> {
+        let ufrag = self.ufrag.value().or(session.ufrag.value());
+        if !is_ice_chars(ufrag.ok_or(SdpError::MissingIceUfrag { index })?, 4) {
+            return Err(SdpError::InvalidIceUfrag { index });
+        }
+        let pwd = self.pwd.value().or(session.pwd.value());
+        if !is_ice_chars(pwd.ok_or(SdpError::MissingIcePwd { index })?, 22) {
+            return Err(SdpError::InvalidIcePwd { index });
+        }
+        if self.fingerprint.value().or(session.fingerprint.value()).is_none() {
+            return Err(SdpError::MissingFingerprint { index });
+        }
+        Ok(())
+    }
+}
+
 /// Summarizes an SDP in one pass over its lines, without checking it: for an SDP that already
 /// passed [`check`], or that the local media layer produced (the browser's own offer needs no
 /// second opinion, and a full parse costs about as much as the rest of a call's signaling).
 pub fn summarize(description: &SessionDescription) -> SdpSummary {
     let mut summary = SdpSummary::empty(description.sdp_type);
     let mut session_direction = Direction::SendRecv;
-    let sdp = description.sdp.as_str();
-    let ends = memchr::memchr_iter(b'\n', sdp.as_bytes()).chain(std::iter::once(sdp.len()));
-    let mut start = 0;
-    for end in ends {
-        let line = sdp.get(start..end).unwrap_or_default();
-        start = end + 1;
+    for line in lines(&description.sdp) {
         let line = line.strip_suffix('\r').unwrap_or(line);
         match line.as_bytes() {
             [b'm', b'=', ..] => {
@@ -310,9 +688,9 @@ pub fn summarize(description: &SessionDescription) -> SdpSummary {
     summary
 }
 
-/// Whether the port field of an `m=` line (`<port>[/<count>]`) is port 0, read as `sdp-types`
-/// reads it for [`check`]: the text before the first `/` through `u16::from_str`, which takes
-/// leading zeros and a leading `+`. So `00`, `+0` and `0/2` are port 0 for both.
+/// Whether the port field of an `m=` line (`<port>[/<count>]`) is port 0, read as [`check`]
+/// reads it (as `sdp-types` did): the text before the first `/` through `u16::from_str`, which
+/// takes leading zeros and a leading `+`. So `00`, `+0` and `0/2` are port 0 for both.
 fn is_port_zero(field: &str) -> bool {
     let port = field.split_once('/').map_or(field, |(port, _)| port);
     port.parse::<u16>() == Ok(0)
