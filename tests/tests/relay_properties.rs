@@ -1,8 +1,9 @@
 //! The relay over random sessions: hosts that connect (some as hostile identities), clients that
 //! send real and broken frames, drops, resumes and time passing. Whatever happens, every frame
 //! the relay writes decodes with our own decoder, reaches only sessions of the other role (or
-//! is the relay's own notice), and every call starts and ends at most once, in that order (while
-//! the conversation lives: one freed after its last party left remembers nothing).
+//! is the relay's own notice), carries a message its sender wrote, unchanged (only identity is
+//! stamped), and every call starts and ends at most once, in that order (while the conversation
+//! lives: one freed after its last party left remembers nothing).
 //!
 //! `PROPTEST_CASES` sets the number of sessions (2,000 by default, as in CI).
 
@@ -135,7 +136,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn config() -> impl Strategy<Value = RelayConfig> {
+/// A relay configuration, and whether it filters the visitor's candidates to relay-only.
+fn config() -> impl Strategy<Value = (RelayConfig, bool)> {
     (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(relay_only, tight, slow)| {
         let mut config = RelayConfig::default();
         if relay_only {
@@ -148,7 +150,7 @@ fn config() -> impl Strategy<Value = RelayConfig> {
         if slow {
             config = config.with_rate(RateLimit { burst: 6, per_second: 2 });
         }
-        config
+        (config, relay_only)
     })
 }
 
@@ -224,6 +226,11 @@ struct Host {
     calls: HashMap<CallId, (bool, bool)>,
     /// The role each party id last connected in.
     roles: HashMap<PartyId, Role>,
+    /// What each party wrote in each call, as it decodes: a forwarded frame must carry one of
+    /// these messages, unchanged (only the envelope's identity is stamped).
+    written: HashMap<(PartyId, CallId), Vec<Message>>,
+    /// Whether the relay rewrites the visitor's candidates and SDP (relay-only privacy).
+    relay_only: bool,
 }
 
 impl Host {
@@ -271,6 +278,12 @@ impl Host {
             Op::Frame { session, call, seq, kind, corrupt } => {
                 if let Some(id) = self.session(*session) {
                     let frame = frame(*call, *seq, *kind, corrupt.as_ref());
+                    if let Ok(envelope) = decode(&frame) {
+                        let sender = self.sessions.iter().find(|(s, _, _)| *s == id);
+                        let party = sender.map(|(_, _, party)| party.clone()).unwrap();
+                        let key = (party, envelope.call_id);
+                        self.written.entry(key).or_default().push(envelope.message);
+                    }
                     self.relay.handle_frame(self.now, id, &frame).unwrap();
                 }
             }
@@ -299,6 +312,37 @@ impl Host {
                     envelope.party_id
                 );
                 prop_assert!(envelope.party_id != *party || relays_own, "its own frame came back");
+                // Forwarded, not rewritten: the message is what its sender wrote. Two kinds are
+                // the relay's own under a party's name: the relay-only filter rewrites a
+                // visitor's candidates and SDP, and the relay ends a call on a party's behalf
+                // (an expiry, a lost connection, a glare, another tab's answer).
+                let filtered = self.relay_only
+                    && envelope.role == Role::Visitor
+                    && matches!(envelope.message, Message::Candidates(_) | Message::Description(_));
+                let an_end_on_its_behalf = matches!(
+                    envelope.message,
+                    Message::Cancel(_) | Message::Hangup(_) | Message::Decline(_)
+                );
+                if !relays_own && !filtered && !an_end_on_its_behalf {
+                    let key = (envelope.party_id.clone(), envelope.call_id.clone());
+                    // A tab that connects while the call rings gets the invite with the
+                    // lifetime left: the same invite in every other field.
+                    let same = |written: &Message| match (written, &envelope.message) {
+                        (Message::Invite(sent), Message::Invite(got)) => {
+                            let mut left = sent.clone();
+                            left.lifetime_ms = got.lifetime_ms;
+                            sent.lifetime_ms >= got.lifetime_ms && left == *got
+                        }
+                        (sent, got) => sent == got,
+                    };
+                    let sent = self.written.get(&key).is_some_and(|m| m.iter().any(same));
+                    prop_assert!(
+                        sent,
+                        "{} forwarded a {} its sender never wrote",
+                        party,
+                        envelope.message_type()
+                    );
+                }
             }
         }
         while let Some(output) = self.relay.poll_output() {
@@ -347,10 +391,12 @@ proptest! {
 
     #[test]
     fn every_frame_the_relay_writes_decodes_and_reaches_the_other_side_only(
-        config in config(),
+        (config, relay_only) in config(),
         ops in proptest::collection::vec(op(), 1..48),
     ) {
         let mut host = Host {
+            written: HashMap::new(),
+            relay_only,
             relay: Relay::new(config),
             now: start(),
             sessions: Vec::new(),
