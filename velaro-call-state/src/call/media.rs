@@ -14,7 +14,7 @@ use super::outbox::Outbox;
 use super::quality;
 use super::state::{Connection, InCall};
 use super::{Call, CallError};
-use crate::help::media_help;
+use crate::help::{Browser, media_help};
 use crate::output::{Event, MediaCommand, TrackKind};
 
 /// A request for the camera and/or microphone before the call is answered.
@@ -216,6 +216,16 @@ impl InCall {
         }
     }
 
+    /// The call goes on without a camera that failed with `error`: its user is told why, and
+    /// the peer sees `camera_unavailable`, or just the camera off when it was refused.
+    fn lose_camera(&mut self, error: MediaError, browser: Browser, out: &mut Outbox) {
+        let help = media_help(browser, &Device::Camera, &error);
+        self.media.camera =
+            if error.is_refusal() { Camera::Absent } else { Camera::Unavailable(error.clone()) };
+        out.event(Event::CameraUnavailable { error, help });
+        self.send_media_state(out);
+    }
+
     /// Our user turns the camera off, or on: on ends audio only, and asks the browser for a
     /// camera when the call has none (it renegotiates once granted).
     fn set_camera_off(&mut self, off: bool, out: &mut Outbox) {
@@ -282,11 +292,7 @@ impl Call {
         if call.media.camera != Camera::Requested {
             return false;
         }
-        call.media.camera =
-            if error.is_refusal() { Camera::Absent } else { Camera::Unavailable(error.clone()) };
-        let help = media_help(browser, &Device::Camera, error);
-        self.out.event(Event::CameraUnavailable { error: error.clone(), help });
-        call.send_media_state(&mut self.out);
+        call.lose_camera(error.clone(), browser, &mut self.out);
         true
     }
 
@@ -297,11 +303,7 @@ impl Call {
         if call.media.camera != Camera::Track {
             return Err(call.refuse("camera ended"));
         }
-        let error = MediaError::NotFound;
-        call.media.camera = Camera::Unavailable(error.clone());
-        let help = media_help(browser, &Device::Camera, &error);
-        self.out.event(Event::CameraUnavailable { error, help });
-        call.send_media_state(&mut self.out);
+        call.lose_camera(MediaError::NotFound, browser, &mut self.out);
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! printed form (browsers write it so); then the candidate is that text, copied once, or
 //! printed anew from its fields. Nothing else is allocated on that path.
 
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 use super::print::Parts;
@@ -228,7 +229,8 @@ fn print_extensions(tail: &str) -> (String, Option<usize>) {
         if let Extension::Ufrag(_) = extension {
             ufrag = Some(printed.len() + name.len() + 1);
         }
-        printed.push_str(&extension.to_string());
+        // Writing to a String cannot fail.
+        let _ = write!(printed, "{extension}");
     }
     (printed, ufrag)
 }
