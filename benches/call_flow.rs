@@ -1,10 +1,11 @@
-//! A complete call through the agent's `Call`, the relay's `Referee` and the visitor's `Call`:
+//! A complete call through the agent's `Call`, the `Relay` and the visitor's `Call`:
 //! invite → ringing → accept → offer/answer → 10 candidates each way → a media change →
-//! hangup, with every frame encoded, decoded and judged, and every SDP checked (by the call
+//! hangup, with every frame encoded by its sender, decoded, checked, judged and forwarded by
+//! the relay, and decoded by its receiver, and every SDP checked (by the relay and by the call
 //! machines, on both sides). One iteration is one whole call.
 //!
 //! `cargo bench -p velaro-benches --bench call_flow`. Also prints the memory of an idle live
-//! call (each machine and the referee: `size_of` plus heap).
+//! call (each machine and the relay's conversation state: `size_of` plus heap).
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -17,9 +18,9 @@ use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::message::media::StreamId;
 use velaro_call_protocol::{CallId, ConversationId, Message, PartyId, Role, decode, encode};
 use velaro_call_state::{
-    Action, Call, CallConfig, Delivery, IceState, MediaCommand, MediaEvent, Output, Phase, Referee,
-    RefereeOutput,
+    Action, Call, CallConfig, IceState, MediaCommand, MediaEvent, Output, Phase,
 };
+use velaro_signaling::{RateLimit, Relay, RelayConfig, RelayOutput, SessionId};
 
 const OFFER: &str = include_str!("../tests/fixtures/browser/chromium-offer-av.json");
 const ANSWER: &str = include_str!("../tests/fixtures/browser/chromium-answer-av.json");
@@ -74,7 +75,8 @@ struct World<'f> {
     fixture: &'f Fixture,
     now: Instant,
     calls: [Option<Call>; 2],
-    referee: Referee,
+    relay: Relay,
+    sessions: [SessionId; 2],
     media: VecDeque<(usize, MediaEvent)>,
     frames: u32,
 }
@@ -82,21 +84,27 @@ struct World<'f> {
 impl<'f> World<'f> {
     fn new(fixture: &'f Fixture, now: Instant) -> World<'f> {
         let config = CallConfig::new(fixture.conversation.clone(), fixture.agent.clone());
+        // Candidates trickle in bursts: above the default rate limit, which is not measured here.
+        let rate = RateLimit { burst: 1000, per_second: 1000 };
+        let mut relay = Relay::new(RelayConfig::default().with_rate(rate));
+        relay.open_conversation(fixture.conversation.clone(), true);
+        let sessions = [(Role::Agent, &fixture.agent), (Role::Visitor, &fixture.visitor)].map(
+            |(role, party)| {
+                relay.connect(now, &fixture.conversation, role, party.clone()).expect("session")
+            },
+        );
         World {
             fixture,
             now,
             calls: [Some(Call::agent(config, fixture.call_id.clone(), now)), None],
-            referee: Referee::new(fixture.conversation.clone(), true),
+            relay,
+            sessions,
             media: VecDeque::new(),
             frames: 0,
         }
     }
 
-    fn party(&self, side: usize) -> &PartyId {
-        if side == 0 { &self.fixture.agent } else { &self.fixture.visitor }
-    }
-
-    /// Drains every output of both calls, moving frames through the codec and the referee
+    /// Drains every output of both calls, moving frames through the codec and the relay
     /// and answering media commands as a browser would.
     fn pump(&mut self) {
         loop {
@@ -125,24 +133,18 @@ impl<'f> World<'f> {
 
     fn relay(&mut self, from: usize, frame: &[u8]) {
         self.frames += 1;
-        let envelope = decode(frame).expect("our frame decodes");
-        let role = if from == 0 { Role::Agent } else { Role::Visitor };
-        let party = self.party(from).clone();
-        self.referee.handle_message(self.now, role, &party, envelope);
-        let mut forwarded = None;
-        while let Some(output) = self.referee.poll_output() {
-            if let RefereeOutput::Forward { to, envelope } = output {
-                forwarded = Some((to, envelope));
+        self.relay.handle_frame(self.now, self.sessions[from], frame).expect("session");
+        while let Some(output) = self.relay.poll_output() {
+            let RelayOutput::Transmit(session) = output else { continue };
+            let to = usize::from(session == self.sessions[1]);
+            while let Some(forwarded) = self.relay.poll_transmit(session) {
+                self.receive(to, &forwarded);
             }
         }
-        let Some((delivery, envelope)) = forwarded else {
-            return;
-        };
-        let to = match delivery {
-            Delivery::Agent(_) => 0,
-            Delivery::AllVisitors | Delivery::Visitor(_) => 1,
-        };
-        let received = decode(&encode(&envelope)).expect("stamped frame decodes");
+    }
+
+    fn receive(&mut self, to: usize, frame: &[u8]) {
+        let received = decode(frame).expect("a forwarded frame decodes");
         match self.calls[to].as_mut() {
             Some(call) => {
                 let _ = call.handle_message(self.now, received);
@@ -201,6 +203,7 @@ impl<'f> World<'f> {
 
     fn advance(&mut self, by: Duration) {
         self.now += by;
+        self.relay.handle_timeout(self.now);
         for call in self.calls.iter_mut().flatten() {
             call.handle_timeout(self.now);
         }
@@ -249,7 +252,7 @@ fn check(fixture: &Fixture, now: Instant) {
     );
     assert!(world.calls[1].is_some(), "the visitor rings");
     let frames = complete_call(fixture, now);
-    eprintln!("one complete call: {frames} frames through the referee");
+    eprintln!("one complete call: {frames} frames through the relay");
 }
 
 fn memory(fixture: &Fixture, now: Instant) {
@@ -257,10 +260,9 @@ fn memory(fixture: &Fixture, now: Instant) {
     let [agent, visitor] =
         [0, 1].map(|side| world.calls[side].as_ref().map_or(0, Call::memory_estimate));
     eprintln!(
-        "idle live call: agent Call {agent} B, visitor Call {visitor} B (size_of {} B each), referee {} B (live call {} B)",
+        "idle live call: agent Call {agent} B, visitor Call {visitor} B (size_of {} B each), relay conversation {} B (frames excluded)",
         size_of::<Call>(),
-        world.referee.memory(),
-        world.referee.live_call_memory().unwrap_or_default()
+        world.relay.conversation_memory(&fixture.conversation).unwrap_or_default(),
     );
     let _ = Message::TYPES;
 }

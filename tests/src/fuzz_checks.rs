@@ -27,7 +27,7 @@ use velaro_call_protocol::message::description::{SdpType, SessionDescription};
 use velaro_call_protocol::velaro_ice_config::{
     Candidate, CandidateFilter, CandidatePolicy, IceUrl,
 };
-use velaro_call_protocol::{decode, encode, sdp};
+use velaro_call_protocol::{Forwardable, PartyId, decode, decode_forwardable, encode, sdp};
 
 pub use call::call_script;
 pub use relay::relay_script;
@@ -55,9 +55,32 @@ pub const MAX_CANONICAL_GROWTH: usize = 1024;
 /// A frame decodes without panicking; when it decodes, its envelope re-encodes to a frame that
 /// decodes to an equal envelope (the bytes may differ: field order, whitespace, escapes), or,
 /// when writing it canonically takes it over [`MAX_FRAME_LEN`], by no more than
-/// [`MAX_CANONICAL_GROWTH`].
+/// [`MAX_CANONICAL_GROWTH`]. Decoded for forwarding, it gives the same envelope (or the same
+/// error), and the frame a relay would forward (restamped around the body as received) decodes
+/// to the envelope with the stamped identity.
 pub fn decode_round_trip(data: &[u8]) {
-    let Ok(envelope) = decode(data) else { return };
+    let envelope = match (decode(data), decode_forwardable(data)) {
+        (Ok(envelope), Ok(mut forwardable)) => {
+            assert_eq!(forwardable.envelope(), &envelope, "decode_forwardable decodes differently");
+            let (party, role) = (PartyId::new("forwarded-by-relay").expect("id"), envelope.role);
+            forwardable.stamp(party.clone(), role, envelope.seq);
+            let forwarded = forwardable.encode();
+            let mut stamped = envelope.clone();
+            stamped.stamp(party, role, envelope.seq);
+            if forwarded.len() <= MAX_FRAME_LEN {
+                assert_eq!(decode(&forwarded), Ok(stamped), "forwarded: {}", excerpt(&forwarded));
+            }
+            envelope
+        }
+        (Err(error), Err(forwarding_error)) => {
+            assert_eq!(error, forwarding_error, "the two decoders refuse differently");
+            return;
+        }
+        (decoded, forwardable) => panic!(
+            "decode gave {decoded:?}, decode_forwardable {:?}",
+            forwardable.map(Forwardable::into_envelope)
+        ),
+    };
     let frame = encode(&envelope);
     if frame.len() > MAX_FRAME_LEN {
         assert!(

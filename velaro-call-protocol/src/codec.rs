@@ -1,15 +1,17 @@
 //! Frames to envelopes and back, with every limit checked and every failure typed.
 
-use bytes::{BufMut as _, BytesMut};
+use bytes::{BufMut, BytesMut};
 use serde::de::DeserializeSeed as _;
 use serde::{Deserialize as _, Deserializer as _};
 
-use crate::envelope::{Envelope, EnvelopeVisitor, Parsed};
+use crate::envelope::{Envelope, EnvelopeVisitor, Parsed, Role};
+use crate::json;
 use crate::limits::{MAX_FRAME_LEN, MAX_SDP_LEN, MAX_SEQ};
 use crate::message::BodySeed;
 use crate::message::Message;
+use crate::message::description::SdpType;
 use crate::message::hangup::RejectCode;
-use crate::value::ValueError;
+use crate::value::{PartyId, ValueError};
 
 /// Why a frame did not decode. Every variant names what was wrong; `field` is a path such as
 /// `body.candidates[2].candidate`. None of them is fatal to a call by itself: the relay answers
@@ -119,6 +121,22 @@ impl DecodeError {
 /// its m-sections (at most 16) before parsing it. Unknown fields are ignored and an unknown `type`
 /// decodes to [`Message::Unknown`].
 pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
+    decode_text(frame).map(|(envelope, _)| envelope)
+}
+
+/// Decodes one frame for forwarding: exactly as [`decode`] does (the same checks, the same
+/// errors), and finds where the body's JSON text is in the frame, so that
+/// [`Forwardable::encode`] can write the frame again around that text instead of encoding the
+/// body again (no SDP escaped again, no candidate printed again).
+pub fn decode_forwardable(frame: &[u8]) -> Result<Forwardable<'_>, DecodeError> {
+    let (envelope, (text, body_last)) = decode_text(frame)?;
+    let body = json::body_span(text, body_last).and_then(|span| text.get(span));
+    Ok(Forwardable { envelope, body })
+}
+
+/// The one decoder behind [`decode`] and [`decode_forwardable`]: the envelope, the frame as
+/// text, and whether `body` is its last key.
+fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
     if frame.len() > MAX_FRAME_LEN {
         return Err(DecodeError::FrameTooLarge { len: frame.len(), max: MAX_FRAME_LEN });
     }
@@ -143,7 +161,49 @@ pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
         return Err(DecodeError::UnsupportedVersion { version: parsed.version });
     };
     check(&envelope)?;
-    Ok(envelope)
+    Ok((envelope, (text, parsed.body_last)))
+}
+
+/// A frame decoded by [`decode_forwardable`]: its envelope, and its body's JSON text as the
+/// sender wrote it. What a relay forwards is the sender's body (unknown fields included: a
+/// newer peer's additions reach the other side through an older relay) in an envelope the relay
+/// stamps; the body has passed every check [`decode`] makes.
+#[derive(Debug, Clone)]
+pub struct Forwardable<'f> {
+    envelope: Envelope,
+    /// `None` for a frame without a body (it reads as `{}`), or whose keys are escaped.
+    body: Option<&'f str>,
+}
+
+impl Forwardable<'_> {
+    /// The decoded envelope.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// Overwrites the sender's identity and sequence number (see [`Envelope::stamp`]); the
+    /// body is not touched.
+    pub fn stamp(&mut self, party_id: PartyId, role: Role, seq: u64) {
+        self.envelope.stamp(party_id, role, seq);
+    }
+
+    /// The frame as forwarded: the envelope's fields, in [`encode`]'s order, around the
+    /// received body's text.
+    pub fn encode(&self) -> Vec<u8> {
+        let Some(body) = self.body else {
+            return encode(&self.envelope);
+        };
+        let mut frame = Vec::with_capacity(ENVELOPE_LEN + body.len());
+        write_head(&self.envelope, &mut frame);
+        frame.put_slice(body.as_bytes());
+        frame.put_u8(b'}');
+        frame
+    }
+
+    /// The envelope alone, to change its message (and [`encode`] it).
+    pub fn into_envelope(self) -> Envelope {
+        self.envelope
+    }
 }
 
 /// Re-reads a frame that failed, tracking the path, and turns serde's error into ours.
@@ -251,7 +311,8 @@ fn check(envelope: &Envelope) -> Result<(), DecodeError> {
     }
 }
 
-/// Encodes an envelope as one JSON frame, fields in a fixed order (`type` first).
+/// Encodes an envelope as one JSON frame, fields in a fixed order (`type` first): the bytes
+/// `serde_json` writes for the envelope's `Serialize`.
 pub fn encode(envelope: &Envelope) -> Vec<u8> {
     let mut frame = Vec::with_capacity(size_hint(envelope));
     write(envelope, &mut frame);
@@ -261,15 +322,16 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
 /// Encodes an envelope at the end of `buffer`, for transports that batch frames.
 pub fn encode_into(envelope: &Envelope, buffer: &mut BytesMut) {
     buffer.reserve(size_hint(envelope));
-    let mut writer = buffer.writer();
-    write(envelope, &mut writer);
+    write(envelope, buffer);
 }
+
+/// About as long as an envelope's fields are, ids included.
+const ENVELOPE_LEN: usize = 256;
 
 /// About how long the frame will be, so that a description's buffer is allocated once instead
 /// of doubling its way up to the SDP's size.
 fn size_hint(envelope: &Envelope) -> usize {
-    const ENVELOPE: usize = 256;
-    ENVELOPE
+    ENVELOPE_LEN
         + match &envelope.message {
             // Every line ending becomes `\r\n` (four bytes for two).
             Message::Description(body) => body.description.sdp.len() * 21 / 20,
@@ -278,10 +340,61 @@ fn size_hint(envelope: &Envelope) -> usize {
         }
 }
 
-fn write(envelope: &Envelope, writer: impl std::io::Write) {
-    // Writing to memory cannot fail, and none of our types' `Serialize` returns an error (map
-    // keys are strings, numbers are integers or checked floats).
-    if let Err(error) = serde_json::to_writer(writer, envelope) {
-        unreachable!("encoding a call message to memory failed: {error}");
+/// Writes the frame. The envelope and a description are written here, the SDP escaped a run
+/// at a time (`serde_json` escapes byte by byte, which made escaping an SDP a fifth of a call's
+/// signaling cost); other bodies go through their `Serialize`.
+fn write(envelope: &Envelope, out: &mut impl BufMut) {
+    write_head(envelope, out);
+    match &envelope.message {
+        Message::Description(body) => {
+            let sdp_type = match body.description.sdp_type {
+                SdpType::Offer => "offer",
+                SdpType::Answer => "answer",
+            };
+            out.put_slice(b"{\"description\":{\"type\":");
+            json::write_str(out, sdp_type);
+            out.put_slice(b",\"sdp\":");
+            json::write_str(out, &body.description.sdp);
+            out.put_slice(b"},\"negotiation_id\":");
+            json::write_str(out, body.negotiation_id.as_str());
+            out.put_u8(b'}');
+        }
+        message => {
+            struct Body<'a>(&'a Message);
+            impl serde::Serialize for Body<'_> {
+                fn serialize<S: serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> Result<S::Ok, S::Error> {
+                    self.0.serialize_body(serializer)
+                }
+            }
+            // Writing to memory cannot fail, and none of our types' `Serialize` returns an
+            // error (map keys are strings, numbers are integers or checked floats).
+            if let Err(error) = serde_json::to_writer(out.writer(), &Body(message)) {
+                unreachable!("encoding a call message to memory failed: {error}");
+            }
+        }
     }
+    out.put_u8(b'}');
+}
+
+/// Writes `{"type":…,"body":`: every envelope field but the body, in [`Envelope`]'s
+/// `Serialize` order.
+fn write_head(envelope: &Envelope, out: &mut impl BufMut) {
+    out.put_slice(b"{\"type\":");
+    json::write_str(out, envelope.message_type());
+    out.put_slice(b",\"version\":");
+    json::write_u64(out, crate::VERSION);
+    out.put_slice(b",\"conversation_id\":");
+    json::write_str(out, envelope.conversation_id.as_str());
+    out.put_slice(b",\"call_id\":");
+    json::write_str(out, envelope.call_id.as_str());
+    out.put_slice(b",\"party_id\":");
+    json::write_str(out, envelope.party_id.as_str());
+    out.put_slice(b",\"role\":");
+    json::write_str(out, envelope.role.as_str());
+    out.put_slice(b",\"seq\":");
+    json::write_u64(out, envelope.seq);
+    out.put_slice(b",\"body\":");
 }

@@ -126,6 +126,9 @@ impl Serialize for Envelope {
 pub(crate) struct Parsed {
     pub(crate) version: u64,
     pub(crate) envelope: Option<Envelope>,
+    /// Whether `body` was the object's last key (as every writer of ours puts it): the body's
+    /// text then ends where the frame's object does.
+    pub(crate) body_last: bool,
 }
 
 enum Field {
@@ -236,7 +239,9 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         let mut role = None;
         let mut seq = None;
         let mut body = None;
+        let mut body_last = false;
         while let Some(field) = map.next_key::<Field>()? {
+            body_last = matches!(field, Field::Body);
             match field {
                 Field::Type => set(&mut message_type, "type", map.next_value_seed(TypeName)?)?,
                 Field::Version => {
@@ -278,7 +283,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         }
         let version = version.ok_or_else(|| de::Error::missing_field("version"))?;
         if version != crate::VERSION {
-            return Ok(Parsed { version, envelope: None });
+            return Ok(Parsed { version, envelope: None, body_last });
         }
         let message_type = message_type.ok_or_else(|| de::Error::missing_field("type"))?;
         let message = match body {
@@ -301,6 +306,6 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
             seq: seq.ok_or_else(|| de::Error::missing_field("seq"))?,
             message,
         };
-        Ok(Parsed { version, envelope: Some(envelope) })
+        Ok(Parsed { version, envelope: Some(envelope), body_last })
     }
 }

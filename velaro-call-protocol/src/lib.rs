@@ -144,6 +144,7 @@
 
 mod codec;
 mod envelope;
+mod json;
 pub mod limits;
 pub mod message;
 mod reason;
@@ -152,7 +153,7 @@ pub mod schema;
 pub mod sdp;
 mod value;
 
-pub use codec::{DecodeError, decode, encode, encode_into};
+pub use codec::{DecodeError, Forwardable, decode, decode_forwardable, encode, encode_into};
 pub use envelope::{Envelope, Role, VERSION};
 pub use message::Message;
 pub use reason::{Device, MediaError, Reason};

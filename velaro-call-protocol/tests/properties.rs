@@ -3,13 +3,18 @@
 // Tests panic on purpose when an expectation fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+use std::fmt::Write as _;
+
 use proptest::prelude::*;
+use velaro_call_protocol::limits::MAX_FRAME_LEN;
 use velaro_call_protocol::message::answer::{AcceptBody, DeclineBody};
+use velaro_call_protocol::message::description::{DescriptionBody, SdpType, SessionDescription};
 use velaro_call_protocol::message::hangup::HangupBody;
 use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{QualityBody, QualityLevel};
 use velaro_call_protocol::{
-    CallId, ConversationId, Envelope, Message, PartyId, Reason, Role, decode, encode,
+    CallId, ConversationId, Envelope, Forwardable, Message, NegotiationId, PartyId, Reason, Role,
+    decode, decode_forwardable, encode,
 };
 
 fn fixture_frames() -> Vec<Vec<u8>> {
@@ -28,13 +33,39 @@ fn fixture_frames() -> Vec<Vec<u8>> {
 }
 
 /// Accepted frames re-encode to frames that decode to the same value, and encoding is stable.
+/// Decoded for forwarding, a frame gives the same envelope or the same error, and written
+/// again around its body as received (restamped, as a relay does) it decodes to the same
+/// message with the stamped identity.
 fn assert_round_trip(frame: &[u8]) -> Result<(), TestCaseError> {
-    if let Ok(envelope) = decode(frame) {
-        let encoded = encode(&envelope);
-        let again = decode(&encoded);
-        prop_assert_eq!(again.as_ref(), Ok(&envelope), "{}", String::from_utf8_lossy(&encoded));
-        prop_assert_eq!(encode(&again.unwrap()), encoded);
-    }
+    let envelope = match (decode(frame), decode_forwardable(frame)) {
+        (Err(error), Err(forwarding_error)) => {
+            prop_assert_eq!(error, forwarding_error);
+            return Ok(());
+        }
+        (Ok(envelope), Ok(mut forwardable)) => {
+            prop_assert_eq!(forwardable.envelope(), &envelope);
+            let stamp = (PartyId::new("relay-stamped-party").unwrap(), envelope.role.peer());
+            forwardable.stamp(stamp.0.clone(), stamp.1, envelope.seq);
+            let forwarded = forwardable.encode();
+            let mut expected = envelope.clone();
+            expected.stamp(stamp.0, stamp.1, envelope.seq);
+            if forwarded.len() <= MAX_FRAME_LEN {
+                let text = String::from_utf8_lossy(&forwarded);
+                prop_assert_eq!(decode(&forwarded), Ok(expected), "forwarded as {}", text);
+            }
+            envelope
+        }
+        (decoded, forwardable) => {
+            let forwardable = forwardable.map(Forwardable::into_envelope);
+            return Err(TestCaseError::fail(format!(
+                "decode gave {decoded:?}, decode_forwardable {forwardable:?}"
+            )));
+        }
+    };
+    let encoded = encode(&envelope);
+    let again = decode(&encoded);
+    prop_assert_eq!(again.as_ref(), Ok(&envelope), "{}", String::from_utf8_lossy(&encoded));
+    prop_assert_eq!(encode(&again.unwrap()), encoded);
     Ok(())
 }
 
@@ -113,6 +144,12 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         "[a-z_]{1,20}"
             .prop_map(|code| Message::from(DeclineBody::new(Reason::Other(format!("x_{code}"))))),
         Just(Message::from(HangupBody::new(Reason::IceTimeout))),
+        // Any text: the codec only size-checks an SDP, and writes it with its own escaper.
+        (any::<String>(), any::<bool>(), "[0-9A-Za-z._~-]{1,40}").prop_map(|(sdp, offer, id)| {
+            let sdp_type = if offer { SdpType::Offer } else { SdpType::Answer };
+            let description = SessionDescription::new(sdp_type, sdp);
+            Message::from(DescriptionBody::new(description, NegotiationId::new(id).unwrap()))
+        }),
         (any::<u32>(), 0.0f64..=100.0).prop_map(|(rtt, loss)| {
             Message::from(
                 QualityBody::new(QualityLevel::Good).with_measurements(rtt, loss).unwrap(),
@@ -158,7 +195,109 @@ proptest! {
     #[test]
     fn generated_envelopes_round_trip(envelope in envelope()) {
         let frame = encode(&envelope);
+        prop_assert_eq!(&frame, &serde_json::to_vec(&envelope).unwrap(), "encode is `Serialize`");
+        assert_round_trip(&frame)?;
         prop_assert_eq!(decode(&frame), Ok(envelope));
+    }
+
+    /// The same fixtures written as other JSON writers may: keys in another order, whitespace
+    /// anywhere, characters escaped as `\uXXXX` or `\/`. They decode to what the fixture
+    /// decodes to, and forward to it.
+    #[test]
+    fn rewritten_fixtures_decode_and_forward_alike(
+        pick in any::<prop::sample::Index>(),
+        choices in proptest::collection::vec(any::<u8>(), 64),
+    ) {
+        let frames = fixture_frames();
+        let frame = pick.get(&frames);
+        let value: serde_json::Value = serde_json::from_slice(frame).unwrap();
+        let mut writer = Rewriter { choices: &choices, at: 0, out: String::new() };
+        writer.value(&value);
+        let rewritten = writer.out.into_bytes();
+        let text = String::from_utf8_lossy(&rewritten).into_owned();
+        // An unknown message keeps its body's text: compare what the two encode to as JSON.
+        let as_json = |frame: &[u8]| {
+            decode(frame).map(|e| serde_json::from_slice::<serde_json::Value>(&encode(&e)).unwrap())
+        };
+        prop_assert_eq!(as_json(&rewritten), as_json(frame), "rewritten as {}", text);
+        assert_round_trip(&rewritten)?;
+    }
+}
+
+/// Writes a JSON value the way another writer might, each choice drawn from `choices`.
+struct Rewriter<'a> {
+    choices: &'a [u8],
+    at: usize,
+    out: String,
+}
+
+impl Rewriter<'_> {
+    fn choice(&mut self) -> u8 {
+        self.at += 1;
+        self.choices[self.at % self.choices.len()]
+    }
+
+    fn space(&mut self) {
+        let spaces = [" ", "\n", "\t", "\r\n  ", ""];
+        let pick = self.choice() as usize;
+        self.out.push_str(spaces[pick % spaces.len()]);
+    }
+
+    fn string(&mut self, text: &str) {
+        self.out.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => self.out.push_str("\\\""),
+                '\\' => self.out.push_str("\\\\"),
+                '/' if self.choice().is_multiple_of(2) => self.out.push_str("\\/"),
+                c if (c as u32) < 0x20 || self.choice().is_multiple_of(8) => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        write!(self.out, "\\u{unit:04x}").unwrap();
+                    }
+                }
+                c => self.out.push(c),
+            }
+        }
+        self.out.push('"');
+    }
+
+    fn value(&mut self, value: &serde_json::Value) {
+        self.space();
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                if self.choice().is_multiple_of(2) {
+                    entries.reverse();
+                }
+                self.out.push('{');
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.space();
+                    self.string(key);
+                    self.space();
+                    self.out.push(':');
+                    self.value(value);
+                }
+                self.space();
+                self.out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                self.out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.value(item);
+                }
+                self.out.push(']');
+            }
+            serde_json::Value::String(text) => self.string(text),
+            other => self.out.push_str(&other.to_string()),
+        }
+        self.space();
     }
 }
 
@@ -167,5 +306,11 @@ fn every_fixture_round_trips() {
     for frame in fixture_frames() {
         let envelope = decode(&frame).unwrap();
         assert_eq!(decode(&encode(&envelope)).unwrap(), envelope);
+        assert_round_trip(&frame).unwrap();
+        assert_eq!(
+            encode(&envelope),
+            serde_json::to_vec(&envelope).unwrap(),
+            "encode is `Serialize`"
+        );
     }
 }

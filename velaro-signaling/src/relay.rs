@@ -15,7 +15,8 @@ use velaro_call_state::velaro_call_protocol::velaro_ice_config::{
     CandidateFilter, CandidatePolicy,
 };
 use velaro_call_state::velaro_call_protocol::{
-    CallId, ConversationId, Envelope, Message, PartyId, Role, decode, encode, sdp,
+    CallId, ConversationId, Envelope, Message, PartyId, Role, decode, decode_forwardable, encode,
+    sdp,
 };
 use velaro_call_state::{Delivery, Fact, Referee, RefereeOutput};
 
@@ -38,10 +39,11 @@ use crate::observe::{self, in_span};
 /// session that fell behind), [`RelayOutput::Event`] (a call started or ended, a frame was
 /// refused: for the transcript and billing).
 ///
-/// The relay decodes (limits first), checks SDP, asks the conversation's [`Referee`], stamps
-/// the sender's identity from the connection, re-encodes and queues the frame for the other
-/// party's sessions; a refused frame is answered with `call.rejected`. Nothing here ends a
-/// conversation.
+/// The relay decodes (limits first), checks SDP, asks the conversation's [`Referee`] and queues
+/// the frame for the other party's sessions, in an envelope stamped with the sender's identity
+/// from the connection around the body as the sender wrote it (checked, never encoded again
+/// unless the privacy filter rewrote it); a refused frame is answered with `call.rejected`.
+/// Nothing here ends a conversation.
 ///
 /// Every frame the relay writes decodes with [`decode`]: what it forwards is checked against
 /// the frame limit after stamping (and decoded again when the privacy filter rewrote it), and
@@ -264,27 +266,40 @@ impl Relay {
         }
         let (conversation_id, role, party) =
             (sender.conversation.clone(), sender.role, sender.party.clone());
-        let mut envelope = match decode(frame) {
-            Ok(envelope) => envelope,
+        let mut received = match decode_forwardable(frame) {
+            Ok(received) => received,
             Err(error) => {
                 self.refuse(session, None, error.reject_code(), error.to_string());
                 return Ok(());
             }
         };
-        if let Message::Description(body) = &envelope.message
+        if let Message::Description(body) = &received.envelope().message
             && let Err(error) = sdp::check(&body.description)
         {
             let detail = format!("body.description.sdp: {error}");
-            self.refuse(session, Some(&envelope), RejectCode::Invalid, detail);
+            self.refuse(session, Some(received.envelope()), RejectCode::Invalid, detail);
             return Ok(());
         }
+        // Stamped and written before it is judged: a frame that cannot be forwarded as it
+        // would be written must not change the call either. The sender's body travels as it
+        // came unless the privacy filter rewrites it.
         let filter = self.config.visitor_candidates.filter(|_| role == Role::Visitor);
-        let filtered =
-            filter.is_some_and(|filter| filter_candidates(filter, &mut envelope.message));
-        // Written before it is judged: a frame that cannot be forwarded as it would be written
-        // must not change the call either.
-        envelope.stamp(party.clone(), role, envelope.seq);
-        let forwarded = Bytes::from(encode(&envelope));
+        let (envelope, forwarded, filtered) = match filter {
+            Some(filter) if carries_candidates(&received.envelope().message) => {
+                let mut envelope = received.into_envelope();
+                filter_candidates(filter, &mut envelope.message);
+                envelope.stamp(party.clone(), role, envelope.seq);
+                let forwarded = encode(&envelope);
+                (envelope, forwarded, true)
+            }
+            _ => {
+                let seq = received.envelope().seq;
+                received.stamp(party.clone(), role, seq);
+                let forwarded = received.encode();
+                (received.into_envelope(), forwarded, false)
+            }
+        };
+        let forwarded = Bytes::from(forwarded);
         if let Some((code, detail)) = unwritable(&forwarded, filtered) {
             self.refuse(session, Some(&envelope), code, detail);
             return Ok(());
@@ -577,10 +592,16 @@ fn unwritable(frame: &[u8], filtered: bool) -> Option<(RejectCode, String)> {
     None
 }
 
+/// Whether the message carries candidates (in a candidates frame or an SDP), which the privacy
+/// filter may drop or rewrite.
+fn carries_candidates(message: &Message) -> bool {
+    matches!(message, Message::Candidates(_) | Message::Description(_))
+}
+
 /// Applies the privacy filter to the candidates a message carries: dropped ones disappear,
 /// kept ones may be rewritten (a relay candidate's related address blanked). End-of-candidates
-/// markers pass. Returns whether the message carries candidates (and so may have changed).
-fn filter_candidates(filter: CandidateFilter, message: &mut Message) -> bool {
+/// markers pass.
+fn filter_candidates(filter: CandidateFilter, message: &mut Message) {
     match message {
         Message::Candidates(body) => {
             body.candidates.retain_mut(|init| match init.candidate.take() {
@@ -593,12 +614,10 @@ fn filter_candidates(filter: CandidateFilter, message: &mut Message) -> bool {
                     Err(_) => false,
                 },
             });
-            true
         }
         Message::Description(body) => {
             body.description.sdp = filter.filter_sdp(&body.description.sdp).sdp;
-            true
         }
-        _ => false,
+        _ => {}
     }
 }
