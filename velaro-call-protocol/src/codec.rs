@@ -193,7 +193,7 @@ impl Forwardable<'_> {
         let Some(body) = self.body else {
             return encode(&self.envelope);
         };
-        let mut frame = Vec::with_capacity(ENVELOPE_LEN + body.len());
+        let mut frame = Vec::with_capacity(head_len(&self.envelope) + body.len() + 1);
         write_head(&self.envelope, &mut frame);
         frame.put_slice(body.as_bytes());
         frame.put_u8(b'}');
@@ -325,13 +325,24 @@ pub fn encode_into(envelope: &Envelope, buffer: &mut BytesMut) {
     write(envelope, buffer);
 }
 
-/// About as long as an envelope's fields are, ids included.
-const ENVELOPE_LEN: usize = 256;
+/// At least as long as [`write_head`]'s output, and only the longest role and seq longer: the
+/// frames a relay logs keep their allocation.
+fn head_len(envelope: &Envelope) -> usize {
+    // The keys and punctuation (94 bytes), the version, the longest role and seq.
+    const FIXED: usize = 94 + 1 + "visitor".len() + "9007199254740991".len();
+    FIXED
+        + envelope.message_type().len()
+        + envelope.conversation_id.as_str().len()
+        + envelope.call_id.as_str().len()
+        + envelope.party_id.as_str().len()
+}
 
 /// About how long the frame will be, so that a description's buffer is allocated once instead
 /// of doubling its way up to the SDP's size.
 fn size_hint(envelope: &Envelope) -> usize {
-    ENVELOPE_LEN
+    const BODY: usize = 128;
+    head_len(envelope)
+        + BODY
         + match &envelope.message {
             // Every line ending becomes `\r\n` (four bytes for two).
             Message::Description(body) => body.description.sdp.len() * 21 / 20,
@@ -397,4 +408,31 @@ fn write_head(envelope: &Envelope, out: &mut impl BufMut) {
     out.put_slice(b",\"seq\":");
     json::write_u64(out, envelope.seq);
     out.put_slice(b",\"body\":");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Reason;
+    use crate::limits::MAX_SEQ;
+    use crate::message::hangup::HangupBody;
+    use crate::value::{CallId, ConversationId};
+
+    #[test]
+    fn the_head_fits_its_estimate() {
+        for (role, seq) in [(Role::Visitor, MAX_SEQ), (Role::Agent, 1)] {
+            let envelope = Envelope::new(
+                ConversationId::new("c".repeat(255)).unwrap_or_else(|e| panic!("{e}")),
+                CallId::new("call-1").unwrap_or_else(|e| panic!("{e}")),
+                PartyId::relay(),
+                role,
+                seq,
+                HangupBody::new(Reason::UserHangup),
+            );
+            let mut head = Vec::new();
+            write_head(&envelope, &mut head);
+            assert!(head.len() <= head_len(&envelope), "{} > {}", head.len(), head_len(&envelope));
+            assert!(head_len(&envelope) - head.len() <= 17, "{}", head.len());
+        }
+    }
 }

@@ -228,16 +228,12 @@ impl Relay {
             .get(&target.conversation)
             .ok_or_else(|| RelayError::UnknownConversation(target.conversation.clone()))?;
         in_span!(&conversation.span);
-        let missed = |(sender, seq, _): &&(PartyId, u64, Bytes)| {
-            seen.iter().find(|(s, _)| s == sender).is_none_or(|(_, last)| seq > last)
-        };
         let missing: Vec<Bytes> = conversation
             .parties
             .iter()
             .filter(|p| p.id == target.party && p.role == target.role)
-            .flat_map(|p| p.log.frames.iter())
-            .filter(missed)
-            .map(|(_, _, frame)| frame.clone())
+            .flat_map(|p| p.log.missed(seen))
+            .cloned()
             .collect();
         observe::resumed(session, missing.len());
         for frame in missing {
@@ -495,39 +491,22 @@ impl Relay {
             conversation.logged_call = Some(envelope.call_id.clone());
         }
         for party in conversation.parties.iter_mut().filter(|p| delivery.includes(p.role, &p.id)) {
-            party.log.push(envelope.party_id.clone(), envelope.seq, frame.clone());
+            party.log.push(&envelope.party_id, envelope.seq, frame.clone());
         }
-        let targets: Vec<SessionId> = conversation
-            .sessions
-            .iter()
-            .filter(|id| self.sessions.get(id).is_some_and(|s| delivery.includes(s.role, &s.party)))
-            .copied()
-            .collect();
-        for session in targets {
-            self.enqueue(session, frame.clone());
+        for session in &conversation.sessions {
+            if let Some(to) = self.sessions.get_mut(session)
+                && delivery.includes(to.role, &to.party)
+            {
+                enqueue(&self.config, &mut self.outputs, *session, to, frame.clone());
+            }
         }
     }
 
-    /// Queues `frame` for `session`. A session whose queue is full is a slow consumer: it is
-    /// disconnected ([`RelayOutput::Close`]) rather than buffered without bound or quietly
-    /// left without the frame; its party keeps the replay log for a resume.
+    /// Queues `frame` for `session` (see [`enqueue`]).
     fn enqueue(&mut self, session: SessionId, frame: Bytes) {
-        let Some(to) = self.sessions.get_mut(&session) else { return };
-        if to.closing {
-            return;
+        if let Some(to) = self.sessions.get_mut(&session) {
+            enqueue(&self.config, &mut self.outputs, session, to, frame);
         }
-        if to.queue.len() >= self.config.max_queued {
-            to.closing = true;
-            observe::slow_session(session, to.queue.len());
-            to.queue = VecDeque::new();
-            self.outputs.push_back(RelayOutput::Close(session));
-            return;
-        }
-        if to.queue.is_empty() {
-            self.outputs.push_back(RelayOutput::Transmit(session));
-        }
-        to.queue.push_back(frame);
-        observe::queued();
     }
 
     /// Answers `session` with a `call.rejected` about its frame.
@@ -571,6 +550,33 @@ impl Drop for Relay {
         let queued = self.sessions.values().map(|s| s.queue.len()).sum();
         observe::relay_dropped(self.sessions.len(), self.conversations.len(), queued);
     }
+}
+
+/// Queues `frame` for session `id` (`to`). A session whose queue is full is a slow consumer: it
+/// is disconnected ([`RelayOutput::Close`]) rather than buffered without bound or quietly left
+/// without the frame; its party keeps the replay log for a resume.
+fn enqueue(
+    config: &RelayConfig,
+    outputs: &mut VecDeque<RelayOutput>,
+    id: SessionId,
+    to: &mut Session,
+    frame: Bytes,
+) {
+    if to.closing {
+        return;
+    }
+    if to.queue.len() >= config.max_queued {
+        to.closing = true;
+        observe::slow_session(id, to.queue.len());
+        to.queue = VecDeque::new();
+        outputs.push_back(RelayOutput::Close(id));
+        return;
+    }
+    if to.queue.is_empty() {
+        outputs.push_back(RelayOutput::Transmit(id));
+    }
+    to.queue.push_back(frame);
+    observe::queued();
 }
 
 /// Why a frame, as the relay would forward it, cannot be: over the frame limit once stamped

@@ -36,18 +36,42 @@ pub(super) const MAX_REPLAY_BYTES: usize = 1024 * 1024;
 /// oldest forgotten first past [`MAX_REPLAY`] frames or [`MAX_REPLAY_BYTES`].
 #[derive(Debug, Default)]
 pub(super) struct ReplayLog {
-    pub(super) frames: VecDeque<(PartyId, u64, Bytes)>,
-    pub(super) bytes: usize,
+    /// The senders of the logged frames, each once (a call has a handful): a frame names its
+    /// sender by index, so logging a frame allocates nothing but its place in the queue.
+    senders: Vec<PartyId>,
+    frames: VecDeque<(usize, u64, Bytes)>,
+    bytes: usize,
 }
 
 impl ReplayLog {
-    pub(super) fn push(&mut self, sender: PartyId, seq: u64, frame: Bytes) {
+    pub(super) fn push(&mut self, sender: &PartyId, seq: u64, frame: Bytes) {
+        let sender = self.senders.iter().position(|known| known == sender).unwrap_or_else(|| {
+            self.senders.push(sender.clone());
+            self.senders.len() - 1
+        });
         self.bytes += frame.len();
         self.frames.push_back((sender, seq, frame));
         while self.frames.len() > MAX_REPLAY || self.bytes > MAX_REPLAY_BYTES {
             let Some((_, _, old)) = self.frames.pop_front() else { break };
             self.bytes -= old.len();
         }
+    }
+
+    /// The logged frames `seen` does not cover, in order: above the `seq` it gives for their
+    /// sender, or every frame of a sender it does not name.
+    pub(super) fn missed<'a>(
+        &'a self,
+        seen: &'a [(PartyId, u64)],
+    ) -> impl Iterator<Item = &'a Bytes> + 'a {
+        let last: Vec<Option<u64>> = self
+            .senders
+            .iter()
+            .map(|sender| seen.iter().find(|(s, _)| s == sender).map(|(_, seq)| *seq))
+            .collect();
+        self.frames.iter().filter_map(move |(sender, seq, frame)| {
+            let last = last.get(*sender).copied().flatten();
+            last.is_none_or(|last| *seq > last).then_some(frame)
+        })
     }
 
     pub(super) fn clear(&mut self) {
