@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use velaro_call_protocol::message::answer::AcceptBody;
 use velaro_call_protocol::message::candidates::{CandidatesBody, IceCandidate};
 use velaro_call_protocol::message::description::{DescriptionBody, SdpType, SessionDescription};
-use velaro_call_protocol::message::hangup::HangupBody;
+use velaro_call_protocol::message::hangup::{HangupBody, RejectCode, RejectedBody};
 use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{AudioOnlyReason, DisplaySurface, StreamId};
 use velaro_call_protocol::{
@@ -648,6 +648,7 @@ fn ice_never_connected_within_thirty_seconds_of_the_answer_ends_ice_failed() {
     let mut visitor = consented_visitor(now);
     visitor.handle_message(now, offer(2, "a1", "agnt")).unwrap();
     visitor.handle_media(now, MediaEvent::LocalDescription(sdp(SdpType::Answer, "vstr"))).unwrap();
+    visitor.handle_timeout(now + secs(1)); // the offer is acknowledged to the relay
     assert_eq!(visitor.poll_timeout(), Some(now + secs(30)));
     visitor.handle_timeout(now + secs(30));
     let summary = visitor.summary().unwrap();
@@ -885,4 +886,66 @@ fn an_idle_live_call_holds_under_2_kib() {
             size_of::<Call>()
         );
     }
+}
+
+// --- acknowledging to the relay ---
+
+/// The `call.ack`s among `outputs`: their `seq` and what they acknowledge.
+fn acks(outputs: &[Output]) -> Vec<(u64, Vec<(PartyId, u64)>)> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Send(Envelope { seq, message: Message::Ack(ack), .. }) => {
+                Some((*seq, ack.seen.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn frames_are_acknowledged_once_per_burst_and_a_relay_without_acks_ends_them_quietly() {
+    let now = start();
+    let ms = Duration::from_millis;
+    let agent = PartyId::new("agent-1").unwrap();
+    let mut visitor = consented_visitor(now);
+    let candidates = |port| CandidatesBody::new(vec![candidate("agnt", port)]);
+    // The invite came at `now`; the offer and a candidate join it in one ack a second after
+    // the offer.
+    visitor.handle_message(now + ms(500), offer(2, "a1", "agnt")).unwrap();
+    visitor.handle_message(now + ms(600), from_agent(3, candidates(5000))).unwrap();
+    visitor.handle_timeout(now + ms(1499));
+    assert_eq!(acks(&drain(&mut visitor)), vec![]);
+    visitor.handle_timeout(now + ms(1500));
+    let sent = acks(&drain(&mut visitor));
+    assert_eq!(
+        sent.iter().map(|(_, seen)| seen.clone()).collect::<Vec<_>>(),
+        [vec![(agent.clone(), 3)]]
+    );
+    // Nothing new, nothing to acknowledge; a duplicate is nothing new.
+    visitor.handle_message(now + secs(2), from_agent(3, candidates(5000))).unwrap();
+    visitor.handle_timeout(now + secs(5));
+    assert_eq!(acks(&drain(&mut visitor)), vec![]);
+    // A new frame is acknowledged in its turn.
+    visitor.handle_message(now + secs(5), from_agent(4, candidates(5001))).unwrap();
+    visitor.handle_timeout(now + secs(6));
+    let sent = acks(&drain(&mut visitor));
+    let [(ack_seq, seen)] = sent.as_slice() else { panic!("one ack: {sent:?}") };
+    assert_eq!(seen, &vec![(agent.clone(), 4)]);
+
+    // A relay that predates acks refuses this one: no news for the user, and no more acks.
+    // (Any refusal of an ack ends them: the relay has said it does not want them.)
+    let (conversation, call) = ids();
+    let refusal = RejectedBody::new(
+        RejectCode::UnknownType,
+        "message type call.ack is not relayed".to_owned(),
+        Some(*ack_seq),
+    );
+    let notice = Envelope::new(conversation, call, PartyId::relay(), Role::Visitor, 1, refusal);
+    visitor.handle_message(now + secs(6), notice).unwrap();
+    assert_eq!(drain(&mut visitor), vec![], "the refusal of an ack is not an event");
+    visitor.handle_message(now + secs(7), from_agent(5, candidates(5002))).unwrap();
+    visitor.handle_timeout(now + secs(20));
+    assert_eq!(acks(&drain(&mut visitor)), vec![]);
+    assert_eq!(visitor.phase(), Phase::Connecting, "the call goes on");
 }

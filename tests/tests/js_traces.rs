@@ -1018,6 +1018,27 @@ fn traces() -> Vec<Trace> {
     all.push(t);
 
     let mut t = Trace::new(
+        "acks_to_the_relay",
+        "Visitor: what the call took is acknowledged to the relay a second after it came, one \
+         call.ack per burst and again after new frames; a relay that refuses an ack as an \
+         unknown type hears no more of them, and nobody is told.",
+        Role::Visitor,
+    );
+    t.frame(0, frame("agent-1", Role::Agent, 1, invite_body()));
+    t.peer_seq = 1;
+    t.peer(500, described(offer("agentg1"), "a1"))
+        .peer(600, candidates("agentg1", [50000]))
+        .wait(1000)
+        .wait(3000)
+        .peer(3000, candidates("agentg1", [50002]))
+        .wait(4000)
+        // The visitor's seq 1 is its ringing, 2 and 3 its acks.
+        .frame(4100, rejected(RejectCode::UnknownType, "message type call.ack is not relayed", 3))
+        .peer(4200, candidates("agentg1", [50004]))
+        .wait(6000);
+    all.push(t);
+
+    let mut t = Trace::new(
         "frames_that_are_not_for_the_call",
         "Agent: a duplicate is dropped; once bound, another visitor tab's frames are ignored; \
          a newer peer's unknown message type is ignored; a frame of our own side is refused.",
@@ -1106,6 +1127,7 @@ fn constants() -> Value {
             "quality_sustain": tuning::QUALITY_SUSTAIN,
         },
         "timings_ms": {
+            "ack_delay": ms(timings.ack_delay),
             "candidate_batch": ms(timings.candidate_batch),
             "ice_connect": ms(timings.ice_connect),
             "ice_reconnect": ms(timings.ice_reconnect),
@@ -1215,6 +1237,20 @@ fn traces_end_as_they_say() {
     assert_eq!(ended_reason(&find("relay_refusals")), Some(json!("busy")));
     assert_eq!(last_phase(&find("glare_the_visitor_rolls_back")), "active");
     assert_eq!(last_phase(&find("refusals_in_a_call_are_reported")), "active");
+    let acks = find("acks_to_the_relay");
+    let outputs: Vec<&Value> =
+        acks.steps.iter().flat_map(|s| s["outputs"].as_array().unwrap()).collect();
+    let sent_acks: Vec<&Value> =
+        outputs.iter().filter_map(|o| o.get("send")).filter(|f| f["type"] == "call.ack").collect();
+    assert_eq!(sent_acks.len(), 2, "{sent_acks:?}");
+    assert_eq!(sent_acks[0]["seq"], 2);
+    assert_eq!(sent_acks[0]["body"]["seen"], "agent-1:3");
+    assert_eq!(sent_acks[1]["seq"], 3);
+    assert_eq!(sent_acks[1]["body"]["seen"], "agent-1:4");
+    assert!(
+        outputs.iter().all(|o| o.get("event").is_none_or(|e| e["type"] != "rejected")),
+        "the refused ack is not an event"
+    );
     let consent = find("consent_before_media");
     let before: Vec<&Value> =
         consent.steps.iter().take(3).flat_map(|s| s["outputs"].as_array().unwrap()).collect();

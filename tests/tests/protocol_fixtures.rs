@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use velaro_call_protocol::message::ack::AckBody;
 use velaro_call_protocol::message::answer::{
     AcceptBody, CancelBody, DeclineBody, RingingBody, SelectAnswerBody,
 };
@@ -168,6 +169,7 @@ fn canonical() -> Vec<(&'static str, Envelope)> {
                 RejectedBody::new(RejectCode::Forbidden, "only an agent may invite", Some(3)),
             ),
         ),
+        ("ack.json", visitor(9, AckBody::new(vec![(PartyId::new("agent-tab-1").unwrap(), 7)]))),
     ]
 }
 

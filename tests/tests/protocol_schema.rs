@@ -23,6 +23,7 @@ use velaro_call_protocol::message::invite::Capability;
 use velaro_call_protocol::message::media::{
     AudioOnlyReason, DisplaySurface, QualityLevel, StreamPurpose,
 };
+use velaro_call_protocol::resume::MAX_CURSOR_ENTRIES;
 use velaro_call_protocol::schema::{SCHEMA_DIALECT, SCHEMA_ID, json_schema};
 use velaro_call_protocol::{Device, MediaError, Message, Reason, VERSION, decode};
 
@@ -433,6 +434,8 @@ fn tolerated_variants_are_accepted_by_both() {
             with(fixture("hangup.json"), "/body/reason/device", json!("camera")),
         ),
         ("decline without reason", with(fixture("decline.json"), "/body", json!({}))),
+        ("ack of nothing", with(fixture("ack.json"), "/body/seen", json!(""))),
+        ("ack of two senders", with(fixture("ack.json"), "/body/seen", json!("a:1,relay.x:9"))),
     ] {
         assert_both_accept(what, &frame);
     }
@@ -562,9 +565,18 @@ fn refused_frames_are_refused_by_both() {
         ),
         ("hangup body null", with(fixture("hangup.json"), "/body", json!(null))),
         ("hangup body a string", with(fixture("hangup.json"), "/body", json!("bye"))),
+        ("ack without seen", with(fixture("ack.json"), "/body", json!({}))),
+        ("ack of seq 0", with(fixture("ack.json"), "/body/seen", json!("agent-tab-1:0"))),
+        ("ack entry without seq", with(fixture("ack.json"), "/body/seen", json!("agent-tab-1"))),
+        ("ack with a trailing comma", with(fixture("ack.json"), "/body/seen", json!("a:1,"))),
     ] {
         assert_both_refuse(what, &frame);
     }
+}
+
+/// A resume cursor of `entries` senders.
+fn cursor(entries: usize) -> String {
+    (0..entries).map(|i| format!("p{i}:{}", i + 1)).collect::<Vec<_>>().join(",")
 }
 
 /// Each limit: the value at it passes both checks, one past it fails both.
@@ -665,6 +677,11 @@ fn limits_agree_at_their_boundaries() {
             "loss",
             with(fixture("quality.json"), "/body/loss_pct", json!(100.0)),
             with(fixture("quality.json"), "/body/loss_pct", json!(100.5)),
+        ),
+        (
+            "ack entries",
+            with(fixture("ack.json"), "/body/seen", json!(cursor(MAX_CURSOR_ENTRIES))),
+            with(fixture("ack.json"), "/body/seen", json!(cursor(MAX_CURSOR_ENTRIES + 1))),
         ),
     ];
     for (what, at_limit, past_limit) in &cases {

@@ -1,7 +1,8 @@
 //! Load: 10,000 concurrent calls (20,000 sessions) through one relay in this process, each doing
 //! a full set-up (invite, ringing, accept, select, offer, answer, candidates both ways, media) and
 //! a hangup. Every frame is counted: sent, delivered, refused; none may be lost or duplicated.
-//! Prints the relay's memory per live call and the peak RSS.
+//! Each client acknowledges what it took (`call.ack`, as a `Call` does a second later) before
+//! the next step. Prints the relay's memory per live call and the peak RSS.
 //!
 //! `VELARO_LOAD_CALLS` sets the number of calls (10,000 by default).
 
@@ -10,6 +11,7 @@
 
 use std::time::Instant;
 
+use velaro_call_protocol::message::ack::AckBody;
 use velaro_call_protocol::message::answer::{AcceptBody, RingingBody, SelectAnswerBody};
 use velaro_call_protocol::message::candidates::{CandidatesBody, IceCandidate};
 use velaro_call_protocol::message::description::{DescriptionBody, SdpType};
@@ -98,7 +100,7 @@ fn ten_thousand_concurrent_calls_through_one_relay() {
         })
         .collect();
 
-    let (mut sent, mut delivered) = (0u64, 0u64);
+    let (mut sent, mut delivered, mut acks) = (0u64, 0u64, 0u64);
     let (mut started_events, mut ended) = (0, 0);
     // Each step, across every call before the next: all 10,000 calls are live at once.
     let steps: Vec<(Role, Box<dyn Fn() -> Message>)> = vec![
@@ -170,6 +172,27 @@ fn ten_thousand_concurrent_calls_through_one_relay() {
             assert!(relay.poll_transmit(session).is_none(), "step {step}: nothing refused");
             assert_eq!(got, 1, "step {step} of call {i}: exactly one delivery");
             delivered += got;
+            // The receiver acknowledges it: the relay forgets it, forwards and answers nothing.
+            let (receiver, receiver_role) = if *role == Role::Agent {
+                (visitor_party.clone(), Role::Visitor)
+            } else {
+                (agent_party.clone(), Role::Agent)
+            };
+            let sender = if *role == Role::Agent { &agent_party } else { &visitor_party };
+            let sender_seq = if *role == Role::Agent { seqs[i].0 } else { seqs[i].1 };
+            let receiver_seq = if *role == Role::Agent { &mut seqs[i].1 } else { &mut seqs[i].0 };
+            *receiver_seq += 1;
+            let ack = Envelope::new(
+                call.conversation.clone(),
+                call.call_id.clone(),
+                receiver,
+                receiver_role,
+                *receiver_seq,
+                AckBody::new(vec![(sender.clone(), sender_seq)]),
+            );
+            relay.handle_frame(now, to, &encode(&ack)).unwrap();
+            acks += 1;
+            assert!(relay.poll_output().is_none(), "step {step}: an ack is answered with nothing");
         }
         if step == steps.len() - 1 {
             live_memory = current_rss_kib().unwrap_or_default().saturating_sub(rss_before);
@@ -201,7 +224,8 @@ fn ten_thousand_concurrent_calls_through_one_relay() {
     assert_eq!(sent, delivered, "no frame lost, none duplicated, none refused");
     let elapsed = started.elapsed();
     eprintln!(
-        "load: {calls} calls, {} sessions, {sent} frames sent, {delivered} delivered, 0 refused, in {:.2} s; \
+        "load: {calls} calls, {} sessions, {sent} frames sent, {delivered} delivered, 0 refused, \
+         {acks} acks, in {:.2} s; \
          relay memory per live call ~{} B (RSS growth {} KiB with all calls live, frames delivered \
          and replay logs included); peak RSS {} KiB",
         relay.session_count(),

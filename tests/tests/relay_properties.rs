@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use velaro_call_protocol::limits::{MAX_CLIENT_SEQ, MAX_FRAME_LEN, MAX_SEQ};
+use velaro_call_protocol::message::ack::AckBody;
 use velaro_call_protocol::message::answer::{
     AcceptBody, CancelBody, DeclineBody, RingingBody, SelectAnswerBody,
 };
@@ -128,7 +129,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => connect,
         1 => (0usize..8).prop_map(|session| Op::Disconnect { session }),
         1 => (0usize..8, 0u64..6).prop_map(|(session, seen)| Op::Resume { session, seen }),
-        12 => (0usize..8, 0usize..2, seq(), 0u8..14, corruption()).prop_map(
+        12 => (0usize..8, 0usize..2, seq(), 0u8..15, corruption()).prop_map(
             |(session, call, seq, kind, corrupt)| Op::Frame { session, call, seq, kind, corrupt }
         ),
         2 => prop_oneof![Just(1u64), Just(2_000), Just(10_000), Just(20_000), Just(61_000)]
@@ -179,6 +180,7 @@ fn message(kind: u8, call: &str) -> Message {
         10 => MediaBody::default().into(),
         11 => QualityBody::new(QualityLevel::Poor).into(),
         12 => HangupBody::default().into(),
+        13 => AckBody::new(PARTIES.iter().take(4).map(|party| (party.clone(), 3)).collect()).into(),
         _ => decode(br#"{"type":"call.future","version":1,"conversation_id":"conv-1","call_id":"c","party_id":"p","role":"agent","seq":1}"#)
             .unwrap()
             .message,
@@ -312,6 +314,10 @@ impl Host {
                     envelope.party_id
                 );
                 prop_assert!(envelope.party_id != *party || relays_own, "its own frame came back");
+                prop_assert!(
+                    !matches!(envelope.message, Message::Ack(_)),
+                    "an ack, the relay's own business, was forwarded"
+                );
                 // Forwarded, not rewritten: the message is what its sender wrote. Two kinds are
                 // the relay's own under a party's name: the relay-only filter rewrites a
                 // visitor's candidates and SDP, and the relay ends a call on a party's behalf

@@ -182,6 +182,8 @@ export type CallError = {
 };
 /** The call's timings in milliseconds; the defaults are the crate's. */
 export interface Timings {
+    /** How long frames taken from the peer wait to be acknowledged to the relay (`call.ack`). */
+    ack_delay: number;
     candidate_batch: number;
     ice_connect: number;
     ice_restart_after: number;

@@ -7,11 +7,13 @@
 import { answers, check, summarize } from "./sdp.js";
 import { LocalCandidates, RemoteCandidates, isEndOfCandidates } from "./candidates.js";
 import { Dedupe } from "./dedupe.js";
+import { formatResumeCursor } from "./resume.js";
 import { QualityMonitor, qualityLevel, qualityRank } from "./quality.js";
 import { isRefusal, mediaHelp } from "./texts.js";
 import { CAPABILITY_VALUES, DEFAULT_INVITE_LIFETIME_MS, MESSAGE_TYPES, TIMINGS_MS, VERSION } from "./generated/wire.js";
 /** In this order: two timers due at the same instant fire in it. */
-const TIMERS = ["invite_expiry", "candidate_batch", "ice_connect", "ice_restart", "ice_reconnect"];
+const TIMERS = [0 /* Timer.InviteExpiry */, 1 /* Timer.CandidateBatch */, 2 /* Timer.IceConnect */, 3 /* Timer.IceRestart */, 4 /* Timer.IceReconnect */, 5 /* Timer.Ack */];
+const notAllowed = (input) => ({ kind: "not_allowed", input });
 const AUDIO_ONLY = { audio: true, video: false };
 const VIDEO_ONLY = { audio: false, video: true };
 const KNOWN_TYPES = MESSAGE_TYPES;
@@ -102,6 +104,9 @@ export class CallMachine {
     #remoteCandidates = new RemoteCandidates();
     #remoteLevel = null;
     #startedAt;
+    /** The seq of the last `call.ack` (0 before the first: no frame has it), to recognise a
+     *  notice about it; -1 once the relay refused one (no more for this call). */
+    #ackSeq = 0;
     constructor(role, config, callId, now, state) {
         this.role = role;
         this.callId = callId;
@@ -119,14 +124,14 @@ export class CallMachine {
         if (invite.type !== "call.invite")
             return { kind: "not_an_invite" };
         if (invite.role !== "agent")
-            return { kind: "not_allowed", input: "call.invite" };
+            return notAllowed("call.invite");
         if (invite.conversation_id !== config.conversation_id)
             return { kind: "wrong_call" };
         const body = invite.body;
         const call = new CallMachine("visitor", config, invite.call_id, now, { phase: "prompting", requested: body.media, heldOffer: null });
         call.#dedupe.firstTime(invite.party_id, invite.seq);
         call.#remote = invite.party_id;
-        call.#timers.set("invite_expiry", now + body.lifetime_ms);
+        call.#timers.set(0 /* Timer.InviteExpiry */, now + body.lifetime_ms);
         call.#event({ type: "prompt", text: body.prompt.text, locale: body.prompt.locale ?? null, media: body.media });
         call.#send("call.ringing", {});
         return call;
@@ -180,13 +185,23 @@ export class CallMachine {
         const body = (frame.body ?? {});
         // Relay notices answer our own frames.
         if (frame.type === "call.rejected") {
-            this.#onRejected(now, body);
+            const rejected = body;
+            // A refused ack is not news for the user (an ack only saves the relay memory); a relay
+            // that refuses one (one that predates acks, say) hears no more of them.
+            if (rejected.rejected_seq !== this.#ackSeq)
+                this.#onRejected(now, rejected);
+            else
+                this.#ackSeq = -1;
             return undefined;
         }
         if (frame.role === this.role)
-            return { kind: "not_allowed", input: "a message from our own side" };
+            return notAllowed("a message from our own side");
         if (!this.#dedupe.firstTime(frame.party_id, frame.seq))
             return undefined;
+        // Acknowledged to the relay within `timings.ack_delay`, with whatever else comes meanwhile,
+        // so that it can forget what a resume never replays.
+        if (!this.#timers.has(5 /* Timer.Ack */))
+            this.#timers.set(5 /* Timer.Ack */, now + this.#config.timings.ack_delay);
         // Once bound, only the bound peer speaks for the call.
         if (this.#remote !== null && this.#remote !== frame.party_id)
             return undefined;
@@ -229,7 +244,7 @@ export class CallMachine {
             this.#end(now, body.reason ?? { code: "user_hangup" }, peerOf(role));
         }
         else if (KNOWN_TYPES.includes(type)) {
-            return { kind: "not_allowed", input: type };
+            return notAllowed(type);
         }
         // A newer peer's message types are not ours to act on.
         return undefined;
@@ -279,7 +294,7 @@ export class CallMachine {
             }
             case "start_screen_share": {
                 if (this.role !== "agent")
-                    return { kind: "not_allowed", input: "screen share" };
+                    return notAllowed("screen share");
                 const call = this.#inCall("screen share");
                 if ("kind" in call)
                     return call;
@@ -301,7 +316,7 @@ export class CallMachine {
             }
             case "switch_to_audio_only": {
                 if (this.role !== "agent")
-                    return { kind: "not_allowed", input: "audio only" };
+                    return notAllowed("audio only");
                 const call = this.#inCall("audio only");
                 if ("kind" in call)
                     return call;
@@ -344,8 +359,8 @@ export class CallMachine {
                     this.#gatheringComplete(call);
                 else if (call.negotiation.localCandidates.gathered(event.candidate))
                     this.#flushCandidates(call);
-                else if (!this.#timers.has("candidate_batch"))
-                    this.#timers.set("candidate_batch", now + this.#config.timings.candidate_batch);
+                else if (!this.#timers.has(1 /* Timer.CandidateBatch */))
+                    this.#timers.set(1 /* Timer.CandidateBatch */, now + this.#config.timings.candidate_batch);
                 return undefined;
             }
             case "gathering_complete": {
@@ -383,23 +398,29 @@ export class CallMachine {
             if (this.isEnded)
                 return;
             switch (due) {
-                case "invite_expiry":
+                case 0 /* Timer.InviteExpiry */:
                     this.#onInviteExpired(now);
                     break;
-                case "candidate_batch":
+                case 1 /* Timer.CandidateBatch */:
                     if (this.#state.phase === "in_call")
                         this.#flushCandidates(this.#state.call);
                     break;
-                case "ice_connect":
+                case 2 /* Timer.IceConnect */:
                     if (this.#state.phase === "in_call" && this.#state.call.connection.kind === "connecting")
                         this.#fail(now, { code: "ice_failed" });
                     break;
-                case "ice_restart":
+                case 3 /* Timer.IceRestart */:
                     this.#onIceRestartDue();
                     break;
-                case "ice_reconnect":
+                case 4 /* Timer.IceReconnect */:
                     if (this.#state.phase === "in_call" && this.#state.call.connection.kind === "reconnecting")
                         this.#fail(now, { code: "ice_timeout" });
+                    break;
+                case 5 /* Timer.Ack */:
+                    if (this.#ackSeq < 0)
+                        break;
+                    this.#ackSeq = this.#nextSeq;
+                    this.#send("call.ack", { seen: formatResumeCursor(this.#dedupe.highest()) });
                     break;
             }
         }
@@ -407,7 +428,7 @@ export class CallMachine {
     // ---- before the answer ------------------------------------------------------------------
     #invite(action) {
         if (this.role !== "agent")
-            return { kind: "not_allowed", input: "invite" };
+            return notAllowed("invite");
         if (this.#state.phase !== "idle")
             return this.#wrongPhase("invite");
         const invite = {
@@ -425,7 +446,7 @@ export class CallMachine {
     }
     #cancel(now) {
         if (this.role !== "agent")
-            return { kind: "not_allowed", input: "cancel" };
+            return notAllowed("cancel");
         if (this.#state.phase === "ringing")
             this.#send("call.cancel", { reason: { code: "cancelled" } });
         else if (this.#state.phase !== "inviting")
@@ -435,7 +456,7 @@ export class CallMachine {
     }
     #accept() {
         if (this.role !== "visitor")
-            return { kind: "not_allowed", input: "accept" };
+            return notAllowed("accept");
         if (this.#state.phase !== "prompting")
             return this.#wrongPhase("accept");
         const { requested, heldOffer } = this.#state;
@@ -445,7 +466,7 @@ export class CallMachine {
     }
     #decline(now) {
         if (this.role !== "visitor")
-            return { kind: "not_allowed", input: "decline" };
+            return notAllowed("decline");
         if (this.#state.phase !== "prompting" && this.#state.phase !== "awaiting_permission")
             return this.#wrongPhase("decline");
         this.#send("call.decline", { reason: { code: "declined" } });
@@ -458,7 +479,7 @@ export class CallMachine {
         const state = this.#state;
         if (state.phase === "inviting") {
             this.#startedAt = now;
-            this.#timers.set("invite_expiry", now + state.invite.lifetime_ms);
+            this.#timers.set(0 /* Timer.InviteExpiry */, now + state.invite.lifetime_ms);
             this.#state = { phase: "ringing", userMedia: { stream, sends: media, cameraFailed: state.request.cameraFailed } };
             this.#send("call.invite", state.invite);
             return undefined;
@@ -548,8 +569,8 @@ export class CallMachine {
     }
     /** The call is answered at `now`: the invite stops ringing, and media must connect in time. */
     #answered(now, userMedia) {
-        this.#timers.delete("invite_expiry");
-        this.#timers.set("ice_connect", now + this.#config.timings.ice_connect);
+        this.#timers.delete(0 /* Timer.InviteExpiry */);
+        this.#timers.set(2 /* Timer.IceConnect */, now + this.#config.timings.ice_connect);
         return {
             acceptedAt: now,
             connection: { kind: "connecting" },
@@ -596,7 +617,7 @@ export class CallMachine {
         const id = signaling.id;
         if (negotiation.localUfrag !== summary.iceUfrag) {
             negotiation.localCandidates.newGeneration();
-            this.#timers.delete("candidate_batch");
+            this.#timers.delete(1 /* Timer.CandidateBatch */);
             negotiation.localUfrag = summary.iceUfrag;
         }
         this.#send("call.description", { description, negotiation_id: id });
@@ -661,7 +682,7 @@ export class CallMachine {
     /** Sends what is held and our end-of-candidates marker of this generation (Chromium only fires
      *  a `null` candidate, so the marker is ours to write). */
     #gatheringComplete(call) {
-        this.#timers.delete("candidate_batch");
+        this.#timers.delete(1 /* Timer.CandidateBatch */);
         this.#flushCandidates(call);
         const end = { candidate: "" };
         if (call.negotiation.localUfrag !== null)
@@ -676,13 +697,13 @@ export class CallMachine {
         const connection = call.connection;
         if (ice === "connected" && connection.kind === "connecting") {
             call.connection = { kind: "active", connectedAt: now };
-            this.#timers.delete("ice_connect");
+            this.#timers.delete(2 /* Timer.IceConnect */);
             this.#event({ type: "opened" });
             this.#sendMediaState(call);
         }
         else if (ice === "connected" && connection.kind === "reconnecting") {
-            this.#timers.delete("ice_restart");
-            this.#timers.delete("ice_reconnect");
+            this.#timers.delete(3 /* Timer.IceRestart */);
+            this.#timers.delete(4 /* Timer.IceReconnect */);
             call.connection = { kind: "active", connectedAt: connection.connectedAt };
             this.#event({ type: "reconnected" });
         }
@@ -695,7 +716,7 @@ export class CallMachine {
         else if (ice === "failed") {
             this.#connectionLost(now, call);
             // Failed does not recover by itself: restart now rather than after the grace.
-            this.#timers.delete("ice_restart");
+            this.#timers.delete(3 /* Timer.IceRestart */);
             this.#onIceRestartDue();
         }
         return undefined;
@@ -705,8 +726,8 @@ export class CallMachine {
             return;
         call.connection = { kind: "reconnecting", connectedAt: call.connection.connectedAt };
         this.#event({ type: "reconnecting" });
-        this.#timers.set("ice_restart", now + this.#config.timings.ice_restart_after);
-        this.#timers.set("ice_reconnect", now + this.#config.timings.ice_reconnect);
+        this.#timers.set(3 /* Timer.IceRestart */, now + this.#config.timings.ice_restart_after);
+        this.#timers.set(4 /* Timer.IceReconnect */, now + this.#config.timings.ice_reconnect);
     }
     /** The agent restarts ICE while reconnecting. */
     #onIceRestartDue() {

@@ -8,6 +8,7 @@ import { answers, check, summarize } from "./sdp.js";
 import type { SdpSummary } from "./sdp.js";
 import { LocalCandidates, RemoteCandidates, isEndOfCandidates } from "./candidates.js";
 import { Dedupe } from "./dedupe.js";
+import { formatResumeCursor } from "./resume.js";
 import { QualityMonitor, qualityLevel, qualityRank } from "./quality.js";
 import type { QualityAdvice } from "./quality.js";
 import { isRefusal, mediaHelp } from "./texts.js";
@@ -139,6 +140,8 @@ export type CallError =
 
 /** The call's timings in milliseconds; the defaults are the crate's. */
 export interface Timings {
+  /** How long frames taken from the peer wait to be acknowledged to the relay (`call.ack`). */
+  ack_delay: number;
   candidate_batch: number;
   ice_connect: number;
   ice_restart_after: number;
@@ -154,9 +157,19 @@ export interface CallConfig {
   timings?: Partial<Timings>;
 }
 
-type Timer = "invite_expiry" | "candidate_batch" | "ice_connect" | "ice_restart" | "ice_reconnect";
+/** The call's timers; numbers, so that the module stays small. */
+const enum Timer {
+  InviteExpiry,
+  CandidateBatch,
+  IceConnect,
+  IceRestart,
+  IceReconnect,
+  Ack,
+}
 /** In this order: two timers due at the same instant fire in it. */
-const TIMERS: Timer[] = ["invite_expiry", "candidate_batch", "ice_connect", "ice_restart", "ice_reconnect"];
+const TIMERS: Timer[] = [Timer.InviteExpiry, Timer.CandidateBatch, Timer.IceConnect, Timer.IceRestart, Timer.IceReconnect, Timer.Ack];
+
+const notAllowed = (input: string): CallError => ({ kind: "not_allowed", input });
 
 const AUDIO_ONLY: MediaKinds = { audio: true, video: false };
 const VIDEO_ONLY: MediaKinds = { audio: false, video: true };
@@ -295,6 +308,9 @@ export class CallMachine {
   #remoteCandidates = new RemoteCandidates();
   #remoteLevel: QualityLevel | null = null;
   #startedAt: number;
+  /** The seq of the last `call.ack` (0 before the first: no frame has it), to recognise a
+   *  notice about it; -1 once the relay refused one (no more for this call). */
+  #ackSeq = 0;
 
   private constructor(role: Role, config: CallConfig, callId: string, now: number, state: State) {
     this.role = role;
@@ -313,13 +329,13 @@ export class CallMachine {
    *  goes out, and the invite's lifetime starts on this party's own clock. */
   static visitor(config: CallConfig, invite: IncomingFrame, now: number): CallMachine | CallError {
     if (invite.type !== "call.invite") return { kind: "not_an_invite" };
-    if (invite.role !== "agent") return { kind: "not_allowed", input: "call.invite" };
+    if (invite.role !== "agent") return notAllowed("call.invite");
     if (invite.conversation_id !== config.conversation_id) return { kind: "wrong_call" };
     const body = invite.body as InviteBody;
     const call = new CallMachine("visitor", config, invite.call_id, now, { phase: "prompting", requested: body.media, heldOffer: null });
     call.#dedupe.firstTime(invite.party_id, invite.seq);
     call.#remote = invite.party_id;
-    call.#timers.set("invite_expiry", now + body.lifetime_ms);
+    call.#timers.set(Timer.InviteExpiry, now + body.lifetime_ms);
     call.#event({ type: "prompt", text: body.prompt.text, locale: body.prompt.locale ?? null, media: body.media });
     call.#send("call.ringing", {});
     return call;
@@ -379,11 +395,18 @@ export class CallMachine {
     const body = (frame.body ?? {}) as Record<string, unknown>;
     // Relay notices answer our own frames.
     if (frame.type === "call.rejected") {
-      this.#onRejected(now, body as unknown as BodyByType["call.rejected"]);
+      const rejected = body as unknown as BodyByType["call.rejected"];
+      // A refused ack is not news for the user (an ack only saves the relay memory); a relay
+      // that refuses one (one that predates acks, say) hears no more of them.
+      if (rejected.rejected_seq !== this.#ackSeq) this.#onRejected(now, rejected);
+      else this.#ackSeq = -1;
       return undefined;
     }
-    if (frame.role === this.role) return { kind: "not_allowed", input: "a message from our own side" };
+    if (frame.role === this.role) return notAllowed("a message from our own side");
     if (!this.#dedupe.firstTime(frame.party_id, frame.seq)) return undefined;
+    // Acknowledged to the relay within `timings.ack_delay`, with whatever else comes meanwhile,
+    // so that it can forget what a resume never replays.
+    if (!this.#timers.has(Timer.Ack)) this.#timers.set(Timer.Ack, now + this.#config.timings.ack_delay);
     // Once bound, only the bound peer speaks for the call.
     if (this.#remote !== null && this.#remote !== frame.party_id) return undefined;
     const role = this.role;
@@ -412,7 +435,7 @@ export class CallMachine {
     } else if (type === "call.hangup") {
       this.#end(now, (body.reason as Reason | undefined) ?? { code: "user_hangup" }, peerOf(role));
     } else if (KNOWN_TYPES.includes(type)) {
-      return { kind: "not_allowed", input: type };
+      return notAllowed(type);
     }
     // A newer peer's message types are not ours to act on.
     return undefined;
@@ -459,7 +482,7 @@ export class CallMachine {
         return undefined;
       }
       case "start_screen_share": {
-        if (this.role !== "agent") return { kind: "not_allowed", input: "screen share" };
+        if (this.role !== "agent") return notAllowed("screen share");
         const call = this.#inCall("screen share");
         if ("kind" in call) return call;
         if (call.media.screen.kind !== "off") return this.#wrongPhase("screen share");
@@ -476,7 +499,7 @@ export class CallMachine {
         return undefined;
       }
       case "switch_to_audio_only": {
-        if (this.role !== "agent") return { kind: "not_allowed", input: "audio only" };
+        if (this.role !== "agent") return notAllowed("audio only");
         const call = this.#inCall("audio only");
         if ("kind" in call) return call;
         this.#goAudioOnly(call, action.reason);
@@ -512,7 +535,7 @@ export class CallMachine {
         if ("kind" in call) return call;
         if (isEndOfCandidates(event.candidate)) this.#gatheringComplete(call);
         else if (call.negotiation.localCandidates.gathered(event.candidate)) this.#flushCandidates(call);
-        else if (!this.#timers.has("candidate_batch")) this.#timers.set("candidate_batch", now + this.#config.timings.candidate_batch);
+        else if (!this.#timers.has(Timer.CandidateBatch)) this.#timers.set(Timer.CandidateBatch, now + this.#config.timings.candidate_batch);
         return undefined;
       }
       case "gathering_complete": {
@@ -546,29 +569,35 @@ export class CallMachine {
       this.#timers.delete(due);
       if (this.isEnded) return;
       switch (due) {
-        case "invite_expiry":
+        case Timer.InviteExpiry:
           this.#onInviteExpired(now);
           break;
-        case "candidate_batch":
+        case Timer.CandidateBatch:
           if (this.#state.phase === "in_call") this.#flushCandidates(this.#state.call);
           break;
-        case "ice_connect":
+        case Timer.IceConnect:
           if (this.#state.phase === "in_call" && this.#state.call.connection.kind === "connecting") this.#fail(now, { code: "ice_failed" });
           break;
-        case "ice_restart":
+        case Timer.IceRestart:
           this.#onIceRestartDue();
           break;
-        case "ice_reconnect":
+        case Timer.IceReconnect:
           if (this.#state.phase === "in_call" && this.#state.call.connection.kind === "reconnecting") this.#fail(now, { code: "ice_timeout" });
+          break;
+        case Timer.Ack:
+          if (this.#ackSeq < 0) break;
+          this.#ackSeq = this.#nextSeq;
+          this.#send("call.ack", { seen: formatResumeCursor(this.#dedupe.highest()) });
           break;
       }
     }
   }
 
+
   // ---- before the answer ------------------------------------------------------------------
 
   #invite(action: Extract<Action, { type: "invite" }>): CallError | undefined {
-    if (this.role !== "agent") return { kind: "not_allowed", input: "invite" };
+    if (this.role !== "agent") return notAllowed("invite");
     if (this.#state.phase !== "idle") return this.#wrongPhase("invite");
     const invite: InviteBody = {
       prompt: action.prompt,
@@ -584,7 +613,7 @@ export class CallMachine {
   }
 
   #cancel(now: number): CallError | undefined {
-    if (this.role !== "agent") return { kind: "not_allowed", input: "cancel" };
+    if (this.role !== "agent") return notAllowed("cancel");
     if (this.#state.phase === "ringing") this.#send("call.cancel", { reason: { code: "cancelled" } });
     else if (this.#state.phase !== "inviting") return this.#wrongPhase("cancel");
     this.#end(now, { code: "cancelled" }, "agent");
@@ -592,7 +621,7 @@ export class CallMachine {
   }
 
   #accept(): CallError | undefined {
-    if (this.role !== "visitor") return { kind: "not_allowed", input: "accept" };
+    if (this.role !== "visitor") return notAllowed("accept");
     if (this.#state.phase !== "prompting") return this.#wrongPhase("accept");
     const { requested, heldOffer } = this.#state;
     this.#state = { phase: "awaiting_permission", heldOffer, request: { asked: requested, cameraFailed: null } };
@@ -601,7 +630,7 @@ export class CallMachine {
   }
 
   #decline(now: number): CallError | undefined {
-    if (this.role !== "visitor") return { kind: "not_allowed", input: "decline" };
+    if (this.role !== "visitor") return notAllowed("decline");
     if (this.#state.phase !== "prompting" && this.#state.phase !== "awaiting_permission") return this.#wrongPhase("decline");
     this.#send("call.decline", { reason: { code: "declined" } });
     this.#end(now, { code: "declined" }, "visitor");
@@ -613,7 +642,7 @@ export class CallMachine {
     const state = this.#state;
     if (state.phase === "inviting") {
       this.#startedAt = now;
-      this.#timers.set("invite_expiry", now + state.invite.lifetime_ms);
+      this.#timers.set(Timer.InviteExpiry, now + state.invite.lifetime_ms);
       this.#state = { phase: "ringing", userMedia: { stream, sends: media, cameraFailed: state.request.cameraFailed } };
       this.#send("call.invite", state.invite);
       return undefined;
@@ -697,8 +726,8 @@ export class CallMachine {
 
   /** The call is answered at `now`: the invite stops ringing, and media must connect in time. */
   #answered(now: number, userMedia: UserMedia): InCall {
-    this.#timers.delete("invite_expiry");
-    this.#timers.set("ice_connect", now + this.#config.timings.ice_connect);
+    this.#timers.delete(Timer.InviteExpiry);
+    this.#timers.set(Timer.IceConnect, now + this.#config.timings.ice_connect);
     return {
       acceptedAt: now,
       connection: { kind: "connecting" },
@@ -746,7 +775,7 @@ export class CallMachine {
     const id = signaling.id;
     if (negotiation.localUfrag !== summary.iceUfrag) {
       negotiation.localCandidates.newGeneration();
-      this.#timers.delete("candidate_batch");
+      this.#timers.delete(Timer.CandidateBatch);
       negotiation.localUfrag = summary.iceUfrag;
     }
     this.#send("call.description", { description, negotiation_id: id });
@@ -803,7 +832,7 @@ export class CallMachine {
   /** Sends what is held and our end-of-candidates marker of this generation (Chromium only fires
    *  a `null` candidate, so the marker is ours to write). */
   #gatheringComplete(call: InCall): void {
-    this.#timers.delete("candidate_batch");
+    this.#timers.delete(Timer.CandidateBatch);
     this.#flushCandidates(call);
     const end: IceCandidate = { candidate: "" };
     if (call.negotiation.localUfrag !== null) end.usernameFragment = call.negotiation.localUfrag;
@@ -818,12 +847,12 @@ export class CallMachine {
     const connection = call.connection;
     if (ice === "connected" && connection.kind === "connecting") {
       call.connection = { kind: "active", connectedAt: now };
-      this.#timers.delete("ice_connect");
+      this.#timers.delete(Timer.IceConnect);
       this.#event({ type: "opened" });
       this.#sendMediaState(call);
     } else if (ice === "connected" && connection.kind === "reconnecting") {
-      this.#timers.delete("ice_restart");
-      this.#timers.delete("ice_reconnect");
+      this.#timers.delete(Timer.IceRestart);
+      this.#timers.delete(Timer.IceReconnect);
       call.connection = { kind: "active", connectedAt: connection.connectedAt };
       this.#event({ type: "reconnected" });
     } else if (ice === "disconnected" && connection.kind === "active") {
@@ -833,7 +862,7 @@ export class CallMachine {
     } else if (ice === "failed") {
       this.#connectionLost(now, call);
       // Failed does not recover by itself: restart now rather than after the grace.
-      this.#timers.delete("ice_restart");
+      this.#timers.delete(Timer.IceRestart);
       this.#onIceRestartDue();
     }
     return undefined;
@@ -843,8 +872,8 @@ export class CallMachine {
     if (call.connection.kind !== "active") return;
     call.connection = { kind: "reconnecting", connectedAt: call.connection.connectedAt };
     this.#event({ type: "reconnecting" });
-    this.#timers.set("ice_restart", now + this.#config.timings.ice_restart_after);
-    this.#timers.set("ice_reconnect", now + this.#config.timings.ice_reconnect);
+    this.#timers.set(Timer.IceRestart, now + this.#config.timings.ice_restart_after);
+    this.#timers.set(Timer.IceReconnect, now + this.#config.timings.ice_reconnect);
   }
 
   /** The agent restarts ICE while reconnecting. */

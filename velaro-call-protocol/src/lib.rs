@@ -70,6 +70,7 @@
 //! | `call.quality` | both | `level`, `rtt_ms`?, `loss_pct`? |
 //! | `call.hangup` | both | `reason`? (`user_hangup`): ends the call, never the conversation |
 //! | `call.rejected` | relay | `code`, `detail`, `rejected_seq`?: why the relay refused a frame |
+//! | `call.ack` | both, to the relay | `seen`: a resume cursor; the relay forgets the frames it covers and forwards nothing |
 //!
 //! A relay notice (`call.rejected`) carries `party_id` `relay` and the recipient's own role. Its
 //! `code` says what the sender can do: `forbidden`, `feature_disabled`, `busy`,
@@ -111,11 +112,15 @@
 //! [`sdp::SdpSummary`] for the call machine.
 //!
 //! ## Relaying
-//! The relay decodes, checks, overwrites `party_id`, `role` and `seq` with
-//! [`Envelope::stamp`], and encodes again: it never forwards bytes it has not understood, and
-//! the SDP is checked once. A frame that no longer fits the limits as the relay would write it
-//! (stamping a longer party id, a privacy filter rewriting its candidates) is refused with
-//! `too_large` or `invalid` rather than forwarded: everything a relay writes decodes.
+//! The relay decodes and checks every frame ([`decode_forwardable`]), and forwards its body as
+//! the sender wrote it in an envelope of its own: `party_id` and `role` from the connection,
+//! written with [`Forwardable::encode`]. Nothing it forwards is unescaped and escaped again (an
+//! SDP is checked once, never rewritten), and a body's unknown fields travel on, so a newer
+//! peer's optional additions reach the other side through an older relay; fields it knows it
+//! has checked like any reader. Only the privacy filter's rewrites are encoded anew. A frame
+//! that no longer fits the limits as the relay would write it (stamping a longer party id, a
+//! privacy filter rewriting its candidates) is refused with `too_large` or `invalid` rather
+//! than forwarded: everything a relay writes decodes.
 //!
 //! A party id belongs to one role in a conversation, and `relay` to nobody: a session that
 //! claims otherwise is refused when it connects. A visitor tab that connects while a call
@@ -126,7 +131,9 @@
 //! ## Resume
 //! A client whose connection dropped reconnects with a cursor (`party-id:seq,…`, the highest
 //! `seq` its live call took from each sender), and the relay replays exactly the call frames it
-//! missed, in order: see [`resume`].
+//! missed, in order: see [`resume`]. To keep that possible the relay keeps what it delivered;
+//! a live call's `call.ack` (the same cursor, sent a moment after frames arrive) lets it forget
+//! what a resume would never replay.
 //!
 //! ## Media: asked for, and had
 //! `call.invite`'s `media` is what the agent asks of the visitor; `call.accept`'s is what the

@@ -1,5 +1,6 @@
 //! Every v1 message: one body type per message kind, and the [`Message`] enum over them.
 
+pub mod ack;
 pub mod answer;
 pub mod candidates;
 pub mod description;
@@ -13,6 +14,7 @@ use serde::de::DeserializeSeed;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use ack::AckBody;
 use answer::{AcceptBody, CancelBody, DeclineBody, RingingBody, SelectAnswerBody};
 use candidates::CandidatesBody;
 use description::DescriptionBody;
@@ -144,6 +146,9 @@ messages! {
     Hangup(HangupBody) = "call.hangup",
     /// `call.rejected` (relay → sender): a frame was refused.
     Rejected(RejectedBody) = "call.rejected",
+    /// `call.ack` (both → relay): the frames the sender's call took, which the relay need not
+    /// keep for a resume.
+    Ack(AckBody) = "call.ack",
 }
 
 impl fmt::Display for Message {

@@ -25,6 +25,17 @@
 //! names, from the first frame for one it does not. Frames the client sent while away it sends
 //! again; the relay drops those it has (by `seq`).
 //!
+//! # Acknowledging
+//! What the relay keeps is bounded (512 frames and 1 MiB per party) but is mostly a call's
+//! offer and answer, long after both sides took them. A live call therefore tells the relay
+//! what it took: `call.ack` with body `{"seen":"<cursor>"}`, sent once frames it has not
+//! acknowledged have been taken for `Timings::ack_delay` (1 s by default; velaro-call-state
+//! does this). The relay drops from the sender's log every frame the cursor covers (they are
+//! exactly the frames a resume with that cursor would skip), does not forward the ack and
+//! answers nothing. An ack for another call than the logged one is ignored. A client that never
+//! acknowledges loses nothing but relay memory; a relay that predates `call.ack` refuses it as
+//! `unknown_type`, and a call whose ack is refused (for any reason) acknowledges no more.
+//!
 //! # What the client does
 //! - Only a live call has a cursor: a `seq` numbers a sender's frames within one call, so a
 //!   cursor of an ended call would hide the first frames of the next. Without a live call the

@@ -7,6 +7,7 @@
 //! (what we send, `call.media`, quality reports), `ending` (the end paths and the summary),
 //! `outbox` (the outputs queue), `candidates`, `dedupe` and `quality`.
 
+mod acks;
 mod candidates;
 mod connection;
 mod dedupe;
@@ -48,6 +49,9 @@ pub struct Timings {
     pub ice_restart_after: Duration,
     /// How long a lost connection may take to come back before the call ends `ice_timeout`.
     pub ice_reconnect: Duration,
+    /// How long frames taken from the peer wait to be acknowledged to the relay (`call.ack`),
+    /// so that one ack covers a burst.
+    pub ack_delay: Duration,
 }
 
 impl Default for Timings {
@@ -57,6 +61,7 @@ impl Default for Timings {
             ice_connect: Duration::from_secs(30),
             ice_restart_after: Duration::from_secs(2),
             ice_reconnect: Duration::from_secs(30),
+            ack_delay: Duration::from_secs(1),
         }
     }
 }
@@ -221,6 +226,8 @@ pub struct Call {
     remote_level: Option<QualityLevel>,
     /// When the call started: the invite going out (agent) or arriving (visitor).
     started_at: Instant,
+    /// The acks sent to the relay.
+    acks: acks::Acks,
 }
 
 impl Call {
@@ -234,6 +241,7 @@ impl Call {
             remote_candidates: RemoteCandidates::default(),
             remote_level: None,
             started_at: now,
+            acks: acks::Acks::default(),
         }
     }
 
@@ -354,7 +362,9 @@ impl Call {
         }
         // Relay notices come from the relay, not the peer; they answer our own frames.
         if let Message::Rejected(rejected) = envelope.message {
-            self.on_rejected(now, rejected);
+            if !self.ack_refused(&rejected) {
+                self.on_rejected(now, rejected);
+            }
             return Ok(());
         }
         let role = self.out.role;
@@ -364,6 +374,7 @@ impl Call {
         if !self.dedupe.first_time(&envelope.party_id, envelope.seq) {
             return Ok(());
         }
+        self.ack_later(now);
         // Once bound, only the bound peer speaks for the call (a second visitor tab's late
         // accept, say, is ignored: the relay tells that tab it was answered elsewhere).
         if let Some(bound) = &self.remote_party
@@ -492,6 +503,7 @@ impl Call {
                 Timer::IceConnect => self.on_ice_connect_expired(now),
                 Timer::IceRestart => self.on_ice_restart_due(),
                 Timer::IceReconnect => self.on_ice_reconnect_expired(now),
+                Timer::Ack => self.send_ack(),
             }
         }
     }

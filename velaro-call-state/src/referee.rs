@@ -351,6 +351,8 @@ impl Referee {
                     "call.rejected comes from the relay only".to_owned(),
                 );
             }
+            // Addressed to the relay, which forgets what it acknowledges: nobody else gets it.
+            Message::Ack(_) => return Ruling::Drop,
             message if !may_send(sender_role, message) => {
                 return reject(
                     RejectCode::Forbidden,

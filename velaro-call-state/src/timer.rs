@@ -15,14 +15,18 @@ pub(crate) enum Timer {
     IceRestart,
     /// ICE did not come back after a disconnect: the call ends `ice_timeout`.
     IceReconnect,
+    /// Frames taken since the last `call.ack` are acknowledged to the relay.
+    Ack,
 }
 
-const TIMERS: [Timer; 5] = [
+/// In this order: two timers due at the same instant fire in it.
+const TIMERS: [Timer; 6] = [
     Timer::InviteExpiry,
     Timer::CandidateBatch,
     Timer::IceConnect,
     Timer::IceRestart,
     Timer::IceReconnect,
+    Timer::Ack,
 ];
 
 /// Deadlines by timer kind.
@@ -33,6 +37,7 @@ pub(crate) struct TimerTable {
     ice_connect: Option<Instant>,
     ice_restart: Option<Instant>,
     ice_reconnect: Option<Instant>,
+    ack: Option<Instant>,
 }
 
 impl TimerTable {
@@ -43,6 +48,7 @@ impl TimerTable {
             Timer::IceConnect => &mut self.ice_connect,
             Timer::IceRestart => &mut self.ice_restart,
             Timer::IceReconnect => &mut self.ice_reconnect,
+            Timer::Ack => &mut self.ack,
         }
     }
 
@@ -53,6 +59,7 @@ impl TimerTable {
             Timer::IceConnect => self.ice_connect,
             Timer::IceRestart => self.ice_restart,
             Timer::IceReconnect => self.ice_reconnect,
+            Timer::Ack => self.ack,
         }
     }
 

@@ -58,6 +58,7 @@
 //!   counters `velaro_calls_started_total`, `velaro_calls_ended_total{outcome}`,
 //!   `velaro_frames_routed_total`, `velaro_frames_refused_total{code}`,
 //!   `velaro_frames_dropped_total`, `velaro_resumes_total`, `velaro_frames_replayed_total`,
+//!   `velaro_frames_acknowledged_total` (logged frames forgotten after a `call.ack`),
 //!   `velaro_slow_sessions_closed_total`, `velaro_grace_expired_total`,
 //!   `velaro_connects_refused_total{reason}`; histogram `velaro_accept_to_media_seconds`. The
 //!   gauges add up over the relays of a process, and a dropped relay takes its share off.

@@ -44,6 +44,8 @@ mod names {
     pub(super) const RESUMES: &str = "velaro_resumes_total";
     /// Counter: frames replayed to resumed sessions.
     pub(super) const FRAMES_REPLAYED: &str = "velaro_frames_replayed_total";
+    /// Counter: logged frames forgotten because their party acknowledged them (`call.ack`).
+    pub(super) const FRAMES_ACKNOWLEDGED: &str = "velaro_frames_acknowledged_total";
     /// Counter: sessions closed because their queue was full (slow consumers).
     pub(super) const SLOW_SESSIONS: &str = "velaro_slow_sessions_closed_total";
     /// Counter: parties whose grace ran out.
@@ -127,6 +129,10 @@ pub(crate) fn describe() {
         describe_counter!(FRAMES_DROPPED, "Call frames dropped (duplicates, stale).");
         describe_counter!(RESUMES, "Sessions that resumed after a drop.");
         describe_counter!(FRAMES_REPLAYED, "Frames replayed to resumed sessions.");
+        describe_counter!(
+            FRAMES_ACKNOWLEDGED,
+            "Logged frames forgotten because their party acknowledged them."
+        );
         describe_counter!(SLOW_SESSIONS, "Sessions closed because their queue was full.");
         describe_counter!(GRACE_EXPIRED, "Parties whose grace ran out.");
         describe_counter!(CONNECTS_REFUSED, "Connections refused, by reason.");
@@ -229,6 +235,16 @@ pub(crate) fn resumed(session: SessionId, replayed: usize) {
         metrics::counter!(RESUMES).increment(1);
         metrics::counter!(FRAMES_REPLAYED).increment(u64::try_from(replayed).unwrap_or(u64::MAX));
     }
+}
+
+#[inline]
+pub(crate) fn acknowledged(session: SessionId, forgotten: usize) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: RELAY, %session, forgotten, "frames acknowledged");
+    #[cfg(feature = "metrics")]
+    metrics::counter!(FRAMES_ACKNOWLEDGED).increment(u64::try_from(forgotten).unwrap_or(u64::MAX));
+    #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+    let _ = (session, forgotten);
 }
 
 /// A frame from `session` was forwarded (whoever gets it).

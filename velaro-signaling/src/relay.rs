@@ -242,6 +242,23 @@ impl Relay {
         Ok(())
     }
 
+    /// A `call.ack` from `session`: its party's log forgets what `seen` covers, when the ack is
+    /// for the call the log holds.
+    fn acknowledge(&mut self, session: SessionId, call_id: &CallId, seen: &[(PartyId, u64)]) {
+        let Some(from) = self.sessions.get(&session) else { return };
+        let Some(conversation) = self.conversations.get_mut(&from.conversation) else { return };
+        if conversation.logged_call.as_ref() != Some(call_id) {
+            return;
+        }
+        let forgotten = conversation
+            .parties
+            .iter_mut()
+            .filter(|p| p.id == from.party && p.role == from.role)
+            .map(|p| p.log.forget(seen))
+            .sum();
+        observe::acknowledged(session, forgotten);
+    }
+
     /// Handles one frame read from `session`'s transport.
     pub fn handle_frame(
         &mut self,
@@ -269,6 +286,11 @@ impl Relay {
                 return Ok(());
             }
         };
+        if let Message::Ack(ack) = &received.envelope().message {
+            let call_id = &received.envelope().call_id;
+            self.acknowledge(session, call_id, &ack.seen);
+            return Ok(());
+        }
         if let Message::Description(body) = &received.envelope().message
             && let Err(error) = sdp::check(&body.description)
         {

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use velaro_signaling::velaro_call_state::velaro_call_protocol::message::ack::AckBody;
 use velaro_signaling::velaro_call_state::velaro_call_protocol::message::answer::DeclineBody;
 use velaro_signaling::velaro_call_state::velaro_call_protocol::message::answer::{
     AcceptBody, CancelBody, RingingBody, SelectAnswerBody,
@@ -413,6 +414,45 @@ fn a_tab_that_comes_back_within_the_grace_gets_exactly_what_it_missed() {
         &frame("conv-1", "call-1", Role::Agent, 6, HangupBody::new(Reason::UserHangup)),
     );
     assert_eq!(types(&drain(&mut s.relay, back)), ["call.hangup"]);
+}
+
+#[test]
+fn acknowledged_frames_are_forgotten_and_the_ack_goes_nowhere() {
+    let mut s = setup();
+    s.invite();
+    s.accept_by_tab1();
+    let agent = PartyId::new("agent-1").unwrap();
+    let select = SelectAnswerBody::new(PartyId::new("visitor-1").unwrap());
+    s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, 2, select));
+    for seq in 3..=5 {
+        let candidates = velaro_signaling::velaro_call_state::velaro_call_protocol::message::candidates::CandidatesBody::new(vec![]);
+        s.send(s.agent, &frame("conv-1", "call-1", Role::Agent, seq, candidates));
+    }
+    assert_eq!(drain(&mut s.relay, s.tab1).len(), 5);
+    drain(&mut s.relay, s.agent);
+    outputs(&mut s.relay);
+    // An ack for another call changes nothing; the tab's ack of 1 to 3 is taken quietly.
+    let ack = |call: &str, seq, upto| {
+        frame("conv-1", call, Role::Visitor, seq, AckBody::new(vec![(agent.clone(), upto)]))
+    };
+    s.send(s.tab1, &ack("call-0", 2, 5));
+    s.send(s.tab1, &ack("call-1", 3, 3));
+    assert_eq!(outputs(&mut s.relay), [], "no delivery, no notice, no event");
+    assert!(drain(&mut s.relay, s.agent).is_empty(), "the agent hears no ack");
+
+    // The tab reloads and asks for everything: what it acknowledged is gone.
+    s.relay.disconnect(s.now, s.tab1).unwrap();
+    let conversation = ConversationId::new("conv-1").unwrap();
+    let visitor = PartyId::new("visitor-1").unwrap();
+    let back = s.relay.connect(s.now, &conversation, Role::Visitor, visitor.clone()).unwrap();
+    s.relay.resume(back, &[]).unwrap();
+    assert_eq!(drain(&mut s.relay, back).iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5]);
+    // Acknowledging everything leaves nothing to replay.
+    s.send(back, &ack("call-1", 4, 5));
+    s.relay.disconnect(s.now, back).unwrap();
+    let again = s.relay.connect(s.now, &conversation, Role::Visitor, visitor).unwrap();
+    s.relay.resume(again, &[]).unwrap();
+    assert_eq!(drain(&mut s.relay, again), []);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 /** The protocol version. */
 export const VERSION = 1;
 /** Every message type of v1. */
-export const MESSAGE_TYPES = ["call.invite", "call.ringing", "call.accept", "call.select_answer", "call.decline", "call.cancel", "call.description", "call.candidates", "call.media", "call.quality", "call.hangup", "call.rejected"];
+export const MESSAGE_TYPES = ["call.invite", "call.ringing", "call.accept", "call.select_answer", "call.decline", "call.cancel", "call.description", "call.candidates", "call.media", "call.quality", "call.hangup", "call.rejected", "call.ack"];
 /** The known values of {@link AudioOnlyReason}. */
 export const AUDIO_ONLY_REASON_VALUES = ["quality", "camera_unavailable"];
 /** The known values of {@link Capability}. */
@@ -58,6 +58,7 @@ export const MAX_TOKEN_LEN = 64;
 export const MIN_INVITE_LIFETIME_MS = 10000;
 /** The call machine's default timings, in milliseconds (`velaro_call_state::Timings`). */
 export const TIMINGS_MS = {
+    ack_delay: 1000,
     candidate_batch: 200,
     ice_connect: 30000,
     ice_reconnect: 30000,

@@ -5,7 +5,7 @@
 export const VERSION = 1;
 
 /** Every message type of v1. */
-export const MESSAGE_TYPES = ["call.invite","call.ringing","call.accept","call.select_answer","call.decline","call.cancel","call.description","call.candidates","call.media","call.quality","call.hangup","call.rejected"] as const;
+export const MESSAGE_TYPES = ["call.invite","call.ringing","call.accept","call.select_answer","call.decline","call.cancel","call.description","call.candidates","call.media","call.quality","call.hangup","call.rejected","call.ack"] as const;
 /** A message type this version knows. */
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
@@ -15,6 +15,11 @@ export type Role = "agent" | "visitor";
 export interface AcceptBody {
   /** The media the visitor will send. */
   media: MediaKinds;
+}
+
+export interface AckBody {
+  /** A resume cursor: `party-id:seq` per sender, comma-separated, each sender once, at most 64 entries, seq from 1 to 2^53 - 1; empty for none. */
+  seen: string;
 }
 
 /** The known values of {@link AudioOnlyReason}. */
@@ -240,6 +245,8 @@ export interface BodyByType {
   "call.hangup": HangupBody;
   /** call.rejected (relay to sender): a frame was refused. */
   "call.rejected": RejectedBody;
+  /** call.ack (both to the relay, never forwarded): the frames the sender's call took, which the relay need not keep for a resume. Added in protocol 1 without a version change: a relay that predates it refuses it as `unknown_type`, and the sender then stops acknowledging. */
+  "call.ack": AckBody;
 }
 
 /** The fields every frame has besides its type and body. */
@@ -295,6 +302,7 @@ export const MIN_INVITE_LIFETIME_MS = 10000;
 
 /** The call machine's default timings, in milliseconds (`velaro_call_state::Timings`). */
 export const TIMINGS_MS = {
+  ack_delay: 1000,
   candidate_batch: 200,
   ice_connect: 30000,
   ice_reconnect: 30000,

@@ -1,4 +1,4 @@
-//! The message bodies: one `$defs` entry per known `type` (`InviteBody` to `RejectedBody`),
+//! The message bodies: one `$defs` entry per known `type` (`InviteBody` to `AckBody`),
 //! with the name and description [`body_def`] gives it.
 
 use std::time::Duration;
@@ -10,11 +10,12 @@ use serde_json::{Value, json};
 use super::defs::{NO_CONTROLS, TOKEN_CHAR};
 use super::to_json;
 use crate::limits::{
-    MAX_CANDIDATES, MAX_CAPABILITIES, MAX_DETAIL_LEN, MAX_INVITE_LIFETIME, MAX_STREAM_ID_LEN,
-    MAX_STREAMS, MIN_INVITE_LIFETIME,
+    MAX_CANDIDATES, MAX_CAPABILITIES, MAX_DETAIL_LEN, MAX_ID_LEN, MAX_INVITE_LIFETIME,
+    MAX_STREAM_ID_LEN, MAX_STREAMS, MIN_INVITE_LIFETIME,
 };
 use crate::message::answer::{CancelBody, DeclineBody};
 use crate::message::hangup::HangupBody;
+use crate::resume::MAX_CURSOR_ENTRIES;
 
 /// The body `$defs` entry of a known message type: its name, a description and its schema.
 pub(super) fn body_def(message_type: &str) -> Option<(&'static str, &'static str, Value)> {
@@ -74,6 +75,14 @@ pub(super) fn body_def(message_type: &str) -> Option<(&'static str, &'static str
             "RejectedBody",
             "call.rejected (relay to sender): a frame was refused.",
             rejected_body(),
+        ),
+        "call.ack" => (
+            "AckBody",
+            "call.ack (both to the relay, never forwarded): the frames the sender's call took, \
+             which the relay need not keep for a resume. Added in protocol 1 without a version \
+             change: a relay that predates it refuses it as `unknown_type`, and the sender then \
+             stops acknowledging.",
+            ack_body(),
         ),
         _ => return None,
     })
@@ -157,6 +166,26 @@ fn quality_body() -> Value {
                 "type": ["number", "null"],
                 "minimum": 0,
                 "maximum": 100
+            }
+        }
+    })
+}
+
+fn ack_body() -> Value {
+    let entry = format!("[0-9A-Za-z._~-]{{1,{MAX_ID_LEN}}}:[1-9][0-9]{{0,15}}");
+    let more = MAX_CURSOR_ENTRIES - 1;
+    json!({
+        "type": "object",
+        "required": ["seen"],
+        "properties": {
+            "seen": {
+                "description": format!(
+                    "A resume cursor: `party-id:seq` per sender, comma-separated, each sender \
+                     once, at most {MAX_CURSOR_ENTRIES} entries, seq from 1 to 2^53 - 1; empty \
+                     for none."
+                ),
+                "type": "string",
+                "pattern": format!("^({entry}(,{entry}){{0,{more}}})?$")
             }
         }
     })

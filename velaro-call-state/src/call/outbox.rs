@@ -30,6 +30,11 @@ impl Outbox {
         Outbox { role, config, call_id, next_seq: 1, queue: VecDeque::new() }
     }
 
+    /// The `seq` the next envelope gets.
+    pub(super) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Queues an envelope to the peer, numbered with the next `seq`.
     pub(super) fn send(&mut self, message: impl Into<Message>) {
         let envelope = Envelope::new(

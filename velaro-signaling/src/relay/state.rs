@@ -61,17 +61,39 @@ impl ReplayLog {
     /// sender, or every frame of a sender it does not name.
     pub(super) fn missed<'a>(
         &'a self,
-        seen: &'a [(PartyId, u64)],
+        seen: &[(PartyId, u64)],
     ) -> impl Iterator<Item = &'a Bytes> + 'a {
+        let covered = self.coverage(seen);
+        self.frames
+            .iter()
+            .filter_map(move |(sender, seq, frame)| (!covered(*sender, *seq)).then_some(frame))
+    }
+
+    /// Forgets the frames `seen` covers (they were acknowledged); returns how many.
+    pub(super) fn forget(&mut self, seen: &[(PartyId, u64)]) -> usize {
+        let covered = self.coverage(seen);
+        let before = self.frames.len();
+        let mut bytes = self.bytes;
+        self.frames.retain(|(sender, seq, frame)| {
+            let keep = !covered(*sender, *seq);
+            if !keep {
+                bytes -= frame.len();
+            }
+            keep
+        });
+        self.bytes = bytes;
+        before - self.frames.len()
+    }
+
+    /// Whether a frame (its sender's index, its `seq`) is at or below what `seen` gives for
+    /// its sender.
+    fn coverage(&self, seen: &[(PartyId, u64)]) -> impl Fn(usize, u64) -> bool + use<> {
         let last: Vec<Option<u64>> = self
             .senders
             .iter()
             .map(|sender| seen.iter().find(|(s, _)| s == sender).map(|(_, seq)| *seq))
             .collect();
-        self.frames.iter().filter_map(move |(sender, seq, frame)| {
-            let last = last.get(*sender).copied().flatten();
-            last.is_none_or(|last| *seq > last).then_some(frame)
-        })
+        move |sender, seq| last.get(sender).copied().flatten().is_some_and(|last| seq <= last)
     }
 
     pub(super) fn clear(&mut self) {
