@@ -1,0 +1,339 @@
+//! Cluster mode (velaro-signaling's feature `redis`) on a real `redis-server`, which each test
+//! starts on a free loopback port and always stops: whole calls between two `CallSession`s
+//! whose parties are on different nodes, with the owner of the conversation failing.
+//!
+//! Needs `/usr/bin/redis-server` (Redis 7; `.ci/run` installs it).
+
+// Tests panic on purpose when an expectation fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+// The test is the IO edge: it spawns the sessions, the fake browsers and redis-server.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt as _;
+use futures::channel::mpsc::UnboundedReceiver;
+use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
+use velaro_call_protocol::{CallId, ConversationId, PartyId, Reason, Role, decode};
+use velaro_call_state::{Action, CallConfig, CallSummary, Event, Outcome};
+use velaro_signaling::cluster::{ClusterConfig, ClusterEvent, ClusterNode};
+use velaro_signaling::{
+    CallSession, RelayConfig, TokioClock, Transport, TransportError, memory_pair,
+};
+use velaro_tests::fake_browser::browser;
+
+/// A `redis-server` of the test's own, on a free loopback port, without persistence; killed
+/// when dropped, on every path (a failed assertion too).
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        for _attempt in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let child = Command::new("/usr/bin/redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server (apt-get install redis-server; .ci/run installs it)");
+            let mut server = RedisServer { child, port };
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(5) {
+                if server.child.try_wait().unwrap().is_some() {
+                    break; // the port was taken meanwhile: try another
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return server;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A connection of the test's own, to look at what the nodes wrote.
+    async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(self.url()).unwrap();
+        client.get_multiplexed_async_connection().await.unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a party's client received: each frame's sender, role, call, type and `seq`.
+type Received = Arc<Mutex<Vec<(String, Role, String, String, u64)>>>;
+
+/// A client's transport that writes down every frame it receives.
+struct Counting<T> {
+    inner: T,
+    received: Received,
+}
+
+#[async_trait]
+impl<T: Transport> Transport for Counting<T> {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        self.inner.send(frame).await
+    }
+
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        let frame = self.inner.recv().await?;
+        if let Some(frame) = &frame {
+            let envelope = decode(frame).expect("the cluster writes only frames that decode");
+            self.received.lock().unwrap().push((
+                envelope.party_id.as_str().to_owned(),
+                envelope.role,
+                envelope.call_id.as_str().to_owned(),
+                envelope.message_type().to_owned(),
+                envelope.seq,
+            ));
+        }
+        Ok(frame)
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        self.inner.close().await
+    }
+}
+
+fn counting<T>(inner: T) -> (Counting<T>, Received) {
+    let received = Received::default();
+    (Counting { inner, received: received.clone() }, received)
+}
+
+/// Every frame a party received, received once: no (sender, role, call, type, seq) twice.
+fn assert_each_frame_once(who: &str, received: &Received) {
+    let received = received.lock().unwrap();
+    let mut counts: HashMap<_, usize> = HashMap::new();
+    for frame in received.iter() {
+        *counts.entry(frame.clone()).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "{who} received frames more than once: {twice:?}");
+    assert!(received.len() >= 5, "{who} received a whole call's frames: {received:?}");
+}
+
+fn config() -> ClusterConfig {
+    ClusterConfig::new(RelayConfig::default())
+        .with_lease(Duration::from_millis(600))
+        .with_node_ttl(Duration::from_millis(900))
+}
+
+fn conversation() -> ConversationId {
+    ConversationId::new("conv-1").unwrap()
+}
+
+async fn node(redis: &RedisServer, name: &str) -> (ClusterNode, UnboundedReceiver<ClusterEvent>) {
+    let (node, events) = ClusterNode::start(&redis.url(), name, config()).await.unwrap();
+    node.open_conversation(conversation(), true);
+    (node, events)
+}
+
+/// Both ends of a finished call: each session's summary and what each browser's UI showed.
+struct Finished {
+    agent: CallSummary,
+    visitor: CallSummary,
+    agent_ui: Vec<Event>,
+    visitor_ui: Vec<Event>,
+}
+
+/// Runs a whole call over the two links: the agent invites, the visitor's browser accepts, the
+/// agent's hangs up `talk` after media opened.
+async fn whole_call<T: Transport + 'static>(
+    agent_link: T,
+    visitor_link: T,
+    talk: Duration,
+) -> Finished {
+    let clock = Arc::new(TokioClock);
+    let agent_config = CallConfig::new(conversation(), PartyId::new("agent-1").unwrap());
+    let visitor_config = CallConfig::new(conversation(), PartyId::new("visitor-1").unwrap());
+    let call_id = CallId::new("call-1").unwrap();
+    let (mut agent, agent_control, agent_outputs) =
+        CallSession::agent(agent_config, call_id, agent_link, clock.clone());
+    let (mut visitor, visitor_control, visitor_outputs) =
+        CallSession::visitor(visitor_config, visitor_link, clock);
+    let prompt = Prompt::new("Your agent would like to start a video call. Accept?").unwrap();
+    agent_control.act(Action::Invite {
+        prompt,
+        media: MediaKinds::AUDIO_VIDEO,
+        ice: None,
+        camera_off: false,
+    });
+    let agent_run = tokio::spawn(async move { agent.run().await });
+    let visitor_run = tokio::spawn(async move { visitor.run().await });
+    let agent_ui = tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, talk));
+    let visitor_ui =
+        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
+    Finished {
+        agent: agent_run.await.unwrap().unwrap(),
+        visitor: visitor_run.await.unwrap().unwrap(),
+        agent_ui: agent_ui.await.unwrap(),
+        visitor_ui: visitor_ui.await.unwrap(),
+    }
+}
+
+fn assert_answered_and_hung_up(call: &Finished) {
+    assert_eq!((call.agent.outcome, call.visitor.outcome), (Outcome::Answered, Outcome::Answered));
+    assert_eq!(
+        (call.agent.reason.clone(), call.visitor.reason.clone()),
+        (Reason::UserHangup, Reason::UserHangup)
+    );
+    assert!(call.agent_ui.contains(&Event::Opened), "{:?}", call.agent_ui);
+    assert!(call.visitor_ui.contains(&Event::Opened), "{:?}", call.visitor_ui);
+}
+
+/// The host events the nodes were handed, until one call ended and a while longer (so that a
+/// duplicate would show), and what the events stream holds.
+async fn host_events(
+    redis: &RedisServer,
+    receivers: Vec<UnboundedReceiver<ClusterEvent>>,
+) -> (Vec<ClusterEvent>, usize) {
+    let mut all = futures::stream::select_all(receivers);
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut ended_at = None;
+    loop {
+        let until = ended_at.unwrap_or(deadline).min(deadline);
+        match tokio::time::timeout_at(until, all.next()).await {
+            Ok(Some(event)) => {
+                if matches!(event, ClusterEvent::CallEnded { .. }) && ended_at.is_none() {
+                    ended_at = Some(tokio::time::Instant::now() + Duration::from_millis(500));
+                }
+                events.push(event);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let mut conn = redis.connection().await;
+    let written: usize =
+        redis::cmd("XLEN").arg("velaro:events").query_async(&mut conn).await.unwrap();
+    (events, written)
+}
+
+/// One `CallStarted` and one `CallEnded` (answered, hung up by the agent), written and handed
+/// over once each.
+fn assert_one_call(events: &[ClusterEvent], written: usize) {
+    let started = events.iter().filter(|e| matches!(e, ClusterEvent::CallStarted { .. })).count();
+    let ended: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ClusterEvent::CallEnded { record } => Some(record),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((started, ended.len()), (1, 1), "{events:?}");
+    assert_eq!(written, 2, "the events stream holds one start and one end");
+    let record = ended[0];
+    assert_eq!((record.outcome, record.reason.clone()), (Outcome::Answered, Reason::UserHangup));
+    assert_eq!(record.ended_by, Some(Role::Agent));
+    assert_eq!(record.call_id.as_str(), "call-1");
+}
+
+async fn lease(redis: &RedisServer) -> Option<String> {
+    let mut conn = redis.connection().await;
+    redis::cmd("GET").arg("velaro:{conv-1}:lease").query_async(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_whole_call_with_the_agent_on_node_a_and_the_visitor_on_node_b() {
+    let began = Instant::now();
+    let redis = RedisServer::start();
+    let (a, a_events) = node(&redis, "node-a").await;
+    let (b, b_events) = node(&redis, "node-b").await;
+    let (agent_link, agent_at_a) = memory_pair();
+    let (visitor_link, visitor_at_b) = memory_pair();
+    let agent = PartyId::new("agent-1").unwrap();
+    let visitor = PartyId::new("visitor-1").unwrap();
+    a.connect(agent_at_a, &conversation(), Role::Agent, agent, None).await.unwrap();
+    b.connect(visitor_at_b, &conversation(), Role::Visitor, visitor, None).await.unwrap();
+    let (agent_link, agent_received) = counting(agent_link);
+    let (visitor_link, visitor_received) = counting(visitor_link);
+
+    let call = tokio::time::timeout(
+        Duration::from_secs(30),
+        whole_call(agent_link, visitor_link, Duration::from_millis(500)),
+    )
+    .await
+    .expect("the call ends in time");
+    assert_answered_and_hung_up(&call);
+    assert_each_frame_once("the agent", &agent_received);
+    assert_each_frame_once("the visitor", &visitor_received);
+
+    let (events, written) = host_events(&redis, vec![a_events, b_events]).await;
+    assert_one_call(&events, written);
+    let (a, b) = (a.stats(), b.stats());
+    assert_eq!(a.acquisitions + b.acquisitions, 1, "one owner, no failover: {a:?} {b:?}");
+    assert_eq!(a.fenced_commits + b.fenced_commits, 0);
+    assert!(a.frames_delivered > 0 && b.frames_delivered > 0, "both nodes delivered frames");
+    println!("a call across two nodes: {:?}", began.elapsed());
+}
+
+#[tokio::test]
+async fn a_stalled_owner_is_fenced_off_once_another_node_took_over() {
+    let began = Instant::now();
+    let redis = RedisServer::start();
+    let (a, a_events) = node(&redis, "node-a").await;
+    let (b, b_events) = node(&redis, "node-b").await;
+    let (agent_link, agent_at_a) = memory_pair();
+    let (visitor_link, visitor_at_b) = memory_pair();
+    let agent = PartyId::new("agent-1").unwrap();
+    a.connect(agent_at_a, &conversation(), Role::Agent, agent, None).await.unwrap();
+    // Node A owns the conversation (the first lease: epoch 1).
+    let waited = Instant::now();
+    while lease(&redis).await.as_deref() != Some("1:node-a") {
+        assert!(waited.elapsed() < Duration::from_secs(5), "node A never took the lease");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let visitor = PartyId::new("visitor-1").unwrap();
+    b.connect(visitor_at_b, &conversation(), Role::Visitor, visitor, None).await.unwrap();
+    let (agent_link, agent_received) = counting(agent_link);
+    let (visitor_link, visitor_received) = counting(visitor_link);
+    // Both connects judged and committed by A.
+    while a.stats().commits < 2 {
+        assert!(waited.elapsed() < Duration::from_secs(5), "node A never judged the connects");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Node A pauses (four leases long) just as the call begins: it reads the invite, judges
+    // it, and waits to commit. Its lease runs out, node B takes over (epoch 2), rebuilds the
+    // conversation from the journal and carries the call; A wakes mid-call and tries to write
+    // what it judged.
+    a.dangerous_stall(Duration::from_millis(2400)).await;
+    let call = tokio::time::timeout(
+        Duration::from_secs(30),
+        whole_call(agent_link, visitor_link, Duration::from_secs(3)),
+    )
+    .await
+    .expect("the call ends in time");
+    assert_answered_and_hung_up(&call);
+    assert!(began.elapsed() > Duration::from_millis(2400), "the call outlasted the stall");
+
+    assert_each_frame_once("the agent", &agent_received);
+    assert_each_frame_once("the visitor", &visitor_received);
+    let (events, written) = host_events(&redis, vec![a_events, b_events]).await;
+    assert_one_call(&events, written);
+    let (a_stats, b_stats) = (a.stats(), b.stats());
+    assert!(a_stats.fenced_commits >= 1, "A's late commit was refused: {a_stats:?}");
+    assert_eq!(b_stats.fenced_commits, 0, "{b_stats:?}");
+    assert_eq!((a_stats.acquisitions, b_stats.acquisitions), (1, 1));
+    assert_eq!(lease(&redis).await.as_deref(), Some("2:node-b"), "B owns it now");
+    println!("a split brain, fenced: {:?}", began.elapsed());
+}

@@ -1,0 +1,284 @@
+//! The owner's side of one conversation: a [`Relay`] holding only it, fed with journaled
+//! inputs at journaled times (sans IO: the node commits what it returns).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use velaro_call_state::CallRecord;
+use velaro_call_state::velaro_call_protocol::ConversationId;
+
+use super::event::ClusterEvent;
+use super::input::Input;
+use crate::relay::{Relay, RelayConfig, RelayEvent, RelayOutput, SessionId};
+
+/// A session of the conversation, wherever it is: its node, and its number there.
+pub(super) type Remote = (String, u64);
+
+/// What the owner's relay asked for after one input, to commit.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Effects {
+    /// Frames (or a close, `None`) for remote sessions, in order.
+    pub(super) deliveries: Vec<(Remote, Option<Bytes>)>,
+    /// Calls started and ended.
+    pub(super) events: Vec<ClusterEvent>,
+    /// The relay freed the conversation: its journal starts afresh.
+    pub(super) reset: bool,
+}
+
+/// One conversation's judge on its owner.
+#[derive(Debug)]
+pub(super) struct Owner {
+    conversation: ConversationId,
+    config: RelayConfig,
+    relay: Relay,
+    sessions: HashMap<Remote, SessionId>,
+    remotes: HashMap<SessionId, Remote>,
+    /// The relay's `Instant` for `t0`.
+    anchor: Instant,
+    /// The journal's first time (Unix ms), once there is one.
+    t0: Option<u64>,
+    /// The latest time judged at: time never runs backwards for the relay.
+    last_t: u64,
+}
+
+impl Owner {
+    /// A fresh owner: what a conversation with an empty journal is. `anchor` is any `Instant`
+    /// (the relay only compares and adds).
+    pub(super) fn new(conversation: ConversationId, config: RelayConfig, anchor: Instant) -> Owner {
+        Owner {
+            conversation,
+            config,
+            relay: Relay::new(config),
+            sessions: HashMap::new(),
+            remotes: HashMap::new(),
+            anchor,
+            t0: None,
+            last_t: 0,
+        }
+    }
+
+    /// Rebuilds the state the journal's inputs made, discarding what they asked for (it was
+    /// committed when they were judged).
+    pub(super) fn rebuild(
+        conversation: ConversationId,
+        config: RelayConfig,
+        anchor: Instant,
+        journal: impl IntoIterator<Item = (u64, Input)>,
+    ) -> Owner {
+        let mut owner = Owner::new(conversation, config, anchor);
+        for (t, input) in journal {
+            let _ = owner.apply(t, &input);
+        }
+        owner
+    }
+
+    /// The time to judge an input read at `now_ms` at: never before the last one.
+    pub(super) fn time_for(&self, now_ms: u64) -> u64 {
+        now_ms.max(self.last_t)
+    }
+
+    /// When the relay's next timer is due (Unix ms, rounded up).
+    pub(super) fn next_due(&self) -> Option<u64> {
+        let due = self.relay.poll_timeout()?;
+        let t0 = self.t0?;
+        let offset = due.saturating_duration_since(self.anchor);
+        let ms = offset.as_millis() + u128::from(offset.subsec_nanos() % 1_000_000 != 0);
+        Some(t0.saturating_add(u64::try_from(ms).unwrap_or(u64::MAX)))
+    }
+
+    /// The nodes (other than `me`) that hold sessions of the conversation.
+    pub(super) fn nodes(&self, me: &str) -> BTreeSet<String> {
+        self.sessions.keys().map(|(node, _)| node.clone()).filter(|n| n != me).collect()
+    }
+
+    /// Nothing is left: no session, no party within its grace, no live call.
+    pub(super) fn is_idle(&self) -> bool {
+        self.relay.conversation_count() == 0
+    }
+
+    /// Judges `input` at `t` (Unix ms, from [`time_for`](Self::time_for)).
+    pub(super) fn apply(&mut self, t: u64, input: &Input) -> Effects {
+        let t0 = *self.t0.get_or_insert(t);
+        self.last_t = self.last_t.max(t);
+        let now = self.anchor + Duration::from_millis(t.saturating_sub(t0));
+        let mut effects = Effects::default();
+        match input {
+            Input::Connect { node, session, role, party, video, seen } => {
+                let remote = (node.clone(), *session);
+                self.relay.open_conversation(self.conversation.clone(), *video);
+                match self.relay.connect(now, &self.conversation, *role, party.clone()) {
+                    Ok(id) => {
+                        self.sessions.insert(remote.clone(), id);
+                        self.remotes.insert(id, remote);
+                        if let Some(seen) = seen {
+                            let _ = self.relay.resume(id, seen);
+                        }
+                    }
+                    // Refused (a party id bound to the other role, say): close it.
+                    Err(_) => effects.deliveries.push((remote, None)),
+                }
+            }
+            Input::Frame { node, session, frame } => {
+                if let Some(id) = self.sessions.get(&(node.clone(), *session)) {
+                    let _ = self.relay.handle_frame(now, *id, frame);
+                }
+            }
+            Input::Disconnect { node, session } => self.disconnect(now, &(node.clone(), *session)),
+            Input::Timeout => self.relay.handle_timeout(now),
+            Input::NodeGone { node } => {
+                let gone: Vec<Remote> =
+                    self.sessions.keys().filter(|(n, _)| n == node).cloned().collect();
+                for remote in gone {
+                    self.disconnect(now, &remote);
+                }
+            }
+        }
+        self.drain(t, now, &mut effects);
+        if self.is_idle() {
+            *self = Owner::new(self.conversation.clone(), self.config, self.anchor);
+            effects.reset = true;
+        }
+        effects
+    }
+
+    fn disconnect(&mut self, now: Instant, remote: &Remote) {
+        if let Some(id) = self.sessions.remove(remote) {
+            self.remotes.remove(&id);
+            let _ = self.relay.disconnect(now, id);
+        }
+    }
+
+    fn drain(&mut self, t: u64, now: Instant, effects: &mut Effects) {
+        while let Some(output) = self.relay.poll_output() {
+            match output {
+                RelayOutput::Transmit(id) => {
+                    let Some(remote) = self.remotes.get(&id) else { continue };
+                    while let Some(frame) = self.relay.poll_transmit(id) {
+                        effects.deliveries.push((remote.clone(), Some(frame)));
+                    }
+                }
+                RelayOutput::Close(id) => {
+                    if let Some(remote) = self.remotes.get(&id) {
+                        effects.deliveries.push((remote.clone(), None));
+                    }
+                }
+                RelayOutput::Event(RelayEvent::CallStarted {
+                    conversation_id,
+                    call_id,
+                    agent,
+                    visitor,
+                }) => effects.events.push(ClusterEvent::CallStarted {
+                    conversation_id,
+                    call_id,
+                    agent,
+                    visitor,
+                }),
+                RelayOutput::Event(RelayEvent::CallEnded { report }) => {
+                    let wall = UNIX_EPOCH + Duration::from_millis(t);
+                    let record = CallRecord::new(&report, now, wall);
+                    effects.events.push(ClusterEvent::CallEnded { record });
+                }
+                RelayOutput::Event(_) => {}
+            }
+        }
+    }
+}
+
+/// Unix milliseconds of a wall-clock time (0 before the epoch).
+pub(super) fn unix_ms(wall: SystemTime) -> u64 {
+    let since = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use velaro_call_state::velaro_call_protocol::message::invite::{
+        InviteBody, MediaKinds, Prompt,
+    };
+    use velaro_call_state::velaro_call_protocol::{CallId, Envelope, PartyId, Role, encode};
+
+    use super::*;
+
+    fn connect(node: &str, session: u64, role: Role, party: &str) -> Input {
+        Input::Connect {
+            node: node.into(),
+            session,
+            role,
+            party: PartyId::new(party).unwrap(),
+            video: true,
+            seen: None,
+        }
+    }
+
+    fn frame(node: &str, session: u64, json: &str) -> Input {
+        Input::Frame { node: node.into(), session, frame: Bytes::copy_from_slice(json.as_bytes()) }
+    }
+
+    /// A journal of a ringing call whose invite expires: the owner that judged it, and one
+    /// rebuilt from its journal on another `Instant` base, give the same outputs from there on.
+    #[test]
+    fn a_rebuilt_owner_carries_on_exactly_as_the_one_that_judged() {
+        let conversation = ConversationId::new("conv-1").unwrap();
+        let config = RelayConfig::default();
+        #[allow(clippy::disallowed_methods)] // any base will do: that is the point
+        let base = Instant::now();
+        let prompt = Prompt::new("Video?").unwrap();
+        let body = InviteBody::new(prompt, MediaKinds::AUDIO_VIDEO)
+            .with_lifetime(Duration::from_secs(10))
+            .unwrap();
+        let call = CallId::new("call-1").unwrap();
+        let agent = PartyId::new("agent-1").unwrap();
+        let envelope = Envelope::new(conversation.clone(), call, agent, Role::Agent, 1, body);
+        let invite = String::from_utf8(encode(&envelope)).unwrap();
+        let invite = invite.as_str();
+        let journal = vec![
+            (1_000_000, connect("a", 1, Role::Agent, "agent-1")),
+            (1_000_010, connect("b", 1, Role::Visitor, "visitor-1")),
+            (1_000_020, frame("a", 1, invite)),
+        ];
+        let mut judged = Owner::new(conversation.clone(), config, base);
+        let mut delivered = Vec::new();
+        for (t, input) in &journal {
+            delivered.extend(judged.apply(*t, input).deliveries);
+        }
+        assert!(
+            delivered.iter().any(|((node, _), frame)| node == "b" && frame.is_some()),
+            "the invite reached the visitor: {delivered:?}"
+        );
+        let rebuilt =
+            Owner::rebuild(conversation, config, base + Duration::from_secs(3600), journal.clone());
+        let due = judged.next_due().unwrap();
+        assert_eq!(rebuilt.next_due(), Some(due), "the invite expires at the same time");
+        assert_eq!(due, 1_000_020 + 10_000);
+        let (mut judged, mut rebuilt) = (judged, rebuilt);
+        let (a, b) = (judged.apply(due, &Input::Timeout), rebuilt.apply(due, &Input::Timeout));
+        assert_eq!(a, b);
+        assert!(!a.deliveries.is_empty(), "both tell the parties the invite expired");
+        assert!(matches!(a.events.as_slice(), [ClusterEvent::CallEnded { .. }]), "{:?}", a.events);
+    }
+
+    #[test]
+    fn a_freed_conversation_starts_its_journal_afresh() {
+        let conversation = ConversationId::new("conv-1").unwrap();
+        #[allow(clippy::disallowed_methods)]
+        let base = Instant::now();
+        let mut owner = Owner::new(conversation, RelayConfig::default(), base);
+        assert!(!owner.apply(5, &connect("a", 1, Role::Agent, "agent-1")).reset);
+        assert!(!owner.apply(6, &Input::NodeGone { node: "a".into() }).reset, "within the grace");
+        let due = owner.next_due().unwrap();
+        assert_eq!(due, 6 + 20_000);
+        assert!(owner.apply(due, &Input::Timeout).reset, "the grace is over: nothing is left");
+        assert!(owner.is_idle() && owner.next_due().is_none());
+    }
+
+    #[test]
+    fn a_refused_connect_closes_its_session() {
+        #[allow(clippy::disallowed_methods)]
+        let base = Instant::now();
+        let mut owner = Owner::new(ConversationId::new("c").unwrap(), RelayConfig::default(), base);
+        let _ = owner.apply(1, &connect("a", 1, Role::Agent, "same"));
+        let refused = owner.apply(2, &connect("b", 4, Role::Visitor, "same"));
+        assert_eq!(refused.deliveries, vec![(("b".to_owned(), 4), None)]);
+    }
+}

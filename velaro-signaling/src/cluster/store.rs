@@ -1,0 +1,459 @@
+//! The cluster's Redis commands: leases, the fenced commit, and the streams' reads and writes.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
+use redis::{Script, Value};
+
+use super::error::ClusterError;
+use super::event::ClusterEvent;
+use super::input::Input;
+use super::keys::{EVENTS_MAXLEN, Keys, STREAM_MAXLEN};
+use super::owner::Effects;
+
+/// Takes the lease when nobody holds it, with the next epoch. Returns the epoch, or 0.
+const ACQUIRE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], epoch .. ':' .. ARGV[1], 'PX', ARGV[2])
+return epoch
+";
+
+/// Renews the lease if it is still ours (1), else 0.
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+";
+
+/// Gives the lease up if it is still ours.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+";
+
+/// The fenced commit: refused (0) unless the lease still holds the owner's `epoch:node`; else
+/// the journal entry (or the journal's reset), the deliveries, the events, the consumed
+/// inbound id, and the renewals, all at once (1).
+///
+/// KEYS: lease, journal, outbound, events, done, inbound, epoch.
+/// ARGV: lease value, consumed inbound id or '', reset '1'/'0', retention ms, lease ms,
+/// outbound maxlen, events maxlen, then a count and that many journal field/value items, a
+/// count and that many deliveries (node, session, kind, frame), a count and that many events
+/// (conversation, JSON).
+const COMMIT: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local retention = ARGV[4]
+local i = 8
+local nj = tonumber(ARGV[i])
+i = i + 1
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[2])
+elseif nj > 0 then
+  local fields = {}
+  for j = 1, nj do fields[j] = ARGV[i + j - 1] end
+  redis.call('XADD', KEYS[2], '*', unpack(fields))
+  redis.call('PEXPIRE', KEYS[2], retention)
+end
+i = i + nj
+local nd = tonumber(ARGV[i])
+i = i + 1
+for j = 1, nd do
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*',
+    'n', ARGV[i], 's', ARGV[i + 1], 'k', ARGV[i + 2], 'b', ARGV[i + 3])
+  i = i + 4
+end
+if nd > 0 then redis.call('PEXPIRE', KEYS[3], retention) end
+local ne = tonumber(ARGV[i])
+i = i + 1
+for j = 1, ne do
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'c', ARGV[i], 'e', ARGV[i + 1])
+  i = i + 2
+end
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[5], ARGV[2], 'PX', retention)
+  redis.call('XTRIM', KEYS[6], 'MINID', ARGV[2])
+  redis.call('XDEL', KEYS[6], ARGV[2])
+end
+redis.call('PEXPIRE', KEYS[7], retention)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+";
+
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The lease's value for an owner: `epoch:node`.
+pub(super) fn lease_value(epoch: u64, node: &str) -> String {
+    format!("{epoch}:{node}")
+}
+
+/// Takes the conversation's lease if nobody holds it; its epoch when taken.
+pub(super) async fn acquire(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    node: &str,
+    lease: Duration,
+    retention: Duration,
+) -> Result<Option<u64>, ClusterError> {
+    let epoch: u64 = Script::new(ACQUIRE)
+        .key(&keys.lease)
+        .key(&keys.epoch)
+        .arg(node)
+        .arg(ms(lease))
+        .arg(ms(retention))
+        .invoke_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("acquire", &e))?;
+    Ok((epoch > 0).then_some(epoch))
+}
+
+/// Renews the lease; `false` when it is not ours any more.
+pub(super) async fn renew(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    value: &str,
+    lease: Duration,
+) -> Result<bool, ClusterError> {
+    let renewed: u8 = Script::new(RENEW)
+        .key(&keys.lease)
+        .arg(value)
+        .arg(ms(lease))
+        .invoke_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("renew", &e))?;
+    Ok(renewed == 1)
+}
+
+/// Gives the lease up, if it is still ours.
+pub(super) async fn release(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    value: &str,
+) -> Result<(), ClusterError> {
+    let _: u8 = Script::new(RELEASE)
+        .key(&keys.lease)
+        .arg(value)
+        .invoke_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("release", &e))?;
+    Ok(())
+}
+
+/// What one fenced commit writes.
+pub(super) struct Commit<'a> {
+    pub(super) lease_value: &'a str,
+    /// The inbound entry consumed, if the input came from the inbound stream.
+    pub(super) consumed: Option<&'a str>,
+    /// The journal entry: the input and its time (`None`: a malformed inbound entry, skipped).
+    pub(super) input: Option<(u64, &'a Input)>,
+    pub(super) effects: &'a Effects,
+}
+
+/// Runs the fenced commit; `false` when the lease is not ours (nothing was written).
+pub(super) async fn commit(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    events_key: &str,
+    conversation: &str,
+    commit: &Commit<'_>,
+    lease: Duration,
+    retention: Duration,
+) -> Result<bool, ClusterError> {
+    let script = Script::new(COMMIT);
+    let mut invocation = script.prepare_invoke();
+    for key in [
+        &keys.lease,
+        &keys.journal,
+        &keys.outbound,
+        events_key,
+        &keys.done,
+        &keys.inbound,
+        &keys.epoch,
+    ] {
+        invocation.key(key);
+    }
+    invocation
+        .arg(commit.lease_value)
+        .arg(commit.consumed.unwrap_or(""))
+        .arg(if commit.effects.reset { "1" } else { "0" })
+        .arg(ms(retention))
+        .arg(ms(lease))
+        .arg(STREAM_MAXLEN)
+        .arg(EVENTS_MAXLEN);
+    match commit.input {
+        Some((t, input)) => {
+            let fields = input.to_fields();
+            invocation.arg(fields.len() * 2 + 2).arg("t").arg(t);
+            for (name, value) in fields {
+                invocation.arg(name).arg(value);
+            }
+        }
+        None => {
+            invocation.arg(0);
+        }
+    }
+    invocation.arg(commit.effects.deliveries.len());
+    for ((node, session), frame) in &commit.effects.deliveries {
+        let (kind, body): (&str, &[u8]) = match frame {
+            Some(frame) => ("f", frame),
+            None => ("x", b""),
+        };
+        invocation.arg(node).arg(session).arg(kind).arg(body);
+    }
+    invocation.arg(commit.effects.events.len());
+    for event in &commit.effects.events {
+        let json = serde_json::to_string(event).map_err(|_| ClusterError::Malformed {
+            stream: "events",
+            id: String::new(),
+            field: "e",
+        })?;
+        invocation.arg(conversation).arg(json);
+    }
+    let committed: u8 =
+        invocation.invoke_async(conn).await.map_err(|e| ClusterError::redis("commit", &e))?;
+    Ok(committed == 1)
+}
+
+/// The consumed inbound id, and the journal: every input since the conversation was last
+/// freed, with its time, in order. Malformed entries are errors: a journal is only ever
+/// written by owners, and skipping an entry would rebuild another state.
+pub(super) async fn load(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+) -> Result<(Option<String>, Vec<(u64, Input)>), ClusterError> {
+    let done: Option<String> = redis::cmd("GET")
+        .arg(&keys.done)
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("load", &e))?;
+    let mut journal = Vec::new();
+    let mut from = "-".to_owned();
+    loop {
+        let page: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&keys.journal)
+            .arg(&from)
+            .arg("+")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .map_err(|e| ClusterError::redis("load", &e))?;
+        let Some(last) = page.ids.last().map(|entry| entry.id.clone()) else { break };
+        for entry in page.ids {
+            let t = field_u64(&entry, "t").ok_or(ClusterError::Malformed {
+                stream: "journal",
+                id: entry.id.clone(),
+                field: "t",
+            })?;
+            journal.push((t, Input::from_fields(&entry.map, "journal", &entry.id)?));
+        }
+        from = format!("({last}");
+    }
+    Ok((done, journal))
+}
+
+/// The inbound entries after `after`, waiting up to `block` for one.
+pub(super) async fn read_inbound(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    after: &str,
+    block: Duration,
+) -> Result<Vec<(String, Result<Input, ClusterError>)>, ClusterError> {
+    let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+        .arg("COUNT")
+        .arg(64)
+        .arg("BLOCK")
+        .arg(ms(block).max(1))
+        .arg("STREAMS")
+        .arg(&keys.inbound)
+        .arg(after)
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("read inbound", &e))?;
+    Ok(reply
+        .into_iter()
+        .flat_map(|reply| reply.keys)
+        .flat_map(|key| key.ids)
+        .map(|entry| {
+            let input = Input::from_fields(&entry.map, "inbound", &entry.id);
+            (entry.id, input)
+        })
+        .collect())
+}
+
+/// Appends an input to a conversation's inbound stream.
+pub(super) async fn append(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    input: &Input,
+    retention: Duration,
+) -> Result<(), ClusterError> {
+    let mut xadd = redis::cmd("XADD");
+    xadd.arg(&keys.inbound).arg("MAXLEN").arg("~").arg(STREAM_MAXLEN).arg("*");
+    for (name, value) in input.to_fields() {
+        xadd.arg(name).arg(value);
+    }
+    let mut pipe = redis::pipe();
+    pipe.add_command(xadd).ignore();
+    pipe.cmd("PEXPIRE").arg(&keys.inbound).arg(ms(retention)).ignore();
+    pipe.query_async::<()>(conn).await.map_err(|e| ClusterError::redis("append", &e))
+}
+
+/// The outbound stream's last id (`0-0` when it is empty): where a new reader starts.
+pub(super) async fn last_outbound(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+) -> Result<String, ClusterError> {
+    let last: StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(&keys.outbound)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("read outbound", &e))?;
+    Ok(last.ids.first().map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()))
+}
+
+/// Reads several streams after their ids, waiting up to `block` for an entry.
+pub(super) async fn read_streams(
+    conn: &mut ConnectionManager,
+    streams: &[(String, String)],
+    block: Duration,
+) -> Result<Vec<(String, Vec<StreamId>)>, ClusterError> {
+    let mut xread = redis::cmd("XREAD");
+    xread.arg("COUNT").arg(512).arg("BLOCK").arg(ms(block).max(1)).arg("STREAMS");
+    for (key, _) in streams {
+        xread.arg(key);
+    }
+    for (_, id) in streams {
+        xread.arg(id);
+    }
+    let reply: Option<StreamReadReply> =
+        xread.query_async(conn).await.map_err(|e| ClusterError::redis("read outbound", &e))?;
+    Ok(reply.into_iter().flat_map(|r| r.keys).map(|k| (k.key, k.ids)).collect())
+}
+
+/// Sets a node's heartbeat.
+pub(super) async fn heartbeat(
+    conn: &mut ConnectionManager,
+    key: &str,
+    ttl: Duration,
+) -> Result<(), ClusterError> {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(1)
+        .arg("PX")
+        .arg(ms(ttl))
+        .query_async::<()>(conn)
+        .await
+        .map_err(|e| ClusterError::redis("heartbeat", &e))
+}
+
+/// Which of these heartbeat keys exist.
+pub(super) async fn alive(
+    conn: &mut ConnectionManager,
+    keys: &[String],
+) -> Result<Vec<bool>, ClusterError> {
+    let mut pipe = redis::pipe();
+    for key in keys {
+        pipe.cmd("EXISTS").arg(key);
+    }
+    pipe.query_async(conn).await.map_err(|e| ClusterError::redis("heartbeat", &e))
+}
+
+/// Creates the events stream's consumer group (once per cluster; an existing one is kept).
+pub(super) async fn events_group(
+    conn: &mut ConnectionManager,
+    key: &str,
+    group: &str,
+) -> Result<(), ClusterError> {
+    let created: Result<(), _> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(key)
+        .arg(group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(conn)
+        .await;
+    match created {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+        Err(e) => Err(ClusterError::redis("create events group", &e)),
+    }
+}
+
+/// The events for this node's consumer, waiting up to `block`.
+pub(super) async fn read_events(
+    conn: &mut ConnectionManager,
+    key: &str,
+    group: &str,
+    consumer: &str,
+    block: Duration,
+) -> Result<Vec<(String, Result<ClusterEvent, ClusterError>)>, ClusterError> {
+    let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(group)
+        .arg(consumer)
+        .arg("COUNT")
+        .arg(64)
+        .arg("BLOCK")
+        .arg(ms(block).max(1))
+        .arg("STREAMS")
+        .arg(key)
+        .arg(">")
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("read events", &e))?;
+    Ok(reply
+        .into_iter()
+        .flat_map(|r| r.keys)
+        .flat_map(|k| k.ids)
+        .map(|entry| {
+            let event =
+                field_bytes(&entry, "e").and_then(|json| serde_json::from_slice(&json).ok()).ok_or(
+                    ClusterError::Malformed { stream: "events", id: entry.id.clone(), field: "e" },
+                );
+            (entry.id, event)
+        })
+        .collect())
+}
+
+/// Acknowledges events handed to the host.
+pub(super) async fn ack_events(
+    conn: &mut ConnectionManager,
+    key: &str,
+    group: &str,
+    ids: &[String],
+) -> Result<(), ClusterError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    redis::cmd("XACK")
+        .arg(key)
+        .arg(group)
+        .arg(ids)
+        .query_async::<()>(conn)
+        .await
+        .map_err(|e| ClusterError::redis("ack events", &e))
+}
+
+/// A field's bytes, if it is there and a string.
+pub(super) fn field_bytes(entry: &StreamId, field: &str) -> Option<Vec<u8>> {
+    match entry.map.get(field)? {
+        Value::BulkString(bytes) => Some(bytes.clone()),
+        Value::SimpleString(text) => Some(text.clone().into_bytes()),
+        _ => None,
+    }
+}
+
+/// A field as a number.
+pub(super) fn field_u64(entry: &StreamId, field: &str) -> Option<u64> {
+    String::from_utf8(field_bytes(entry, field)?).ok()?.parse().ok()
+}
