@@ -82,29 +82,37 @@ impl Drop for RedisServer {
 /// What a party's client received: each frame's sender, role, call, type and `seq`.
 type Received = Arc<Mutex<Vec<(String, Role, String, String, u64)>>>;
 
-/// A client's transport that writes down every frame it receives.
+/// A client's transport that writes down every frame it receives (and, in `sent`, every frame
+/// its transport took).
 struct Counting<T> {
     inner: T,
     received: Received,
+    sent: Received,
+}
+
+fn write_down(list: &Received, frame: &[u8]) {
+    let envelope = decode(frame).expect("the cluster writes only frames that decode");
+    list.lock().unwrap().push((
+        envelope.party_id.as_str().to_owned(),
+        envelope.role,
+        envelope.call_id.as_str().to_owned(),
+        envelope.message_type().to_owned(),
+        envelope.seq,
+    ));
 }
 
 #[async_trait]
 impl<T: Transport> Transport for Counting<T> {
     async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
-        self.inner.send(frame).await
+        self.inner.send(frame.clone()).await?;
+        write_down(&self.sent, &frame);
+        Ok(())
     }
 
     async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
         let frame = self.inner.recv().await?;
         if let Some(frame) = &frame {
-            let envelope = decode(frame).expect("the cluster writes only frames that decode");
-            self.received.lock().unwrap().push((
-                envelope.party_id.as_str().to_owned(),
-                envelope.role,
-                envelope.call_id.as_str().to_owned(),
-                envelope.message_type().to_owned(),
-                envelope.seq,
-            ));
+            write_down(&self.received, frame);
         }
         Ok(frame)
     }
@@ -116,7 +124,7 @@ impl<T: Transport> Transport for Counting<T> {
 
 fn counting<T>(inner: T) -> (Counting<T>, Received) {
     let received = Received::default();
-    (Counting { inner, received: received.clone() }, received)
+    (Counting { inner, received: received.clone(), sent: Received::default() }, received)
 }
 
 /// Every frame a party received, received once: no (sender, role, call, type, seq) twice.
@@ -336,4 +344,152 @@ async fn a_stalled_owner_is_fenced_off_once_another_node_took_over() {
     assert_eq!((a_stats.acquisitions, b_stats.acquisitions), (1, 1));
     assert_eq!(lease(&redis).await.as_deref(), Some("2:node-b"), "B owns it now");
     println!("a split brain, fenced: {:?}", began.elapsed());
+}
+
+/// A socket-like in-memory link: when one end is dropped (its process crashed), the other's
+/// stream ends and its sends fail, as a TCP connection's would.
+struct Socket {
+    tx: futures::channel::mpsc::UnboundedSender<Bytes>,
+    rx: UnboundedReceiver<Bytes>,
+}
+
+fn socket_pair() -> (Socket, Socket) {
+    let (a_tx, b_rx) = futures::channel::mpsc::unbounded();
+    let (b_tx, a_rx) = futures::channel::mpsc::unbounded();
+    (Socket { tx: a_tx, rx: a_rx }, Socket { tx: b_tx, rx: b_rx })
+}
+
+#[async_trait]
+impl Transport for Socket {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        self.tx.unbounded_send(frame).map_err(|_| TransportError::Closed)
+    }
+
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        Ok(self.rx.next().await)
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        self.tx.close_channel();
+        Ok(())
+    }
+}
+
+/// `(call, type, seq)` of the frames `from` wrote in `list`.
+fn frames_of(list: &Received, from: &str) -> Vec<(String, String, u64)> {
+    let list = list.lock().unwrap();
+    let mut frames: Vec<_> = list
+        .iter()
+        .filter(|(party, ..)| party == from)
+        .map(|(_, _, call, kind, seq)| (call.clone(), kind.clone(), *seq))
+        .collect();
+    frames.sort();
+    frames
+}
+
+#[tokio::test]
+async fn the_owner_crashes_mid_call_and_both_parties_carry_on_through_node_c() {
+    let began = Instant::now();
+    let redis = RedisServer::start();
+    let (a, a_events) = node(&redis, "node-a").await;
+    let (c, c_events) = node(&redis, "node-c").await;
+    let agent_party = PartyId::new("agent-1").unwrap();
+    let visitor_party = PartyId::new("visitor-1").unwrap();
+    let (agent_link, agent_at_a) = socket_pair();
+    let (visitor_link, visitor_at_a) = socket_pair();
+    a.connect(agent_at_a, &conversation(), Role::Agent, agent_party.clone(), None).await.unwrap();
+    let visitor_at = visitor_party.clone();
+    a.connect(visitor_at_a, &conversation(), Role::Visitor, visitor_at, None).await.unwrap();
+    // Both parties' frames, sent and received, over both of their links.
+    let (agent_sent, agent_received) = (Received::default(), Received::default());
+    let (visitor_sent, visitor_received) = (Received::default(), Received::default());
+    let link = |inner, sent: &Received, received: &Received| Counting {
+        inner,
+        received: received.clone(),
+        sent: sent.clone(),
+    };
+
+    let clock = Arc::new(TokioClock);
+    let agent_config = CallConfig::new(conversation(), agent_party.clone());
+    let visitor_config = CallConfig::new(conversation(), visitor_party.clone());
+    let call_id = CallId::new("call-1").unwrap();
+    let (mut agent, agent_control, agent_outputs) = CallSession::agent(
+        agent_config,
+        call_id,
+        link(agent_link, &agent_sent, &agent_received),
+        clock.clone(),
+    );
+    let (mut visitor, visitor_control, visitor_outputs) = CallSession::visitor(
+        visitor_config,
+        link(visitor_link, &visitor_sent, &visitor_received),
+        clock,
+    );
+    let prompt = Prompt::new("Your agent would like to start a video call. Accept?").unwrap();
+    let invite =
+        Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false };
+    agent_control.act(invite);
+    // The agent hangs up 3 s after media opened: after the crash and the move to node C.
+    let talk = Duration::from_secs(3);
+    let agent_ui = tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, talk));
+    let visitor_ui =
+        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
+    let agent_run = tokio::spawn(async move {
+        let result = agent.run().await;
+        (agent, result)
+    });
+    let visitor_run = tokio::spawn(async move {
+        let result = visitor.run().await;
+        (visitor, result)
+    });
+
+    // Mid-call: media is connected on both sides (each has had the other's `call.media`).
+    let waited = Instant::now();
+    let has_media = |list: &Received, from: &str| {
+        frames_of(list, from).iter().any(|(_, kind, _)| kind == "call.media")
+    };
+    while !(has_media(&agent_received, "visitor-1") && has_media(&visitor_received, "agent-1")) {
+        assert!(waited.elapsed() < Duration::from_secs(10), "media never connected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a.dangerous_crash();
+    let (mut agent, dropped) = agent_run.await.unwrap();
+    assert!(dropped.is_err(), "the agent's link died with node A: {dropped:?}");
+    let (mut visitor, dropped) = visitor_run.await.unwrap();
+    assert!(dropped.is_err(), "the visitor's link died with node A: {dropped:?}");
+
+    // Both come back on node C well within the grace, naming what they saw.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (agent_link, agent_at_c) = socket_pair();
+    let seen = agent.reconnect(link(agent_link, &agent_sent, &agent_received));
+    c.connect(agent_at_c, &conversation(), Role::Agent, agent_party, Some(seen)).await.unwrap();
+    let (visitor_link, visitor_at_c) = socket_pair();
+    let seen = visitor.reconnect(link(visitor_link, &visitor_sent, &visitor_received));
+    c.connect(visitor_at_c, &conversation(), Role::Visitor, visitor_party, Some(seen))
+        .await
+        .unwrap();
+    let agent_run = tokio::spawn(async move { agent.run().await });
+    let visitor_run = tokio::spawn(async move { visitor.run().await });
+    let call = tokio::time::timeout(Duration::from_secs(30), async {
+        Finished {
+            agent: agent_run.await.unwrap().unwrap(),
+            visitor: visitor_run.await.unwrap().unwrap(),
+            agent_ui: agent_ui.await.unwrap(),
+            visitor_ui: visitor_ui.await.unwrap(),
+        }
+    })
+    .await
+    .expect("the call ends in time");
+    assert_answered_and_hung_up(&call);
+
+    // Every frame a party's transport took reached the other party once: none lost in the
+    // crash, none twice after the rebuild and the resume.
+    assert_each_frame_once("the agent", &agent_received);
+    assert_each_frame_once("the visitor", &visitor_received);
+    assert_eq!(frames_of(&visitor_received, "agent-1"), frames_of(&agent_sent, "agent-1"));
+    assert_eq!(frames_of(&agent_received, "visitor-1"), frames_of(&visitor_sent, "visitor-1"));
+    let (events, written) = host_events(&redis, vec![a_events, c_events]).await;
+    assert_one_call(&events, written);
+    assert_eq!(c.stats().acquisitions, 1, "node C took the conversation over");
+    assert_eq!(lease(&redis).await.as_deref(), Some("2:node-c"));
+    println!("an owner crash, carried on through node C: {:?}", began.elapsed());
 }
