@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,7 +12,7 @@ use futures::StreamExt as _;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::future::{Either, select};
 use redis::aio::ConnectionManager;
-use tokio::sync::RwLock;
+use tokio::sync::{Notify, RwLock};
 use tokio::task::AbortHandle;
 use velaro_call_state::velaro_call_protocol::{ConversationId, PartyId, Role};
 
@@ -73,6 +73,23 @@ enum Deliver {
     Close,
 }
 
+/// A local session as the outbound reader sees it: where its frames go, and how many wait.
+#[derive(Debug)]
+struct Local {
+    deliver: UnboundedSender<Deliver>,
+    queue: Arc<Queue>,
+}
+
+/// The frames waiting for a local session, bounded by the relay's `max_queued`: a session that
+/// falls further behind is closed (its party resumes from the owner's replay log), as the
+/// single-process relay closes a slow consumer.
+#[derive(Debug, Default)]
+struct Queue {
+    frames: AtomicUsize,
+    closed: AtomicBool,
+    close: Notify,
+}
+
 /// A conversation this node holds sessions of: where its outbound reader is.
 #[derive(Debug)]
 struct Reading {
@@ -86,7 +103,7 @@ struct State {
     stopped: bool,
     next_session: u64,
     video: HashMap<ConversationId, bool>,
-    sessions: HashMap<u64, UnboundedSender<Deliver>>,
+    sessions: HashMap<u64, Local>,
     reading: HashMap<ConversationId, Reading>,
     stewards: HashSet<ConversationId>,
     tasks: Vec<AbortHandle>,
@@ -227,6 +244,7 @@ impl ClusterNode {
         // Read from here on: the owner writes nothing for this session before its connect.
         let cursor = store::last_outbound(&mut conn, &keys).await?;
         let (deliver, delivered) = unbounded();
+        let queue = Arc::new(Queue::default());
         let (session, steward) = {
             let mut state = lock(&inner.state);
             if state.stopped {
@@ -234,7 +252,7 @@ impl ClusterNode {
             }
             state.next_session += 1;
             let session = state.next_session;
-            state.sessions.insert(session, deliver);
+            state.sessions.insert(session, Local { deliver, queue: Arc::clone(&queue) });
             let reading = state.reading.entry(conversation_id.clone()).or_insert(Reading {
                 outbound: keys.outbound.clone(),
                 cursor,
@@ -253,8 +271,13 @@ impl ClusterNode {
             inner.forget_session(conversation_id, session);
             return Err(error);
         }
-        let run =
-            run_session(Arc::clone(inner), session, conversation_id.clone(), transport, delivered);
+        let run = run_session(
+            Arc::clone(inner),
+            session,
+            conversation_id.clone(),
+            transport,
+            (delivered, queue),
+        );
         inner.spawn(run);
         Ok(ClusterSessionId(session))
     }
@@ -419,10 +442,21 @@ async fn read_outbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
                 if let (true, Some(session), Some(deliver)) = (addressed, session, deliver)
                     && let Some(to) = state.sessions.get(&session)
                 {
+                    let queued = to.queue.frames.load(Ordering::Acquire);
+                    if matches!(deliver, Deliver::Frame(_))
+                        && queued >= inner.config.relay.max_queued
+                    {
+                        // A slow consumer: closed, even while a send waits.
+                        to.queue.closed.store(true, Ordering::Release);
+                        to.queue.close.notify_one();
+                        state.sessions.remove(&session);
+                        continue;
+                    }
                     if matches!(deliver, Deliver::Frame(_)) {
+                        to.queue.frames.fetch_add(1, Ordering::AcqRel);
                         bump(&inner.counters.frames_delivered);
                     }
-                    let _ = to.unbounded_send(deliver);
+                    let _ = to.deliver.unbounded_send(deliver);
                 }
             }
         }
@@ -470,7 +504,7 @@ async fn run_session<T: Transport>(
     session: u64,
     conversation: ConversationId,
     mut transport: T,
-    mut delivered: UnboundedReceiver<Deliver>,
+    (mut delivered, queue): (UnboundedReceiver<Deliver>, Arc<Queue>),
 ) {
     let keys = Keys::new(&inner.config.prefix, &conversation);
     loop {
@@ -486,8 +520,13 @@ async fn run_session<T: Transport>(
                 }
             }
             Either::Right(Some(Deliver::Frame(frame))) => {
-                if transport.send(frame).await.is_err() {
+                queue.frames.fetch_sub(1, Ordering::AcqRel);
+                if queue.closed.load(Ordering::Acquire) {
                     break;
+                }
+                match select(transport.send(frame), std::pin::pin!(queue.close.notified())).await {
+                    Either::Left((Ok(()), _)) => {}
+                    Either::Left((Err(_), _)) | Either::Right(_) => break,
                 }
             }
             Either::Left(Ok(None) | Err(_)) | Either::Right(Some(Deliver::Close) | None) => break,

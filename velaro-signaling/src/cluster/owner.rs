@@ -120,8 +120,15 @@ impl Owner {
                 }
             }
             Input::Frame { node, session, frame } => {
-                if let Some(id) = self.sessions.get(&(node.clone(), *session)) {
-                    let _ = self.relay.handle_frame(now, *id, frame);
+                let remote = (node.clone(), *session);
+                match self.sessions.get(&remote) {
+                    Some(id) => {
+                        let _ = self.relay.handle_frame(now, *id, frame);
+                    }
+                    // A session the relay does not know (its node was taken for gone, or its
+                    // connect was refused): closed, so that its party reconnects and resumes
+                    // rather than talk to nobody.
+                    None => effects.deliveries.push((remote, None)),
                 }
             }
             Input::Disconnect { node, session } => self.disconnect(now, &(node.clone(), *session)),
@@ -270,6 +277,17 @@ mod tests {
         assert_eq!(due, 6 + 20_000);
         assert!(owner.apply(due, &Input::Timeout).reset, "the grace is over: nothing is left");
         assert!(owner.is_idle() && owner.next_due().is_none());
+    }
+
+    #[test]
+    fn a_frame_from_a_session_taken_for_gone_closes_it() {
+        #[allow(clippy::disallowed_methods)]
+        let base = Instant::now();
+        let mut owner = Owner::new(ConversationId::new("c").unwrap(), RelayConfig::default(), base);
+        let _ = owner.apply(1, &connect("a", 1, Role::Agent, "agent-1"));
+        let _ = owner.apply(2, &Input::NodeGone { node: "a".into() });
+        let late = owner.apply(3, &frame("a", 1, "{}"));
+        assert_eq!(late.deliveries, vec![(("a".to_owned(), 1), None)]);
     }
 
     #[test]
