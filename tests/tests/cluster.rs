@@ -493,3 +493,66 @@ async fn the_owner_crashes_mid_call_and_both_parties_carry_on_through_node_c() {
     assert_eq!(lease(&redis).await.as_deref(), Some("2:node-c"));
     println!("an owner crash, carried on through node C: {:?}", began.elapsed());
 }
+
+#[tokio::test]
+async fn a_call_whose_owner_died_with_all_its_sessions_still_ends_once() {
+    let began = Instant::now();
+    let redis = RedisServer::start();
+    // A short grace, so that the orphaned call ends soon.
+    let config = config().with_relay(RelayConfig::default().with_grace(Duration::from_secs(1)));
+    let (a, a_events) = ClusterNode::start(&redis.url(), "node-a", config.clone()).await.unwrap();
+    let (c, c_events) = ClusterNode::start(&redis.url(), "node-c", config).await.unwrap();
+    a.open_conversation(conversation(), true);
+    let (agent_link, agent_at_a) = socket_pair();
+    let (visitor_link, visitor_at_a) = socket_pair();
+    let agent = PartyId::new("agent-1").unwrap();
+    let visitor = PartyId::new("visitor-1").unwrap();
+    a.connect(agent_at_a, &conversation(), Role::Agent, agent, None).await.unwrap();
+    a.connect(visitor_at_a, &conversation(), Role::Visitor, visitor, None).await.unwrap();
+    let (agent_link, agent_received) = counting(agent_link);
+    let (visitor_link, visitor_received) = counting(visitor_link);
+    let call = tokio::spawn(whole_call(agent_link, visitor_link, Duration::from_secs(60)));
+    let waited = Instant::now();
+    let has_media = |list: &Received, from: &str| {
+        frames_of(list, from).iter().any(|(_, kind, _)| kind == "call.media")
+    };
+    while !(has_media(&agent_received, "visitor-1") && has_media(&visitor_received, "agent-1")) {
+        assert!(waited.elapsed() < Duration::from_secs(10), "media never connected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Node A dies with both sessions, and nobody comes back. Node C, which never had a session
+    // of the conversation, finds it silent, takes it over, sees node A gone, and ends the call
+    // when the parties' grace is over.
+    a.dangerous_crash();
+    call.abort();
+    let (events, written) = host_events(&redis, vec![a_events, c_events]).await;
+    let ended: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ClusterEvent::CallEnded { record } => Some(record),
+            _ => None,
+        })
+        .collect();
+    let started = events.iter().filter(|e| matches!(e, ClusterEvent::CallStarted { .. })).count();
+    assert_eq!((started, ended.len(), written), (1, 1, 2), "{events:?}");
+    // It failed (signaling lost) after it was answered and media connected: billed until then.
+    let record = ended[0];
+    assert_eq!((record.outcome, record.reason.clone()), (Outcome::Failed, Reason::SignalingLost));
+    assert!(record.answered_at_ms.is_some() && record.talk_time_ms > 0, "{record:?}");
+    assert_eq!(c.stats().acquisitions, 1, "node C swept it up");
+
+    // Nothing is left: the conversation was freed, its lease given up, the live set empty.
+    let mut conn = redis.connection().await;
+    let waited = Instant::now();
+    loop {
+        let live: usize =
+            redis::cmd("ZCARD").arg("velaro:live").query_async(&mut conn).await.unwrap();
+        if live == 0 && lease(&redis).await.is_none() {
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(5), "the conversation was never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("an orphaned call, ended by node C: {:?}", began.elapsed());
+}

@@ -39,6 +39,13 @@ impl ClusterConfig {
         }
     }
 
+    /// Sets the owners' relay settings.
+    #[must_use]
+    pub fn with_relay(mut self, relay: RelayConfig) -> Self {
+        self.relay = relay;
+        self
+    }
+
     /// Sets the key prefix.
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {

@@ -11,6 +11,10 @@ pub(super) struct Keys {
     pub(super) journal: String,
     pub(super) done: String,
     pub(super) outbound: String,
+    /// The cluster's set of live conversations (outside the conversation's slot).
+    pub(super) live: String,
+    /// The conversation's member in it: its id.
+    pub(super) member: String,
 }
 
 impl Keys {
@@ -23,8 +27,16 @@ impl Keys {
             journal: key("journal"),
             done: key("done"),
             outbound: key("out"),
+            live: live(prefix),
+            member: conversation.as_str().to_owned(),
         }
     }
+}
+
+/// The cluster's live conversations: a sorted set, scored with when each one's owner was last
+/// heard from (Redis's clock, ms).
+pub(super) fn live(prefix: &str) -> String {
+    format!("{prefix}:live")
 }
 
 /// The cluster's events stream.

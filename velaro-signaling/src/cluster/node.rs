@@ -197,6 +197,7 @@ impl ClusterNode {
         inner.spawn(heartbeat(Arc::clone(&inner), heartbeat_key));
         inner.spawn(read_outbound(Arc::clone(&inner), outbound_reader));
         inner.spawn(read_events(Arc::clone(&inner), events_reader, events));
+        inner.spawn(sweep(Arc::clone(&inner)));
         Ok((ClusterNode { inner }, events_rx))
     }
 
@@ -262,7 +263,7 @@ impl ClusterNode {
             (session, state.stewards.insert(conversation_id.clone()))
         };
         if steward {
-            inner.spawn(steward_conversation(Arc::clone(inner), conversation_id.clone()));
+            inner.spawn(steward_conversation(Arc::clone(inner), conversation_id.clone(), false));
         }
         let input =
             Input::Connect { node: inner.name.clone(), session, role, party, video, seen: resume };
@@ -463,6 +464,26 @@ async fn read_outbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
     }
 }
 
+/// Looks for live conversations whose owner went silent (its lease neither renewed nor used
+/// for longer than a lease) and starts a steward to take each over, unless this node has one.
+async fn sweep(inner: Arc<Inner>) {
+    let live = keys::live(&inner.config.prefix);
+    let mut conn = inner.conn.clone();
+    loop {
+        sleep(inner.config.lease).await;
+        let Ok(stale) = store::stale(&mut conn, &live, inner.config.lease).await else {
+            bump(&inner.counters.redis_errors);
+            continue;
+        };
+        for conversation in stale.into_iter().filter_map(|id| ConversationId::new(id).ok()) {
+            let start = lock(&inner.state).stewards.insert(conversation.clone());
+            if start {
+                inner.spawn(steward_conversation(Arc::clone(&inner), conversation, true));
+            }
+        }
+    }
+}
+
 /// Hands this node's share of the host events to the host, and acknowledges them.
 async fn read_events(
     inner: Arc<Inner>,
@@ -559,7 +580,12 @@ enum Committed {
 /// holds it, and while it does, judges its inputs, fires its timers and watches the nodes of
 /// its sessions. Ends when the node has no session of it and does not own it (an owner gives
 /// the lease up once nothing is left to judge).
-async fn steward_conversation(inner: Arc<Inner>, conversation: ConversationId) {
+///
+/// `sweeping`: started by the sweeper for a conversation whose owner went silent, the steward
+/// tries once to take it over even though this node has no session of it (so that a call whose
+/// owner died with all its sessions still ends, once, when its parties' grace is over).
+async fn steward_conversation(inner: Arc<Inner>, conversation: ConversationId, sweeping: bool) {
+    let mut sweeping = sweeping;
     let keys = Keys::new(&inner.config.prefix, &conversation);
     let conn = inner.conn.clone();
     let mut steward = Steward { inner, keys, conversation, conn, reader: None };
@@ -567,7 +593,8 @@ async fn steward_conversation(inner: Arc<Inner>, conversation: ConversationId) {
     loop {
         owned = match owned.take() {
             None => {
-                if !steward.inner.has_local(&steward.conversation)
+                if !std::mem::take(&mut sweeping)
+                    && !steward.inner.has_local(&steward.conversation)
                     && steward.inner.retire_steward(&steward.conversation)
                 {
                     return;
@@ -608,7 +635,7 @@ impl Steward {
                 let lease = store::lease_value(epoch, &self.inner.name);
                 let rebuilt = self.take_over(lease.clone()).await;
                 if rebuilt.is_none() {
-                    let _ = store::release(&mut self.conn, &self.keys, &lease).await;
+                    let _ = store::release(&mut self.conn, &self.keys, &lease, false).await;
                 }
                 rebuilt
             }
@@ -647,7 +674,7 @@ impl Steward {
             held = self.judge_all(held, vec![(None, Ok(Input::Timeout))]).await?;
         }
         if held.owner.is_idle() && !self.inner.has_local(&self.conversation) {
-            let _ = store::release(&mut self.conn, &self.keys, &held.lease).await;
+            let _ = store::release(&mut self.conn, &self.keys, &held.lease, true).await;
             return None;
         }
         self.read_and_judge(held).await

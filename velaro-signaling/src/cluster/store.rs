@@ -1,5 +1,6 @@
 //! The cluster's Redis commands: leases, the fenced commit, and the streams' reads and writes.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -21,33 +22,50 @@ redis.call('SET', KEYS[1], epoch .. ':' .. ARGV[1], 'PX', ARGV[2])
 return epoch
 ";
 
-/// Renews the lease if it is still ours (1), else 0.
+/// Redis's own clock in milliseconds (one clock for the whole cluster's liveness scores).
+const NOW_MS: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+";
+
+/// Renews the lease if it is still ours (1), else 0; a live conversation's score says its
+/// owner was heard from now. KEYS: lease, live. ARGV: lease value, lease ms, member.
 const RENEW: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 'XX', now, ARGV[3])
 return 1
 ";
 
-/// Gives the lease up if it is still ours.
+/// Gives the lease up if it is still ours; `forget` ('1'): the conversation is idle, it leaves
+/// the live set. KEYS: lease, live. ARGV: lease value, forget, member.
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
+if ARGV[2] == '1' then redis.call('ZREM', KEYS[2], ARGV[3]) end
 return 1
+";
+
+/// The live conversations whose owner was last heard from more than ARGV[1] ms ago (at most
+/// 16). KEYS: live.
+const STALE: &str = r"
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 16)
 ";
 
 /// The fenced commit: refused (0) unless the lease still holds the owner's `epoch:node`; else
 /// the journal entry (or the journal's reset), the deliveries, the events, the consumed
 /// inbound id, and the renewals, all at once (1).
 ///
-/// KEYS: lease, journal, outbound, events, done, inbound, epoch.
+/// KEYS: lease, journal, outbound, events, done, inbound, epoch, live.
 /// ARGV: lease value, consumed inbound id or '', reset '1'/'0', retention ms, lease ms,
-/// outbound maxlen, events maxlen, then a count and that many journal field/value items, a
-/// count and that many deliveries (node, session, kind, frame), a count and that many events
-/// (conversation, JSON).
+/// outbound maxlen, events maxlen, the conversation (its member in the live set), then a count
+/// and that many journal field/value items, a count and that many deliveries (node, session,
+/// kind, frame), a count and that many events (conversation, JSON). The conversation stays in
+/// the live set (scored now) until a reset.
 const COMMIT: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local retention = ARGV[4]
-local i = 8
+local i = 9
 local nj = tonumber(ARGV[i])
 i = i + 1
 if ARGV[3] == '1' then
@@ -80,8 +98,21 @@ if ARGV[2] ~= '' then
 end
 redis.call('PEXPIRE', KEYS[7], retention)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[3] == '1' then
+  redis.call('ZREM', KEYS[8], ARGV[8])
+else
+  redis.call('ZADD', KEYS[8], now, ARGV[8])
+end
 return 1
 ";
+
+/// The scripts, hashed once (run with `EVALSHA`, loaded on first use).
+static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
+static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{NOW_MS}{RENEW}")));
+static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
+static COMMIT_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{NOW_MS}{COMMIT}")));
+static STALE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{NOW_MS}{STALE}")));
 
 fn ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -100,7 +131,7 @@ pub(super) async fn acquire(
     lease: Duration,
     retention: Duration,
 ) -> Result<Option<u64>, ClusterError> {
-    let epoch: u64 = Script::new(ACQUIRE)
+    let epoch: u64 = ACQUIRE_SCRIPT
         .key(&keys.lease)
         .key(&keys.epoch)
         .arg(node)
@@ -119,25 +150,31 @@ pub(super) async fn renew(
     value: &str,
     lease: Duration,
 ) -> Result<bool, ClusterError> {
-    let renewed: u8 = Script::new(RENEW)
+    let renewed: u8 = RENEW_SCRIPT
         .key(&keys.lease)
+        .key(&keys.live)
         .arg(value)
         .arg(ms(lease))
+        .arg(&keys.member)
         .invoke_async(conn)
         .await
         .map_err(|e| ClusterError::redis("renew", &e))?;
     Ok(renewed == 1)
 }
 
-/// Gives the lease up, if it is still ours.
+/// Gives the lease up, if it is still ours; `idle`: the conversation leaves the live set.
 pub(super) async fn release(
     conn: &mut ConnectionManager,
     keys: &Keys,
     value: &str,
+    idle: bool,
 ) -> Result<(), ClusterError> {
-    let _: u8 = Script::new(RELEASE)
+    let _: u8 = RELEASE_SCRIPT
         .key(&keys.lease)
+        .key(&keys.live)
         .arg(value)
+        .arg(if idle { "1" } else { "0" })
+        .arg(&keys.member)
         .invoke_async(conn)
         .await
         .map_err(|e| ClusterError::redis("release", &e))?;
@@ -164,8 +201,7 @@ pub(super) async fn commit(
     lease: Duration,
     retention: Duration,
 ) -> Result<bool, ClusterError> {
-    let script = Script::new(COMMIT);
-    let mut invocation = script.prepare_invoke();
+    let mut invocation = COMMIT_SCRIPT.prepare_invoke();
     for key in [
         &keys.lease,
         &keys.journal,
@@ -174,6 +210,7 @@ pub(super) async fn commit(
         &keys.done,
         &keys.inbound,
         &keys.epoch,
+        &keys.live,
     ] {
         invocation.key(key);
     }
@@ -184,7 +221,8 @@ pub(super) async fn commit(
         .arg(ms(retention))
         .arg(ms(lease))
         .arg(STREAM_MAXLEN)
-        .arg(EVENTS_MAXLEN);
+        .arg(EVENTS_MAXLEN)
+        .arg(&keys.member);
     match commit.input {
         Some((t, input)) => {
             let fields = input.to_fields();
@@ -338,6 +376,20 @@ pub(super) async fn read_streams(
     let reply: Option<StreamReadReply> =
         xread.query_async(conn).await.map_err(|e| ClusterError::redis("read outbound", &e))?;
     Ok(reply.into_iter().flat_map(|r| r.keys).map(|k| (k.key, k.ids)).collect())
+}
+
+/// The live conversations whose owner was last heard from longer than `silence` ago.
+pub(super) async fn stale(
+    conn: &mut ConnectionManager,
+    live: &str,
+    silence: Duration,
+) -> Result<Vec<String>, ClusterError> {
+    STALE_SCRIPT
+        .key(live)
+        .arg(ms(silence))
+        .invoke_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("sweep", &e))
 }
 
 /// Sets a node's heartbeat.
