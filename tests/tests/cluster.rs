@@ -556,3 +556,42 @@ async fn a_call_whose_owner_died_with_all_its_sessions_still_ends_once() {
     }
     println!("an orphaned call, ended by node C: {:?}", began.elapsed());
 }
+
+#[tokio::test]
+async fn an_event_a_dead_node_read_but_never_handed_over_reaches_a_live_node() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection().await;
+    // A node named `ghost` read a CallStarted and died before handing it to its host.
+    let started = ClusterEvent::CallStarted {
+        conversation_id: conversation(),
+        call_id: CallId::new("call-1").unwrap(),
+        agent: PartyId::new("agent-1").unwrap(),
+        visitor: PartyId::new("visitor-1").unwrap(),
+    };
+    let json = serde_json::to_string(&started).unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", "velaro:events", "velaro-hosts", "0", "MKSTREAM"][..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(&["velaro:events", "*", "c", "conv-1", "e", &json][..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "velaro-hosts", "ghost", "STREAMS", "velaro:events", ">"][..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let (_node, mut events) = node(&redis, "node-a").await;
+    let handed = tokio::time::timeout(Duration::from_secs(5), events.next()).await;
+    assert_eq!(handed.expect("claimed within a few node TTLs"), Some(started));
+    let pending: (usize, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+        .arg(&["velaro:events", "velaro-hosts"][..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pending.0, 0, "acknowledged once handed over");
+}

@@ -484,22 +484,26 @@ async fn sweep(inner: Arc<Inner>) {
     }
 }
 
-/// Hands this node's share of the host events to the host, and acknowledges them.
+/// Hands this node's share of the host events to the host, and acknowledges them; once per
+/// `node_ttl`, it also claims the events a dead node read and never acknowledged.
 async fn read_events(
     inner: Arc<Inner>,
     mut conn: ConnectionManager,
     events: UnboundedSender<ClusterEvent>,
 ) {
     let group = keys::EVENTS_GROUP;
+    let mut claimed_at = TokioClock.now();
     loop {
-        let read = store::read_events(
-            &mut conn,
-            &inner.events_key,
-            group,
-            &inner.name,
-            Duration::from_millis(100),
-        )
-        .await;
+        let (key, name) = (&inner.events_key, &inner.name);
+        let read = if claimed_at.elapsed() >= inner.config.node_ttl {
+            claimed_at = TokioClock.now();
+            // Acknowledged as soon as handed over: pending this long, its reader is gone.
+            let idle = inner.config.node_ttl * 2;
+            store::claim_events(&mut conn, key, group, name, idle).await
+        } else {
+            let block = Duration::from_millis(100);
+            store::read_events(&mut conn, key, group, name, block).await
+        };
         let Ok(read) = read else {
             bump(&inner.counters.redis_errors);
             sleep(Duration::from_millis(50)).await;

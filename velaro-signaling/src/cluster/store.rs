@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadReply};
 use redis::{Script, Value};
 
 use super::error::ClusterError;
@@ -463,18 +463,38 @@ pub(super) async fn read_events(
         .query_async(conn)
         .await
         .map_err(|e| ClusterError::redis("read events", &e))?;
-    Ok(reply
-        .into_iter()
-        .flat_map(|r| r.keys)
-        .flat_map(|k| k.ids)
-        .map(|entry| {
-            let event =
-                field_bytes(&entry, "e").and_then(|json| serde_json::from_slice(&json).ok()).ok_or(
-                    ClusterError::Malformed { stream: "events", id: entry.id.clone(), field: "e" },
-                );
-            (entry.id, event)
-        })
-        .collect())
+    Ok(reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids).map(event_of).collect())
+}
+
+/// Claims for this node's consumer the events another consumer read but never acknowledged
+/// for longer than `idle` (it died before handing them to its host).
+pub(super) async fn claim_events(
+    conn: &mut ConnectionManager,
+    key: &str,
+    group: &str,
+    consumer: &str,
+    idle: Duration,
+) -> Result<Vec<(String, Result<ClusterEvent, ClusterError>)>, ClusterError> {
+    let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+        .arg(key)
+        .arg(group)
+        .arg(consumer)
+        .arg(ms(idle))
+        .arg("0-0")
+        .arg("COUNT")
+        .arg(64)
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("claim events", &e))?;
+    Ok(reply.claimed.into_iter().map(event_of).collect())
+}
+
+/// An events stream entry's event.
+fn event_of(entry: StreamId) -> (String, Result<ClusterEvent, ClusterError>) {
+    let event = field_bytes(&entry, "e")
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or(ClusterError::Malformed { stream: "events", id: entry.id.clone(), field: "e" });
+    (entry.id, event)
 }
 
 /// Acknowledges events handed to the host.
