@@ -200,10 +200,15 @@ pub(super) fn unix_ms(wall: SystemTime) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use velaro_call_state::velaro_call_protocol::message::answer::{AcceptBody, RingingBody};
+    use velaro_call_state::velaro_call_protocol::message::hangup::HangupBody;
     use velaro_call_state::velaro_call_protocol::message::invite::{
         InviteBody, MediaKinds, Prompt,
     };
-    use velaro_call_state::velaro_call_protocol::{CallId, Envelope, PartyId, Role, encode};
+    use velaro_call_state::velaro_call_protocol::{
+        CallId, Envelope, Message, PartyId, Reason, Role, encode,
+    };
 
     use super::*;
 
@@ -263,6 +268,93 @@ mod tests {
         assert_eq!(a, b);
         assert!(!a.deliveries.is_empty(), "both tell the parties the invite expired");
         assert!(matches!(a.events.as_slice(), [ClusterEvent::CallEnded { .. }]), "{:?}", a.events);
+    }
+
+    /// One step of a random conversation: how long after the last one it came, and the input.
+    fn step() -> impl Strategy<Value = (u64, Input)> {
+        let node = prop_oneof![Just("a"), Just("b")];
+        prop_oneof![
+            (node.clone(), 1..4u64, any::<bool>()).prop_map(|(n, s, agent)| if agent {
+                connect(n, s, Role::Agent, "agent-1")
+            } else {
+                connect(n, s, Role::Visitor, "visitor-1")
+            }),
+            (node.clone(), 1..4u64, 0..6usize, 1..5u64).prop_map(|(n, s, m, seq)| frame(
+                n,
+                s,
+                &wire(m, seq)
+            )),
+            (node.clone(), 1..4u64)
+                .prop_map(|(n, s)| Input::Disconnect { node: n.into(), session: s }),
+            node.prop_map(|n| Input::NodeGone { node: n.into() }),
+            Just(Input::Timeout),
+        ]
+        .prop_flat_map(|input| (0..30_000u64, Just(input)))
+    }
+
+    /// A frame of the call, from whoever may send it: invite, ringing, accept, hangup (either
+    /// side), or garbage.
+    fn wire(message: usize, seq: u64) -> String {
+        let conversation = ConversationId::new("conv-1").unwrap();
+        let call = CallId::new("call-1").unwrap();
+        let (party, role, body): (&str, Role, Message) = match message {
+            0 => {
+                let prompt = Prompt::new("Video?").unwrap();
+                ("agent-1", Role::Agent, InviteBody::new(prompt, MediaKinds::AUDIO_VIDEO).into())
+            }
+            1 => ("visitor-1", Role::Visitor, RingingBody::new().into()),
+            2 => ("visitor-1", Role::Visitor, AcceptBody::new(MediaKinds::AUDIO_VIDEO).into()),
+            3 => ("agent-1", Role::Agent, HangupBody::new(Reason::UserHangup).into()),
+            4 => ("visitor-1", Role::Visitor, HangupBody::new(Reason::UserHangup).into()),
+            _ => return "[]".to_owned(),
+        };
+        let party = PartyId::new(party).unwrap();
+        String::from_utf8(encode(&Envelope::new(conversation, call, party, role, seq, body)))
+            .unwrap()
+    }
+
+    proptest! {
+        /// Rebuilding from any prefix of the journal, on any `Instant` base, gives an owner that
+        /// answers the rest of the inputs exactly as the one that judged them all: the same
+        /// deliveries, events, resets and deadlines (what a failover relies on).
+        #[test]
+        fn a_rebuild_from_any_prefix_carries_on_identically(
+            steps in proptest::collection::vec(step(), 1..40),
+            cut in 0..40usize,
+        ) {
+            #[allow(clippy::disallowed_methods)]
+            let base = Instant::now();
+            let conversation = ConversationId::new("conv-1").unwrap();
+            let config = RelayConfig::default();
+            let mut t = 1_000_000u64;
+            let timed: Vec<(u64, Input)> = steps
+                .into_iter()
+                .map(|(gap, input)| {
+                    t += gap;
+                    (t, input)
+                })
+                .collect();
+            let cut = cut.min(timed.len());
+            let mut judged = Owner::new(conversation.clone(), config, base);
+            let mut journal = Vec::new();
+            for (t, input) in &timed[..cut] {
+                // What a real owner journals: a reset forgets everything before it.
+                if judged.apply(*t, input).reset {
+                    journal.clear();
+                } else {
+                    journal.push((*t, input.clone()));
+                }
+            }
+            let mut rebuilt =
+                Owner::rebuild(conversation, config, base + Duration::from_secs(7_777), journal);
+            prop_assert_eq!(rebuilt.next_due(), judged.next_due());
+            for (t, input) in &timed[cut..] {
+                let t = judged.time_for(*t);
+                prop_assert_eq!(rebuilt.time_for(t), t);
+                prop_assert_eq!(rebuilt.apply(t, input), judged.apply(t, input));
+                prop_assert_eq!(rebuilt.next_due(), judged.next_due());
+            }
+        }
     }
 
     #[test]
