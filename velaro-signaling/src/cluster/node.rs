@@ -22,7 +22,7 @@ use super::event::ClusterEvent;
 use super::input::Input;
 use super::keys::{self, Keys};
 use super::owner::{Effects, Owner, unix_ms};
-use super::store::{self, Commit};
+use super::store::{self, Commit, Lease};
 use crate::clock::{Clock as _, TokioClock};
 use crate::transport::Transport;
 
@@ -624,7 +624,6 @@ impl Steward {
     /// Takes the lease if nobody holds it, and rebuilds the conversation.
     async fn try_acquire(&mut self) -> Option<Owned> {
         let config = &self.inner.config;
-        let third = config.lease / 3;
         let acquired = store::acquire(
             &mut self.conn,
             &self.keys,
@@ -634,7 +633,7 @@ impl Steward {
         )
         .await;
         match acquired {
-            Ok(Some(epoch)) => {
+            Ok(Lease::Taken(epoch)) => {
                 bump(&self.inner.counters.acquisitions);
                 let lease = store::lease_value(epoch, &self.inner.name);
                 let rebuilt = self.take_over(lease.clone()).await;
@@ -643,8 +642,10 @@ impl Steward {
                 }
                 rebuilt
             }
-            Ok(None) => {
-                sleep(third.min(Duration::from_millis(100))).await;
+            // Another node owns it: try again when its lease would run out (it is renewed every
+            // third of it), so a dead owner is replaced as soon as its lease expires.
+            Ok(Lease::Held(left)) => {
+                sleep(left.min(config.lease) + Duration::from_millis(1)).await;
                 None
             }
             Err(_) => {

@@ -13,9 +13,11 @@ use super::input::Input;
 use super::keys::{EVENTS_MAXLEN, Keys, STREAM_MAXLEN};
 use super::owner::Effects;
 
-/// Takes the lease when nobody holds it, with the next epoch. Returns the epoch, or 0.
+/// Takes the lease when nobody holds it, with the next epoch: returns the epoch; else minus
+/// the milliseconds the lease has left (at least 1).
 const ACQUIRE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local left = redis.call('PTTL', KEYS[1])
+if left ~= -2 then return -math.max(left, 1) end
 local epoch = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[1], epoch .. ':' .. ARGV[1], 'PX', ARGV[2])
@@ -123,15 +125,23 @@ pub(super) fn lease_value(epoch: u64, node: &str) -> String {
     format!("{epoch}:{node}")
 }
 
-/// Takes the conversation's lease if nobody holds it; its epoch when taken.
+/// A try for a conversation's lease.
+pub(super) enum Lease {
+    /// Taken, with this epoch.
+    Taken(u64),
+    /// Another node holds it for this long yet (unless it renews it).
+    Held(Duration),
+}
+
+/// Takes the conversation's lease if nobody holds it.
 pub(super) async fn acquire(
     conn: &mut ConnectionManager,
     keys: &Keys,
     node: &str,
     lease: Duration,
     retention: Duration,
-) -> Result<Option<u64>, ClusterError> {
-    let epoch: u64 = ACQUIRE_SCRIPT
+) -> Result<Lease, ClusterError> {
+    let answer: i64 = ACQUIRE_SCRIPT
         .key(&keys.lease)
         .key(&keys.epoch)
         .arg(node)
@@ -140,7 +150,10 @@ pub(super) async fn acquire(
         .invoke_async(conn)
         .await
         .map_err(|e| ClusterError::redis("acquire", &e))?;
-    Ok((epoch > 0).then_some(epoch))
+    Ok(match u64::try_from(answer) {
+        Ok(epoch) => Lease::Taken(epoch),
+        Err(_) => Lease::Held(Duration::from_millis(answer.unsigned_abs())),
+    })
 }
 
 /// Renews the lease; `false` when it is not ours any more.
