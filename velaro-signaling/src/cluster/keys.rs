@@ -11,6 +11,7 @@ pub(super) struct Keys {
     pub(super) journal: String,
     pub(super) done: String,
     pub(super) outbound: String,
+    pub(super) commits: String,
     /// The cluster's set of live conversations (outside the conversation's slot).
     pub(super) live: String,
     /// The conversation's member in it: its id.
@@ -27,6 +28,7 @@ impl Keys {
             journal: key("journal"),
             done: key("done"),
             outbound: key("out"),
+            commits: key("commits"),
             live: live(prefix),
             member: conversation.as_str().to_owned(),
         }

@@ -22,7 +22,7 @@ use super::event::ClusterEvent;
 use super::input::Input;
 use super::keys::{self, Keys};
 use super::owner::{Effects, Owner, unix_ms};
-use super::store::{self, Commit, Lease};
+use super::store::{self, Commit, Committed, Lease};
 use crate::clock::{Clock as _, TokioClock};
 use crate::transport::Transport;
 
@@ -569,15 +569,8 @@ struct Owned {
     owner: Owner,
     cursor: String,
     renewed: Instant,
-}
-
-/// How a commit went.
-enum Committed {
-    Yes,
-    /// Another node holds the lease: nothing was written.
-    Fenced,
-    /// Redis failed: whether it was written is unknown.
-    Unknown,
+    /// The conversation's commit count, as of the last commit.
+    count: u64,
 }
 
 /// Runs on every node that holds sessions of `conversation`: takes its lease when nobody
@@ -658,14 +651,16 @@ impl Steward {
 
     /// Rebuilds the conversation from Redis, for the lease `lease`.
     async fn take_over(&mut self, lease: String) -> Option<Owned> {
-        let Ok((done, journal)) = store::load(&mut self.conn, &self.keys).await else {
+        let Ok(store::Loaded { done, journal, count }) =
+            store::load(&mut self.conn, &self.keys).await
+        else {
             bump(&self.inner.counters.redis_errors);
             return None;
         };
         let relay = self.inner.config.relay;
         let owner = Owner::rebuild(self.conversation.clone(), relay, TokioClock.now(), journal);
         let cursor = done.unwrap_or_else(|| "0-0".to_owned());
-        Some(Owned { lease, owner, cursor, renewed: TokioClock.now() })
+        Some(Owned { lease, owner, cursor, renewed: TokioClock.now(), count })
     }
 
     /// One round as the owner: renew and watch, fire what is due, judge what arrives. `None`
@@ -711,7 +706,7 @@ impl Steward {
             if !up {
                 let input = Ok(Input::NodeGone { node });
                 let committed = self.judge(held, None, input).await;
-                if !matches!(committed, Committed::Yes) {
+                if !matches!(committed, Ok(Committed::Yes)) {
                     return false;
                 }
             }
@@ -754,10 +749,11 @@ impl Steward {
     ) -> Option<Owned> {
         for (id, input) in inputs {
             match self.judge(&mut held, id.as_deref(), input).await {
-                Committed::Yes => {}
-                Committed::Fenced => return None,
-                // Written or not: Redis knows, so start again from what it holds.
-                Committed::Unknown => return self.take_over(held.lease).await,
+                Ok(Committed::Yes) => {}
+                Ok(Committed::Fenced) => return None,
+                // Written or not, or written late: Redis knows, so start again from what it
+                // holds (the commit count refuses a late or repeated commit).
+                Ok(Committed::OutOfStep) | Err(_) => return self.take_over(held.lease).await,
             }
         }
         Some(held)
@@ -769,7 +765,7 @@ impl Steward {
         owned: &mut Owned,
         consumed: Option<&str>,
         input: Result<Input, ClusterError>,
-    ) -> Committed {
+    ) -> Result<Committed, ClusterError> {
         let inner = &self.inner;
         let t = owned.owner.time_for(inner.now_ms());
         let (effects, journaled) = match &input {
@@ -778,8 +774,13 @@ impl Steward {
         };
         // A paused process stops here: judged, not yet committed (the worst moment).
         let _running = inner.gate.read().await;
-        let commit =
-            Commit { lease_value: &owned.lease, consumed, input: journaled, effects: &effects };
+        let commit = Commit {
+            lease_value: &owned.lease,
+            consumed,
+            input: journaled,
+            effects: &effects,
+            count: owned.count,
+        };
         let committed = store::commit(
             &mut self.conn,
             &self.keys,
@@ -791,22 +792,17 @@ impl Steward {
         )
         .await;
         match committed {
-            Ok(true) => {
+            Ok(Committed::Yes) => {
                 bump(&inner.counters.commits);
                 if let Some(id) = consumed {
                     id.clone_into(&mut owned.cursor);
                 }
                 owned.renewed = TokioClock.now();
-                Committed::Yes
+                owned.count += 1;
             }
-            Ok(false) => {
-                bump(&inner.counters.fenced_commits);
-                Committed::Fenced
-            }
-            Err(_) => {
-                bump(&inner.counters.redis_errors);
-                Committed::Unknown
-            }
+            Ok(Committed::Fenced) => bump(&inner.counters.fenced_commits),
+            Ok(Committed::OutOfStep) | Err(_) => bump(&inner.counters.redis_errors),
         }
+        committed
     }
 }

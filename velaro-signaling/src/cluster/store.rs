@@ -54,20 +54,26 @@ const STALE: &str = r"
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 16)
 ";
 
-/// The fenced commit: refused (0) unless the lease still holds the owner's `epoch:node`; else
-/// the journal entry (or the journal's reset), the deliveries, the events, the consumed
-/// inbound id, and the renewals, all at once (1).
+/// The fenced commit: refused (0) unless the lease still holds the owner's `epoch:node`, and
+/// out of step (2) unless the conversation's commit count is the one the owner expects (a
+/// commit its connection timed out on, executed late, or sent twice); else the journal entry
+/// (or the journal's reset), the deliveries, the events, the consumed inbound id, the count
+/// and the renewals, all at once (1).
 ///
-/// KEYS: lease, journal, outbound, events, done, inbound, epoch, live.
+/// KEYS: lease, journal, outbound, events, done, inbound, epoch, live, commits.
 /// ARGV: lease value, consumed inbound id or '', reset '1'/'0', retention ms, lease ms,
-/// outbound maxlen, events maxlen, the conversation (its member in the live set), then a count
+/// outbound maxlen, events maxlen, the conversation (its member in the live set), the commit
+/// count expected, then a count
 /// and that many journal field/value items, a count and that many deliveries (node, session,
 /// kind, frame), a count and that many events (conversation, JSON). The conversation stays in
 /// the live set (scored now) until a reset.
 const COMMIT: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local count = tonumber(redis.call('GET', KEYS[9]) or '0')
+if count ~= tonumber(ARGV[9]) then return 2 end
 local retention = ARGV[4]
-local i = 9
+redis.call('SET', KEYS[9], count + 1, 'PX', retention)
+local i = 10
 local nj = tonumber(ARGV[i])
 i = i + 1
 if ARGV[3] == '1' then
@@ -202,9 +208,23 @@ pub(super) struct Commit<'a> {
     /// The journal entry: the input and its time (`None`: a malformed inbound entry, skipped).
     pub(super) input: Option<(u64, &'a Input)>,
     pub(super) effects: &'a Effects,
+    /// How many commits the conversation has had (the owner's count).
+    pub(super) count: u64,
 }
 
-/// Runs the fenced commit; `false` when the lease is not ours (nothing was written).
+/// How a commit went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Committed {
+    /// Written.
+    Yes,
+    /// Another node holds the lease: nothing was written.
+    Fenced,
+    /// The conversation's commit count is not the owner's: an earlier commit of this owner,
+    /// whose answer it never had, was written after all. Nothing was written.
+    OutOfStep,
+}
+
+/// Runs the fenced commit.
 pub(super) async fn commit(
     conn: &mut ConnectionManager,
     keys: &Keys,
@@ -213,7 +233,7 @@ pub(super) async fn commit(
     commit: &Commit<'_>,
     lease: Duration,
     retention: Duration,
-) -> Result<bool, ClusterError> {
+) -> Result<Committed, ClusterError> {
     let mut invocation = COMMIT_SCRIPT.prepare_invoke();
     for key in [
         &keys.lease,
@@ -224,6 +244,7 @@ pub(super) async fn commit(
         &keys.inbound,
         &keys.epoch,
         &keys.live,
+        &keys.commits,
     ] {
         invocation.key(key);
     }
@@ -235,7 +256,8 @@ pub(super) async fn commit(
         .arg(ms(lease))
         .arg(STREAM_MAXLEN)
         .arg(EVENTS_MAXLEN)
-        .arg(&keys.member);
+        .arg(&keys.member)
+        .arg(commit.count);
     match commit.input {
         Some((t, input)) => {
             let fields = input.to_fields();
@@ -267,13 +289,49 @@ pub(super) async fn commit(
     }
     let committed: u8 =
         invocation.invoke_async(conn).await.map_err(|e| ClusterError::redis("commit", &e))?;
-    Ok(committed == 1)
+    Ok(match committed {
+        1 => Committed::Yes,
+        2 => Committed::OutOfStep,
+        _ => Committed::Fenced,
+    })
+}
+
+/// A conversation as Redis holds it: the consumed inbound id, the journal with each input's
+/// time, and the commit count they add up to.
+pub(super) struct Loaded {
+    pub(super) done: Option<String>,
+    pub(super) journal: Vec<(u64, Input)>,
+    pub(super) count: u64,
 }
 
 /// The consumed inbound id, and the journal: every input since the conversation was last
 /// freed, with its time, in order. Malformed entries are errors: a journal is only ever
 /// written by owners, and skipping an entry would rebuild another state.
 pub(super) async fn load(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+) -> Result<Loaded, ClusterError> {
+    // Read between two reads of the commit count: equal, nothing was committed in between.
+    for _ in 0..8 {
+        let before = commit_count(conn, keys).await?;
+        let (done, journal) = load_once(conn, keys).await?;
+        if commit_count(conn, keys).await? == before {
+            return Ok(Loaded { done, journal, count: before });
+        }
+    }
+    Err(ClusterError::Redis { operation: "load", category: "kept changing".to_owned() })
+}
+
+async fn commit_count(conn: &mut ConnectionManager, keys: &Keys) -> Result<u64, ClusterError> {
+    let count: Option<u64> = redis::cmd("GET")
+        .arg(&keys.commits)
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("load", &e))?;
+    Ok(count.unwrap_or(0))
+}
+
+async fn load_once(
     conn: &mut ConnectionManager,
     keys: &Keys,
 ) -> Result<(Option<String>, Vec<(u64, Input)>), ClusterError> {
