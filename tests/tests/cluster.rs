@@ -65,6 +65,13 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Stops (`SIGSTOP`) or continues (`SIGCONT`) the server: unreachable, with its data kept.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// A connection of the test's own, to look at what the nodes wrote.
     async fn connection(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(self.url()).unwrap();
@@ -594,4 +601,66 @@ async fn an_event_a_dead_node_read_but_never_handed_over_reaches_a_live_node() {
         .await
         .unwrap();
     assert_eq!(pending.0, 0, "acknowledged once handed over");
+}
+
+#[tokio::test]
+async fn redis_unreachable_mid_call_and_back_the_call_goes_on() {
+    let began = Instant::now();
+    let redis = RedisServer::start();
+    // Heartbeats outlast the outage (no node is taken for gone); leases do not.
+    let config = config().with_node_ttl(Duration::from_secs(5));
+    let (a, a_events) = ClusterNode::start(&redis.url(), "node-a", config.clone()).await.unwrap();
+    let (b, b_events) = ClusterNode::start(&redis.url(), "node-b", config).await.unwrap();
+    for node in [&a, &b] {
+        node.open_conversation(conversation(), true);
+    }
+    let (agent_link, agent_at_a) = memory_pair();
+    let (visitor_link, visitor_at_b) = memory_pair();
+    let agent = PartyId::new("agent-1").unwrap();
+    let visitor = PartyId::new("visitor-1").unwrap();
+    a.connect(agent_at_a, &conversation(), Role::Agent, agent, None).await.unwrap();
+    b.connect(visitor_at_b, &conversation(), Role::Visitor, visitor, None).await.unwrap();
+    let (agent_sent, agent_received) = (Received::default(), Received::default());
+    let (visitor_sent, visitor_received) = (Received::default(), Received::default());
+    let agent_link =
+        Counting { inner: agent_link, received: agent_received.clone(), sent: agent_sent.clone() };
+    let visitor_link = Counting {
+        inner: visitor_link,
+        received: visitor_received.clone(),
+        sent: visitor_sent.clone(),
+    };
+    // The agent hangs up 1 s after media opened: while Redis is away.
+    let call = tokio::spawn(whole_call(agent_link, visitor_link, Duration::from_secs(1)));
+    let waited = Instant::now();
+    let has_media = |list: &Received, from: &str| {
+        frames_of(list, from).iter().any(|(_, kind, _)| kind == "call.media")
+    };
+    while !(has_media(&agent_received, "visitor-1") && has_media(&visitor_received, "agent-1")) {
+        assert!(waited.elapsed() < Duration::from_secs(10), "media never connected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Redis stops answering for 1.5 s, longer than a lease: commands time out, the owner's
+    // lease lapses, the hangup waits on node A; then Redis is back, with its data.
+    redis.signal("-STOP");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    redis.signal("-CONT");
+
+    let call = tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call ends in time")
+        .unwrap();
+    assert_answered_and_hung_up(&call);
+    assert_each_frame_once("the agent", &agent_received);
+    assert_each_frame_once("the visitor", &visitor_received);
+    assert_eq!(frames_of(&visitor_received, "agent-1"), frames_of(&agent_sent, "agent-1"));
+    assert_eq!(frames_of(&agent_received, "visitor-1"), frames_of(&visitor_sent, "visitor-1"));
+    let (events, written) = host_events(&redis, vec![a_events, b_events]).await;
+    assert_one_call(&events, written);
+    let (a, b) = (a.stats(), b.stats());
+    assert!(a.redis_errors + b.redis_errors > 0, "the outage was felt: {a:?} {b:?}");
+    let hangup_sent = agent_sent.lock().unwrap().iter().any(|f| f.3 == "call.hangup");
+    assert!(hangup_sent, "the agent hung up");
+    println!("after the outage: {a:?} {b:?}");
+    println!("redis unreachable for 1.5 s mid-call: {:?}", began.elapsed());
 }

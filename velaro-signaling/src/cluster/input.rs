@@ -9,21 +9,25 @@ use velaro_call_state::velaro_call_protocol::{PartyId, Role};
 use super::error::ClusterError;
 
 /// One input to a conversation's relay, as the nodes append it and the journal keeps it.
+///
+/// A session's inputs are numbered (`q`, from 1 for its connect): an append that Redis ran
+/// although the node timed out on it, and then ran again when the node retried, is judged once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Input {
     /// A session connected on `node` (a reconnect names what it saw in `seen`).
     Connect {
         node: String,
         session: u64,
+        q: u64,
         role: Role,
         party: PartyId,
         video: bool,
         seen: Option<Vec<(PartyId, u64)>>,
     },
     /// A frame a session read.
-    Frame { node: String, session: u64, frame: Bytes },
+    Frame { node: String, session: u64, q: u64, frame: Bytes },
     /// A session's transport ended.
-    Disconnect { node: String, session: u64 },
+    Disconnect { node: String, session: u64, q: u64 },
     /// The owner's timer: what is due at the entry's time.
     Timeout,
     /// A node's heartbeat expired: its sessions are gone.
@@ -39,11 +43,12 @@ impl Input {
         let text = |s: &str| s.as_bytes().to_vec();
         let number = |n: u64| n.to_string().into_bytes();
         match self {
-            Input::Connect { node, session, role, party, video, seen } => {
+            Input::Connect { node, session, q, role, party, video, seen } => {
                 let mut fields = vec![
                     ("k", text("c")),
                     ("n", text(node)),
                     ("s", number(*session)),
+                    ("q", number(*q)),
                     ("r", text(role_str(*role))),
                     ("p", text(party.as_str())),
                     ("v", text(if *video { "1" } else { "0" })),
@@ -57,16 +62,20 @@ impl Input {
                 }
                 fields
             }
-            Input::Frame { node, session, frame } => {
+            Input::Frame { node, session, q, frame } => vec![
+                ("k", text("f")),
+                ("n", text(node)),
+                ("s", number(*session)),
+                ("q", number(*q)),
+                ("b", frame.to_vec()),
+            ],
+            Input::Disconnect { node, session, q } => {
                 vec![
-                    ("k", text("f")),
+                    ("k", text("d")),
                     ("n", text(node)),
                     ("s", number(*session)),
-                    ("b", frame.to_vec()),
+                    ("q", number(*q)),
                 ]
-            }
-            Input::Disconnect { node, session } => {
-                vec![("k", text("d")), ("n", text(node)), ("s", number(*session))]
             }
             Input::Timeout => vec![("k", text("t"))],
             Input::NodeGone { node } => vec![("k", text("g")), ("n", text(node))],
@@ -110,6 +119,7 @@ impl Input {
                 Ok(Input::Connect {
                     node: text("n")?,
                     session: number("s")?,
+                    q: number("q")?,
                     role,
                     party,
                     video: text("v")? == "1",
@@ -119,9 +129,12 @@ impl Input {
             "f" => Ok(Input::Frame {
                 node: text("n")?,
                 session: number("s")?,
+                q: number("q")?,
                 frame: Bytes::from(bytes("b")?),
             }),
-            "d" => Ok(Input::Disconnect { node: text("n")?, session: number("s")? }),
+            "d" => {
+                Ok(Input::Disconnect { node: text("n")?, session: number("s")?, q: number("q")? })
+            }
             "t" => Ok(Input::Timeout),
             "g" => Ok(Input::NodeGone { node: text("n")? }),
             _ => Err(bad("k")),
@@ -170,6 +183,7 @@ mod tests {
             Input::Connect {
                 node: "a".into(),
                 session: 7,
+                q: 1,
                 role: Role::Visitor,
                 party: party.clone(),
                 video: true,
@@ -178,13 +192,19 @@ mod tests {
             Input::Connect {
                 node: "a".into(),
                 session: 8,
+                q: 1,
                 role: Role::Agent,
                 party,
                 video: false,
                 seen: None,
             },
-            Input::Frame { node: "b".into(), session: 1, frame: Bytes::from_static(b"\xff{}") },
-            Input::Disconnect { node: "b".into(), session: 1 },
+            Input::Frame {
+                node: "b".into(),
+                session: 1,
+                q: 2,
+                frame: Bytes::from_static(b"\xff{}"),
+            },
+            Input::Disconnect { node: "b".into(), session: 1, q: 3 },
             Input::Timeout,
             Input::NodeGone { node: "c".into() },
         ];

@@ -265,8 +265,15 @@ impl ClusterNode {
         if steward {
             inner.spawn(steward_conversation(Arc::clone(inner), conversation_id.clone(), false));
         }
-        let input =
-            Input::Connect { node: inner.name.clone(), session, role, party, video, seen: resume };
+        let input = Input::Connect {
+            node: inner.name.clone(),
+            session,
+            q: 1,
+            role,
+            party,
+            video,
+            seen: resume,
+        };
         if let Err(error) = store::append(&mut conn, &keys, &input, inner.config.retention).await {
             bump(&inner.counters.redis_errors);
             inner.forget_session(conversation_id, session);
@@ -493,6 +500,9 @@ async fn read_events(
 ) {
     let group = keys::EVENTS_GROUP;
     let mut claimed_at = TokioClock.now();
+    // After a failed read, this node's own pending events first: Redis may have given it
+    // events whose answer never arrived.
+    let mut own_pending = false;
     loop {
         let (key, name) = (&inner.events_key, &inner.name);
         let read = if claimed_at.elapsed() >= inner.config.node_ttl {
@@ -502,13 +512,16 @@ async fn read_events(
             store::claim_events(&mut conn, key, group, name, idle).await
         } else {
             let block = Duration::from_millis(100);
-            store::read_events(&mut conn, key, group, name, block).await
+            let from = if own_pending { "0" } else { ">" };
+            store::read_events(&mut conn, key, group, name, from, block).await
         };
         let Ok(read) = read else {
             bump(&inner.counters.redis_errors);
+            own_pending = true;
             sleep(Duration::from_millis(50)).await;
             continue;
         };
+        own_pending = false;
         let mut ids = Vec::with_capacity(read.len());
         for (id, event) in read {
             // A malformed entry is acknowledged too: reading it again would not mend it.
@@ -532,6 +545,8 @@ async fn run_session<T: Transport>(
     (mut delivered, queue): (UnboundedReceiver<Deliver>, Arc<Queue>),
 ) {
     let keys = Keys::new(&inner.config.prefix, &conversation);
+    // This session's inputs are numbered from its connect's 1.
+    let mut q = 1;
     loop {
         let next = match select(transport.recv(), delivered.next()).await {
             Either::Left((frame, _)) => Either::Left(frame),
@@ -539,7 +554,8 @@ async fn run_session<T: Transport>(
         };
         match next {
             Either::Left(Ok(Some(frame))) => {
-                let input = Input::Frame { node: inner.name.clone(), session, frame };
+                q += 1;
+                let input = Input::Frame { node: inner.name.clone(), session, q, frame };
                 if !inner.append_patiently(&keys, &input).await {
                     break;
                 }
@@ -559,7 +575,7 @@ async fn run_session<T: Transport>(
     }
     let _ = transport.close().await;
     inner.forget_session(&conversation, session);
-    let gone = Input::Disconnect { node: inner.name.clone(), session };
+    let gone = Input::Disconnect { node: inner.name.clone(), session, q: q + 1 };
     let _ = inner.append_patiently(&keys, &gone).await;
 }
 

@@ -34,6 +34,9 @@ pub(super) struct Owner {
     relay: Relay,
     sessions: HashMap<Remote, SessionId>,
     remotes: HashMap<SessionId, Remote>,
+    /// The last input number judged from each session (also after it left): an input appended
+    /// twice is judged once.
+    numbered: HashMap<Remote, u64>,
     /// The relay's `Instant` for `t0`.
     anchor: Instant,
     /// The journal's first time (Unix ms), once there is one.
@@ -52,6 +55,7 @@ impl Owner {
             relay: Relay::new(config),
             sessions: HashMap::new(),
             remotes: HashMap::new(),
+            numbered: HashMap::new(),
             anchor,
             t0: None,
             last_t: 0,
@@ -103,8 +107,18 @@ impl Owner {
         self.last_t = self.last_t.max(t);
         let now = self.anchor + Duration::from_millis(t.saturating_sub(t0));
         let mut effects = Effects::default();
+        if let Input::Connect { node, session, q, .. }
+        | Input::Frame { node, session, q, .. }
+        | Input::Disconnect { node, session, q } = input
+        {
+            let last = self.numbered.entry((node.clone(), *session)).or_default();
+            if *q <= *last {
+                return effects; // judged already
+            }
+            *last = *q;
+        }
         match input {
-            Input::Connect { node, session, role, party, video, seen } => {
+            Input::Connect { node, session, role, party, video, seen, .. } => {
                 let remote = (node.clone(), *session);
                 self.relay.open_conversation(self.conversation.clone(), *video);
                 match self.relay.connect(now, &self.conversation, *role, party.clone()) {
@@ -119,7 +133,7 @@ impl Owner {
                     Err(_) => effects.deliveries.push((remote, None)),
                 }
             }
-            Input::Frame { node, session, frame } => {
+            Input::Frame { node, session, frame, .. } => {
                 let remote = (node.clone(), *session);
                 match self.sessions.get(&remote) {
                     Some(id) => {
@@ -131,7 +145,9 @@ impl Owner {
                     None => effects.deliveries.push((remote, None)),
                 }
             }
-            Input::Disconnect { node, session } => self.disconnect(now, &(node.clone(), *session)),
+            Input::Disconnect { node, session, .. } => {
+                self.disconnect(now, &(node.clone(), *session));
+            }
             Input::Timeout => self.relay.handle_timeout(now),
             Input::NodeGone { node } => {
                 let gone: Vec<Remote> =
@@ -212,10 +228,17 @@ mod tests {
 
     use super::*;
 
+    /// Input numbers that only grow: each session's inputs are numbered in order.
+    fn next_q() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn connect(node: &str, session: u64, role: Role, party: &str) -> Input {
         Input::Connect {
             node: node.into(),
             session,
+            q: next_q(),
             role,
             party: PartyId::new(party).unwrap(),
             video: true,
@@ -224,7 +247,8 @@ mod tests {
     }
 
     fn frame(node: &str, session: u64, json: &str) -> Input {
-        Input::Frame { node: node.into(), session, frame: Bytes::copy_from_slice(json.as_bytes()) }
+        let frame = Bytes::copy_from_slice(json.as_bytes());
+        Input::Frame { node: node.into(), session, q: next_q(), frame }
     }
 
     /// A journal of a ringing call whose invite expires: the owner that judged it, and one
@@ -284,8 +308,11 @@ mod tests {
                 s,
                 &wire(m, seq)
             )),
-            (node.clone(), 1..4u64)
-                .prop_map(|(n, s)| Input::Disconnect { node: n.into(), session: s }),
+            (node.clone(), 1..4u64).prop_map(|(n, s)| Input::Disconnect {
+                node: n.into(),
+                session: s,
+                q: next_q()
+            }),
             node.prop_map(|n| Input::NodeGone { node: n.into() }),
             Just(Input::Timeout),
         ]
@@ -380,6 +407,25 @@ mod tests {
         let _ = owner.apply(2, &Input::NodeGone { node: "a".into() });
         let late = owner.apply(3, &frame("a", 1, "{}"));
         assert_eq!(late.deliveries, vec![(("a".to_owned(), 1), None)]);
+    }
+
+    #[test]
+    fn an_input_appended_twice_is_judged_once() {
+        #[allow(clippy::disallowed_methods)]
+        let base = Instant::now();
+        let mut owner = Owner::new(ConversationId::new("c").unwrap(), RelayConfig::default(), base);
+        let agent = connect("a", 1, Role::Agent, "agent-1");
+        assert_eq!(owner.apply(1, &agent), Effects::default());
+        let garbage = frame("a", 1, "[]");
+        let refused = owner.apply(2, &garbage);
+        assert_eq!(refused.deliveries.len(), 1, "a call.rejected for the agent: {refused:?}");
+        assert_eq!(owner.apply(3, &garbage), Effects::default(), "the same append again");
+        let again = owner.apply(4, &agent);
+        assert_eq!(again, Effects::default(), "no second session");
+        let gone = Input::Disconnect { node: "a".into(), session: 1, q: next_q() };
+        let _ = owner.apply(5, &gone);
+        let due = owner.next_due().unwrap();
+        assert!(owner.apply(due, &Input::Timeout).reset, "one session, gone: nothing is left");
     }
 
     #[test]

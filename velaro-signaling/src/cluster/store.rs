@@ -512,12 +512,14 @@ pub(super) async fn events_group(
     }
 }
 
-/// The events for this node's consumer, waiting up to `block`.
+/// The events for this node's consumer after `from`: `>` for new ones (waiting up to `block`),
+/// `0` for those it was given and did not acknowledge.
 pub(super) async fn read_events(
     conn: &mut ConnectionManager,
     key: &str,
     group: &str,
     consumer: &str,
+    from: &str,
     block: Duration,
 ) -> Result<Vec<(String, Result<ClusterEvent, ClusterError>)>, ClusterError> {
     let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
@@ -530,7 +532,7 @@ pub(super) async fn read_events(
         .arg(ms(block).max(1))
         .arg("STREAMS")
         .arg(key)
-        .arg(">")
+        .arg(from)
         .query_async(conn)
         .await
         .map_err(|e| ClusterError::redis("read events", &e))?;
