@@ -277,6 +277,12 @@ impl ClusterNode {
         if let Err(error) = store::append(&mut conn, &keys, &input, inner.config.retention).await {
             bump(&inner.counters.redis_errors);
             inner.forget_session(conversation_id, session);
+            // The connect may reach Redis after all: its disconnect follows it there.
+            let gone = Input::Disconnect { node: inner.name.clone(), session, q: 2 };
+            let cleanup = Arc::clone(inner);
+            inner.spawn(async move {
+                let _ = cleanup.append_patiently(&keys, &gone).await;
+            });
             return Err(error);
         }
         let run = run_session(
