@@ -664,3 +664,106 @@ async fn redis_unreachable_mid_call_and_back_the_call_goes_on() {
     println!("after the outage: {a:?} {b:?}");
     println!("redis unreachable for 1.5 s mid-call: {:?}", began.elapsed());
 }
+
+#[tokio::test]
+async fn a_draining_owner_hands_the_call_over_and_its_party_moves_on() {
+    let began = Instant::now();
+    let redis = RedisServer::start();
+    let (a, a_events) = node(&redis, "node-a").await;
+    let (b, b_events) = node(&redis, "node-b").await;
+    let agent_party = PartyId::new("agent-1").unwrap();
+    let visitor_party = PartyId::new("visitor-1").unwrap();
+    let (agent_link, agent_at_a) = memory_pair();
+    a.connect(agent_at_a, &conversation(), Role::Agent, agent_party.clone(), None).await.unwrap();
+    let waited = Instant::now();
+    while lease(&redis).await.as_deref() != Some("1:node-a") {
+        assert!(waited.elapsed() < Duration::from_secs(5), "node A never took the lease");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (visitor_link, visitor_at_b) = memory_pair();
+    b.connect(visitor_at_b, &conversation(), Role::Visitor, visitor_party, None).await.unwrap();
+    let (agent_sent, agent_received) = (Received::default(), Received::default());
+    let (visitor_sent, visitor_received) = (Received::default(), Received::default());
+    let link = |inner, sent: &Received, received: &Received| Counting {
+        inner,
+        received: received.clone(),
+        sent: sent.clone(),
+    };
+
+    let clock = Arc::new(TokioClock);
+    let agent_config = CallConfig::new(conversation(), agent_party.clone());
+    let visitor_config = CallConfig::new(conversation(), PartyId::new("visitor-1").unwrap());
+    let (mut agent, agent_control, agent_outputs) = CallSession::agent(
+        agent_config,
+        CallId::new("call-1").unwrap(),
+        link(agent_link, &agent_sent, &agent_received),
+        clock.clone(),
+    );
+    let (mut visitor, visitor_control, visitor_outputs) = CallSession::visitor(
+        visitor_config,
+        link(visitor_link, &visitor_sent, &visitor_received),
+        clock,
+    );
+    let prompt = Prompt::new("Your agent would like to start a video call. Accept?").unwrap();
+    agent_control.act(Action::Invite {
+        prompt,
+        media: MediaKinds::AUDIO_VIDEO,
+        ice: None,
+        camera_off: false,
+    });
+    let talk = Duration::from_secs(2);
+    let agent_ui = tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, talk));
+    let visitor_ui =
+        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
+    let agent_run = tokio::spawn(async move {
+        let result = agent.run().await;
+        (agent, result)
+    });
+    let visitor_run = tokio::spawn(async move { visitor.run().await });
+    let has_media = |list: &Received, from: &str| {
+        frames_of(list, from).iter().any(|(_, kind, _)| kind == "call.media")
+    };
+    while !(has_media(&agent_received, "visitor-1") && has_media(&visitor_received, "agent-1")) {
+        assert!(waited.elapsed() < Duration::from_secs(10), "media never connected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Node A is being redeployed: it drains. Its session with the agent closes; the agent's
+    // client reconnects to node B and resumes; B takes the conversation over.
+    a.drain(Duration::from_secs(5)).await;
+    let (mut agent, dropped) = agent_run.await.unwrap();
+    assert!(dropped.is_err(), "node A closed the agent's session: {dropped:?}");
+    let (agent_link, agent_at_b) = memory_pair();
+    let seen = agent.reconnect(link(agent_link, &agent_sent, &agent_received));
+    b.connect(agent_at_b, &conversation(), Role::Agent, agent_party, Some(seen)).await.unwrap();
+    // The session moves into its task, and is dropped when its call ends: its browser's
+    // stream of outputs ends with it.
+    let agent_run = tokio::spawn(async move { agent.run().await });
+    let call = tokio::time::timeout(Duration::from_secs(30), async {
+        Finished {
+            agent: agent_run.await.unwrap().unwrap(),
+            visitor: visitor_run.await.unwrap().unwrap(),
+            agent_ui: agent_ui.await.unwrap(),
+            visitor_ui: visitor_ui.await.unwrap(),
+        }
+    })
+    .await
+    .expect("the call ends in time");
+    assert_answered_and_hung_up(&call);
+    assert_each_frame_once("the agent", &agent_received);
+    assert_each_frame_once("the visitor", &visitor_received);
+    assert_eq!(frames_of(&visitor_received, "agent-1"), frames_of(&agent_sent, "agent-1"));
+    assert_eq!(frames_of(&agent_received, "visitor-1"), frames_of(&visitor_sent, "visitor-1"));
+    let (events, written) = host_events(&redis, vec![a_events, b_events]).await;
+    assert_one_call(&events, written);
+    assert_eq!(b.stats().acquisitions, 1, "node B took the conversation over");
+    assert_eq!(a.stats().fenced_commits, 0, "A gave its lease up: it was never fenced");
+    assert_eq!(lease(&redis).await.as_deref(), Some("2:node-b"));
+    assert!(
+        a.connect(memory_pair().1, &conversation(), Role::Agent, PartyId::new("x").unwrap(), None)
+            .await
+            .is_err(),
+        "a drained node takes no session"
+    );
+    println!("a graceful drain mid-call: {:?}", began.elapsed());
+}

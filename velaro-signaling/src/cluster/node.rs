@@ -121,6 +121,8 @@ struct Inner {
     /// commit, and renews no lease while it is held, as a paused process would.
     gate: Arc<RwLock<()>>,
     counters: Counters,
+    /// The node is draining: its stewards give their leases up and end.
+    draining: AtomicBool,
     /// The same moment on the runtime's clock and the wall clock (Unix ms).
     start: (Instant, u64),
 }
@@ -191,6 +193,7 @@ impl ClusterNode {
             state: Mutex::new(State::default()),
             gate: Arc::new(RwLock::new(())),
             counters: Counters::default(),
+            draining: AtomicBool::new(false),
             start: (TokioClock.now(), wall),
         });
         let (events, events_rx) = unbounded();
@@ -321,20 +324,54 @@ impl ClusterNode {
         });
     }
 
+    /// Drains the node before it exits: it takes no new session, gives up the leases of the
+    /// conversations it owns (a node with a session of one takes it over within a lease, and
+    /// one with none is swept up), and closes its sessions, whose clients reconnect to another
+    /// node and resume within the grace. Returns once that is done, or after `timeout`; then
+    /// the node is stopped. Nothing is lost: every input it read is in Redis.
+    pub async fn drain(&self, timeout: Duration) {
+        let inner = &self.inner;
+        inner.draining.store(true, Ordering::Release);
+        {
+            let mut state = lock(&inner.state);
+            state.stopped = true;
+            for local in state.sessions.values() {
+                let _ = local.deliver.unbounded_send(Deliver::Close);
+            }
+        }
+        let give_up = TokioClock.now() + timeout;
+        loop {
+            let done = {
+                let state = lock(&inner.state);
+                state.sessions.is_empty() && state.stewards.is_empty()
+            };
+            if done || TokioClock.now() >= give_up {
+                break;
+            }
+            sleep(Duration::from_millis(10)).await;
+        }
+        self.inner.stop();
+    }
+
     /// Fault injection, for tests: the node dies at once, without a goodbye. Every task stops
     /// (its sessions' transports are dropped, its leases and heartbeat are left to expire) and
     /// the node refuses new sessions.
     pub fn dangerous_crash(&self) {
-        let mut state = lock(&self.inner.state);
+        self.inner.stop();
+    }
+}
+
+impl Inner {
+    /// Stops every task at once and refuses new sessions.
+    fn stop(&self) {
+        let mut state = lock(&self.state);
         state.stopped = true;
         state.sessions.clear();
         for task in state.tasks.drain(..) {
             task.abort();
         }
     }
-}
 
-impl Inner {
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         let mut state = lock(&self.state);
         if state.stopped {
@@ -580,9 +617,9 @@ async fn run_session<T: Transport>(
         }
     }
     let _ = transport.close().await;
-    inner.forget_session(&conversation, session);
     let gone = Input::Disconnect { node: inner.name.clone(), session, q: q + 1 };
     let _ = inner.append_patiently(&keys, &gone).await;
+    inner.forget_session(&conversation, session);
 }
 
 /// A conversation this node owns: the lease's value, the judge, and where it read up to.
@@ -610,6 +647,14 @@ async fn steward_conversation(inner: Arc<Inner>, conversation: ConversationId, s
     let mut steward = Steward { inner, keys, conversation, conn, reader: None };
     let mut owned: Option<Owned> = None;
     loop {
+        if steward.inner.draining.load(Ordering::Acquire) {
+            if let Some(held) = owned.take() {
+                let idle = held.owner.is_idle();
+                let _ = store::release(&mut steward.conn, &steward.keys, &held.lease, idle).await;
+            }
+            lock(&steward.inner.state).stewards.remove(&steward.conversation);
+            return;
+        }
         owned = match owned.take() {
             None => {
                 if !std::mem::take(&mut sweeping)
