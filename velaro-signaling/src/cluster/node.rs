@@ -873,3 +873,40 @@ impl Steward {
         committed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_are_short_plain_tokens() {
+        for name in ["node-a", "eu-west-1.relay_2", "a"] {
+            assert!(valid_name(name), "{name}");
+        }
+        let long = "n".repeat(65);
+        for name in ["", "node a", "node:a", "nöde", long.as_str()] {
+            assert!(!valid_name(name), "{name:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_node_name_or_url_is_refused_before_any_connection() {
+        let config = ClusterConfig::default();
+        let refused = ClusterNode::start("redis://127.0.0.1:1/", "node a", config.clone()).await;
+        let error = refused.map(|_| ()).unwrap_err();
+        assert_eq!(error, ClusterError::InvalidNodeName("node a".into()));
+        assert_eq!(
+            error.to_string(),
+            r#"node name "node a" is not 1 to 64 characters of [0-9A-Za-z._-]"#
+        );
+        let refused = ClusterNode::start("http://nowhere", "node-a", config).await;
+        assert!(matches!(refused.map(|_| ()), Err(ClusterError::Connect(_))));
+    }
+
+    #[test]
+    fn stream_ids_compare_as_numbers() {
+        assert!(stream_id("10-0") > stream_id("9-5"));
+        assert!(stream_id("9-10") > stream_id("9-9"));
+        assert_eq!(stream_id("garbage"), (0, 0));
+    }
+}
