@@ -131,7 +131,12 @@ struct Inner {
 /// the host events it is handed (each event reaches one node).
 ///
 /// Every node of a cluster uses the same Redis and the same [`ClusterConfig`], and a name of
-/// its own. Runs on the tokio runtime it was started on.
+/// its own. Runs on the tokio runtime it was started on. The methods mirror
+/// [`RelayServer`](crate::RelayServer)'s: [`start`](Self::start) (with the receiver of host
+/// events), [`open_conversation`](Self::open_conversation), [`connect`](Self::connect) (an
+/// authenticated transport, with `resume` after a reconnect to any node); then
+/// [`stats`](Self::stats) to watch it and [`drain`](Self::drain) before it exits. Two
+/// `dangerous_*` methods inject faults for tests (a stall, a crash).
 #[derive(Debug, Clone)]
 pub struct ClusterNode {
     inner: Arc<Inner>,
