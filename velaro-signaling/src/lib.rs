@@ -63,11 +63,18 @@
 //!   `velaro_connects_refused_total{reason}`; histogram `velaro_accept_to_media_seconds`. The
 //!   gauges add up over the relays of a process, and a dropped relay takes its share off.
 //!
+//! - `redis`: [`cluster`], many relay nodes serving one conversation over Redis (7+ or
+//!   Valkey): an owner per conversation holds a fenced lease and judges with an ordinary
+//!   [`Relay`], any node serves any session, and a node that dies loses no call. Brings `tokio`
+//!   and the `redis` crate.
+//!
 //! Without `tracing` and `metrics` (the default) none of it is compiled: not even the crates.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod clock;
+#[cfg(feature = "redis")]
+pub mod cluster;
 mod memory;
 mod observe;
 mod relay;

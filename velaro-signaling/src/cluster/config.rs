@@ -1,0 +1,82 @@
+//! How a cluster node behaves: its relay's settings and the cluster's timings and bounds.
+
+use std::time::Duration;
+
+use crate::relay::RelayConfig;
+
+/// How a [`ClusterNode`](super::ClusterNode) behaves. Every node of a cluster must use the
+/// same values (the owner's relay judges with its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// The settings of the relay each owner runs per conversation.
+    pub relay: RelayConfig,
+    /// The prefix of every Redis key (`velaro`): several clusters can share one Redis.
+    pub prefix: String,
+    /// How long an owner's lease lasts without renewal (3 s). It is renewed every third of it,
+    /// so an owner that dies is replaced within about this long.
+    pub lease: Duration,
+    /// How long a node's heartbeat key lasts without renewal (5 s): past it, the owners
+    /// disconnect the node's sessions (their parties' grace starts).
+    pub node_ttl: Duration,
+    /// How long a conversation's keys stay after their last write (24 h).
+    pub retention: Duration,
+    /// How long a session's node keeps retrying to hand a frame to Redis before it closes the
+    /// session (20 s, the relay's default grace).
+    pub redis_patience: Duration,
+}
+
+impl ClusterConfig {
+    /// The defaults, with `relay` for the owners' relays.
+    pub fn new(relay: RelayConfig) -> ClusterConfig {
+        ClusterConfig {
+            relay,
+            prefix: "velaro".to_owned(),
+            lease: Duration::from_secs(3),
+            node_ttl: Duration::from_secs(5),
+            retention: Duration::from_secs(24 * 3600),
+            redis_patience: Duration::from_secs(20),
+        }
+    }
+
+    /// Sets the owners' relay settings.
+    #[must_use]
+    pub fn with_relay(mut self, relay: RelayConfig) -> Self {
+        self.relay = relay;
+        self
+    }
+
+    /// Sets the key prefix.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the lease's time to live (at least 30 ms).
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// Sets the node heartbeat's time to live (at least 30 ms).
+    #[must_use]
+    pub fn with_node_ttl(mut self, node_ttl: Duration) -> Self {
+        self.node_ttl = node_ttl.max(Duration::from_millis(30));
+        self
+    }
+
+    /// Sets how long a node retries Redis for a session before it closes it.
+    #[must_use]
+    pub fn with_redis_patience(mut self, patience: Duration) -> Self {
+        self.redis_patience = patience;
+        self
+    }
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig::new(RelayConfig::default())
+    }
+}
