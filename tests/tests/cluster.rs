@@ -383,11 +383,13 @@ impl Transport for Socket {
 }
 
 /// `(call, type, seq)` of the frames `from` wrote in `list`.
+/// The frames of `from` in `list`, but its `call.ack`s: those are for the relay, which
+/// forwards them to nobody.
 fn frames_of(list: &Received, from: &str) -> Vec<(String, String, u64)> {
     let list = list.lock().unwrap();
     let mut frames: Vec<_> = list
         .iter()
-        .filter(|(party, ..)| party == from)
+        .filter(|(party, _, _, kind, _)| party == from && kind != "call.ack")
         .map(|(_, _, call, kind, seq)| (call.clone(), kind.clone(), *seq))
         .collect();
     frames.sort();
