@@ -61,8 +61,12 @@ pub(crate) fn check_token(
     if text.len() > max {
         return Err(ValueError::TooLong { what, len: text.len(), max });
     }
-    match text.char_indices().find(|(_, ch)| !ch.is_ascii() || !allowed(*ch as u8)) {
-        Some((at, ch)) => Err(ValueError::InvalidChar { what, ch, at }),
+    // Bytes, not chars: every byte of a non-ASCII char is refused, and the first one starts it.
+    match text.bytes().position(|b| !b.is_ascii() || !allowed(b)) {
+        Some(at) => {
+            let ch = text.get(at..).and_then(|rest| rest.chars().next()).unwrap_or_default();
+            Err(ValueError::InvalidChar { what, ch, at })
+        }
         None => Ok(()),
     }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use proptest::prelude::*;
 use velaro_call_protocol::limits::MAX_FRAME_LEN;
 use velaro_call_protocol::message::answer::{AcceptBody, DeclineBody};
+use velaro_call_protocol::message::candidates::{CandidatesBody, IceCandidate};
 use velaro_call_protocol::message::description::{DescriptionBody, SdpType, SessionDescription};
 use velaro_call_protocol::message::hangup::HangupBody;
 use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
@@ -144,6 +145,35 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         "[a-z_]{1,20}"
             .prop_map(|code| Message::from(DeclineBody::new(Reason::Other(format!("x_{code}"))))),
         Just(Message::from(HangupBody::new(Reason::IceTimeout))),
+        // Candidates with every optional field present or not, quotes and backslashes in mids.
+        proptest::collection::vec(
+            (
+                proptest::option::of(0usize..3),
+                proptest::option::of("[!-~]{0,12}"),
+                proptest::option::of(0u16..16),
+                proptest::option::of("[A-Za-z0-9+/]{4,12}"),
+            ),
+            0..6,
+        )
+        .prop_map(|inits| {
+            let lines = [
+                "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ host generation 0",
+                "candidate:842163049 1 udp 1677729535 203.0.113.7 61000 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag lZ7j network-cost 999",
+                "candidate:2 1 tcp 1518280447 192.0.2.1 9 typ host tcptype active",
+            ];
+            let candidates = inits
+                .into_iter()
+                .map(|(line, mid, index, ufrag)| {
+                    let mut init = match line {
+                        Some(line) => IceCandidate::new(lines[line].parse().unwrap(), mid, index),
+                        None => IceCandidate::end_of_candidates(None),
+                    };
+                    init.username_fragment = ufrag;
+                    init
+                })
+                .collect();
+            Message::from(CandidatesBody::new(candidates))
+        }),
         // Any text: the codec only size-checks an SDP, and writes it with its own escaper.
         (any::<String>(), any::<bool>(), "[0-9A-Za-z._~-]{1,40}").prop_map(|(sdp, offer, id)| {
             let sdp_type = if offer { SdpType::Offer } else { SdpType::Answer };
