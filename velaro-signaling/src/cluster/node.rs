@@ -1,5 +1,7 @@
 //! `ClusterNode`: one relay node of a cluster. Its sessions' IO, the conversations it owns,
-//! and its readers of the outbound and events streams.
+//! and its three readers (one connection each, however many calls it serves): the inbound
+//! streams of the conversations it owns, the outbound streams of those it holds sessions of,
+//! and the events stream.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -98,6 +100,21 @@ struct Reading {
     sessions: usize,
 }
 
+/// Inbound entries read for an owner, in stream order: each entry's id and input.
+type Entries = Vec<(String, Result<Input, ClusterError>)>;
+
+/// A conversation this node owns, as the inbound reader sees it: where it read up to, and
+/// where it hands the entries.
+#[derive(Debug)]
+struct Listener {
+    inbound: String,
+    cursor: String,
+    /// Which registration this is: a steward that rebuilds registers again, from its consumed
+    /// id, and what was read for an earlier one is dropped.
+    generation: u64,
+    to: UnboundedSender<Entries>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     stopped: bool,
@@ -105,6 +122,9 @@ struct State {
     video: HashMap<ConversationId, bool>,
     sessions: HashMap<u64, Local>,
     reading: HashMap<ConversationId, Reading>,
+    /// The conversations this node owns, read by its one inbound reader.
+    listening: HashMap<ConversationId, Listener>,
+    next_listener: u64,
     stewards: HashSet<ConversationId>,
     tasks: Vec<AbortHandle>,
 }
@@ -113,7 +133,6 @@ struct State {
 struct Inner {
     name: String,
     config: ClusterConfig,
-    client: redis::Client,
     conn: ConnectionManager,
     events_key: String,
     state: Mutex<State>,
@@ -186,13 +205,13 @@ impl ClusterNode {
         let events_key = keys::events(&config.prefix);
         store::events_group(&mut conn, &events_key, keys::EVENTS_GROUP).await.map_err(connect)?;
         let outbound_reader = new_connection(&client).await.map_err(connect)?;
+        let inbound_reader = new_connection(&client).await.map_err(connect)?;
         let events_reader = new_connection(&client).await.map_err(connect)?;
         #[allow(clippy::disallowed_methods)] // the IO edge reads the wall clock, once
         let wall = unix_ms(SystemTime::now());
         let inner = Arc::new(Inner {
             name: node_name.to_owned(),
             config,
-            client,
             conn,
             events_key,
             state: Mutex::new(State::default()),
@@ -204,6 +223,7 @@ impl ClusterNode {
         let (events, events_rx) = unbounded();
         inner.spawn(heartbeat(Arc::clone(&inner), heartbeat_key));
         inner.spawn(read_outbound(Arc::clone(&inner), outbound_reader));
+        inner.spawn(read_inbound(Arc::clone(&inner), inbound_reader));
         inner.spawn(read_events(Arc::clone(&inner), events_reader, events));
         inner.spawn(sweep(Arc::clone(&inner)));
         Ok((ClusterNode { inner }, events_rx))
@@ -369,12 +389,29 @@ impl ClusterNode {
 impl Inner {
     /// Stops every task at once and refuses new sessions.
     fn stop(&self) {
-        let mut state = lock(&self.state);
-        state.stopped = true;
-        state.sessions.clear();
-        for task in state.tasks.drain(..) {
+        let tasks = {
+            let mut state = lock(&self.state);
+            state.stopped = true;
+            state.sessions.clear();
+            std::mem::take(&mut state.tasks)
+        };
+        // Outside the lock: a task's drop may take it (an owner's inbox leaves the reader).
+        for task in tasks {
             task.abort();
         }
+    }
+
+    /// Registers an owned conversation with the inbound reader, which reads its inbound stream
+    /// after `cursor` from now on (a registration of it before is replaced).
+    fn listen(self: &Arc<Self>, conversation: &ConversationId, keys: &Keys, cursor: &str) -> Inbox {
+        let (to, entries) = unbounded();
+        let mut state = lock(&self.state);
+        state.next_listener += 1;
+        let generation = state.next_listener;
+        let listener =
+            Listener { inbound: keys.inbound.clone(), cursor: cursor.to_owned(), generation, to };
+        state.listening.insert(conversation.clone(), listener);
+        Inbox { inner: Arc::clone(self), conversation: conversation.clone(), generation, entries }
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
@@ -460,21 +497,25 @@ async fn heartbeat(inner: Arc<Inner>, key: String) {
 /// each frame addressed to one of its sessions to it: once per stream id.
 async fn read_outbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
     loop {
-        let streams: Vec<(String, String)> = {
+        let streams: HashMap<String, (ConversationId, String)> = {
             let state = lock(&inner.state);
-            state.reading.values().map(|r| (r.outbound.clone(), r.cursor.clone())).collect()
+            let streams = state.reading.iter();
+            streams.map(|(id, r)| (r.outbound.clone(), (id.clone(), r.cursor.clone()))).collect()
         };
         if streams.is_empty() {
             sleep(Duration::from_millis(10)).await;
             continue;
         }
-        let read = store::read_streams(&mut conn, &streams, Duration::from_millis(50)).await;
+        let keys = streams.iter().map(|(key, (_, cursor))| (key.as_str(), cursor.as_str()));
+        let block = Duration::from_millis(50);
+        let read = store::read_streams(&mut conn, "read outbound", keys, 512, block).await;
         let Ok(read) = read else {
             bump(&inner.counters.redis_errors);
             sleep(Duration::from_millis(50)).await;
             continue;
         };
         for (key, entries) in read {
+            let Some((conversation, _)) = streams.get(&key) else { continue };
             for entry in entries {
                 let addressed =
                     store::field_bytes(&entry, "n").is_some_and(|n| n == inner.name.as_bytes());
@@ -487,7 +528,7 @@ async fn read_outbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
                     _ => None,
                 };
                 let mut state = lock(&inner.state);
-                if let Some(reading) = state.reading.values_mut().find(|r| r.outbound == key)
+                if let Some(reading) = state.reading.get_mut(conversation)
                     && stream_id(&entry.id) > stream_id(&reading.cursor)
                 {
                     reading.cursor.clone_from(&entry.id);
@@ -515,6 +556,72 @@ async fn read_outbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
                     let _ = to.deliver.unbounded_send(deliver);
                 }
             }
+        }
+    }
+}
+
+/// Reads the inbound streams of the conversations this node owns, all in one blocking `XREAD`
+/// on one connection, and hands each owner its entries in order, each once per registration.
+async fn read_inbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
+    loop {
+        let streams: HashMap<String, (ConversationId, String, u64)> = {
+            let state = lock(&inner.state);
+            let listening = state.listening.iter();
+            listening
+                .map(|(id, l)| (l.inbound.clone(), (id.clone(), l.cursor.clone(), l.generation)))
+                .collect()
+        };
+        if streams.is_empty() {
+            sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        let keys = streams.iter().map(|(key, (_, cursor, _))| (key.as_str(), cursor.as_str()));
+        let block = Duration::from_millis(50);
+        let read = store::read_streams(&mut conn, "read inbound", keys, 64, block).await;
+        let Ok(read) = read else {
+            bump(&inner.counters.redis_errors);
+            sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let mut state = lock(&inner.state);
+        for (key, entries) in read {
+            let Some((conversation, _, generation)) = streams.get(&key) else { continue };
+            // Registered again meanwhile (from an earlier cursor) or gone: read it again, or not.
+            let Some(listener) = state.listening.get_mut(conversation) else { continue };
+            if listener.generation != *generation {
+                continue;
+            }
+            let Some(last) = entries.last() else { continue };
+            listener.cursor.clone_from(&last.id);
+            let entries: Entries = entries
+                .into_iter()
+                .map(|entry| {
+                    let input = Input::from_fields(&entry.map, "inbound", &entry.id);
+                    (entry.id, input)
+                })
+                .collect();
+            if listener.to.unbounded_send(entries).is_err() {
+                state.listening.remove(conversation);
+            }
+        }
+    }
+}
+
+/// An owner's share of the inbound reader: the entries read for it. Dropped, it leaves the
+/// reader (unless it was registered again since).
+struct Inbox {
+    inner: Arc<Inner>,
+    conversation: ConversationId,
+    generation: u64,
+    entries: UnboundedReceiver<Entries>,
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        let mut state = lock(&self.inner.state);
+        if state.listening.get(&self.conversation).is_some_and(|l| l.generation == self.generation)
+        {
+            state.listening.remove(&self.conversation);
         }
     }
 }
@@ -631,7 +738,10 @@ async fn run_session<T: Transport>(
 struct Owned {
     lease: String,
     owner: Owner,
+    /// The last inbound entry consumed.
     cursor: String,
+    /// The entries the inbound reader reads after it.
+    inbox: Inbox,
     renewed: Instant,
     /// The conversation's commit count, as of the last commit.
     count: u64,
@@ -649,7 +759,7 @@ async fn steward_conversation(inner: Arc<Inner>, conversation: ConversationId, s
     let mut sweeping = sweeping;
     let keys = Keys::new(&inner.config.prefix, &conversation);
     let conn = inner.conn.clone();
-    let mut steward = Steward { inner, keys, conversation, conn, reader: None };
+    let mut steward = Steward { inner, keys, conversation, conn };
     let mut owned: Option<Owned> = None;
     loop {
         if steward.inner.draining.load(Ordering::Acquire) {
@@ -681,8 +791,6 @@ struct Steward {
     keys: Keys,
     conversation: ConversationId,
     conn: ConnectionManager,
-    /// Its own connection for the blocking reads of the inbound stream.
-    reader: Option<ConnectionManager>,
 }
 
 impl Steward {
@@ -732,7 +840,8 @@ impl Steward {
         let relay = self.inner.config.relay;
         let owner = Owner::rebuild(self.conversation.clone(), relay, TokioClock.now(), journal);
         let cursor = done.unwrap_or_else(|| "0-0".to_owned());
-        Some(Owned { lease, owner, cursor, renewed: TokioClock.now(), count })
+        let inbox = self.inner.listen(&self.conversation, &self.keys, &cursor);
+        Some(Owned { lease, owner, cursor, inbox, renewed: TokioClock.now(), count })
     }
 
     /// One round as the owner: renew and watch, fire what is due, judge what arrives. `None`
@@ -787,7 +896,7 @@ impl Steward {
     }
 
     /// Waits for inputs (until the next renewal or deadline at the latest) and judges them.
-    async fn read_and_judge(&mut self, held: Owned) -> Option<Owned> {
+    async fn read_and_judge(&mut self, mut held: Owned) -> Option<Owned> {
         let third = self.inner.config.lease / 3;
         let until_renewal = third.saturating_sub(held.renewed.elapsed());
         let until_due = held.owner.next_due().map_or(Duration::MAX, |due| {
@@ -796,19 +905,29 @@ impl Steward {
         let wait = until_renewal
             .min(until_due)
             .clamp(Duration::from_millis(2), Duration::from_millis(100));
-        if self.reader.is_none() {
-            self.reader = new_connection(&self.inner.client).await.ok();
+        let first = {
+            let timer = std::pin::pin!(sleep(wait));
+            match select(held.inbox.entries.next(), timer).await {
+                Either::Left((Some(entries), _)) => entries,
+                // The reader let it go (the node stops): nothing more to read.
+                Either::Left((None, _)) => {
+                    sleep(wait).await;
+                    return Some(held);
+                }
+                Either::Right(((), _)) => return Some(held),
+            }
+        };
+        let mut batch = first;
+        while let Ok(more) = held.inbox.entries.try_recv() {
+            batch.extend(more);
         }
-        let read = match self.reader.as_mut() {
-            Some(reader) => store::read_inbound(reader, &self.keys, &held.cursor, wait).await,
-            None => Err(ClusterError::Stopped),
-        };
-        let Ok(entries) = read else {
-            bump(&self.inner.counters.redis_errors);
-            sleep(Duration::from_millis(50)).await;
-            return Some(held);
-        };
-        let inputs = entries.into_iter().map(|(id, input)| (Some(id), input)).collect();
+        // Consumed already: read before a rebuild that started from an earlier cursor.
+        let after = stream_id(&held.cursor);
+        let inputs = batch
+            .into_iter()
+            .filter(|(id, _)| stream_id(id) > after)
+            .map(|(id, input)| (Some(id), input))
+            .collect();
         self.judge_all(held, inputs).await
     }
 

@@ -366,35 +366,6 @@ async fn load_once(
     Ok((done, journal))
 }
 
-/// The inbound entries after `after`, waiting up to `block` for one.
-pub(super) async fn read_inbound(
-    conn: &mut ConnectionManager,
-    keys: &Keys,
-    after: &str,
-    block: Duration,
-) -> Result<Vec<(String, Result<Input, ClusterError>)>, ClusterError> {
-    let reply: Option<StreamReadReply> = redis::cmd("XREAD")
-        .arg("COUNT")
-        .arg(64)
-        .arg("BLOCK")
-        .arg(ms(block).max(1))
-        .arg("STREAMS")
-        .arg(&keys.inbound)
-        .arg(after)
-        .query_async(conn)
-        .await
-        .map_err(|e| ClusterError::redis("read inbound", &e))?;
-    Ok(reply
-        .into_iter()
-        .flat_map(|reply| reply.keys)
-        .flat_map(|key| key.ids)
-        .map(|entry| {
-            let input = Input::from_fields(&entry.map, "inbound", &entry.id);
-            (entry.id, input)
-        })
-        .collect())
-}
-
 /// Appends an input to a conversation's inbound stream.
 pub(super) async fn append(
     conn: &mut ConnectionManager,
@@ -430,22 +401,25 @@ pub(super) async fn last_outbound(
     Ok(last.ids.first().map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()))
 }
 
-/// Reads several streams after their ids, waiting up to `block` for an entry.
-pub(super) async fn read_streams(
+/// Reads several streams after their ids (at most `count` entries of each), waiting up to
+/// `block` for an entry: one `XREAD` for all of a node's streams of a kind, on one connection.
+pub(super) async fn read_streams<'a>(
     conn: &mut ConnectionManager,
-    streams: &[(String, String)],
+    operation: &'static str,
+    streams: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    count: usize,
     block: Duration,
 ) -> Result<Vec<(String, Vec<StreamId>)>, ClusterError> {
     let mut xread = redis::cmd("XREAD");
-    xread.arg("COUNT").arg(512).arg("BLOCK").arg(ms(block).max(1)).arg("STREAMS");
-    for (key, _) in streams {
+    xread.arg("COUNT").arg(count).arg("BLOCK").arg(ms(block).max(1)).arg("STREAMS");
+    for (key, _) in streams.clone() {
         xread.arg(key);
     }
     for (_, id) in streams {
         xread.arg(id);
     }
     let reply: Option<StreamReadReply> =
-        xread.query_async(conn).await.map_err(|e| ClusterError::redis("read outbound", &e))?;
+        xread.query_async(conn).await.map_err(|e| ClusterError::redis(operation, &e))?;
     Ok(reply.into_iter().flat_map(|r| r.keys).map(|k| (k.key, k.ids)).collect())
 }
 
