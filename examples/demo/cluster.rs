@@ -5,10 +5,10 @@
 //! What Redis carries for the demo itself, beside the cluster's own keys (ARCHITECTURE.md,
 //! "Cluster mode (Redis)"):
 //!
-//! | key | type | what | TTL | size bound |
-//! |-----|------|------|-----|------------|
-//! | `P:demo:chat` | pub/sub channel | every chat line of every conversation, as JSON | none (not stored) | one line: a 2,000-character message |
-//! | `P:demo:join-key` | string | the join tokens' signing key the nodes share (without `VELARO_JOIN_KEY`) | none | 64 hex digits |
+//! - `P:demo:chat`, a pub/sub channel: every chat line of every conversation, as JSON (a line
+//!   at most a 2,000-character message); not stored, so no TTL.
+//! - `P:demo:join-key`, a string: the join tokens' signing key the nodes share when
+//!   `VELARO_JOIN_KEY` is not set (64 hex digits, no TTL).
 //!
 //! Each node keeps the lines it hears in its own [`Hub`](crate::hub::Hub) for its own pages, as
 //! the single-process demo does: a page gets the lines said since its node has had a page in
@@ -119,18 +119,22 @@ struct Line {
     text: String,
 }
 
+/// Chat lines said on this node and not yet published: past this (Redis is slow or
+/// unreachable) a line is dropped, with a log line.
+const WAITING_LINES: usize = 1024;
+
 /// The chat across the cluster: lines said on this node go out on the chat channel (in order,
 /// by one publisher), and the lines every node said come back to this node's hub.
 #[derive(Debug)]
 pub(crate) struct ChatBus {
-    lines: mpsc::UnboundedSender<Vec<u8>>,
+    lines: mpsc::Sender<Vec<u8>>,
 }
 
 /// The bus's tasks, to start once the app exists: the publisher and the subscriber.
 pub(crate) struct ChatTasks {
     client: redis::Client,
     publisher: redis::aio::ConnectionManager,
-    outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    outgoing: mpsc::Receiver<Vec<u8>>,
     pubsub: redis::aio::PubSub,
 }
 
@@ -147,12 +151,12 @@ impl ChatBus {
             redis::aio::ConnectionManager::new(client.clone()).await.map_err(redis_error)?;
         let mut pubsub = client.get_async_pubsub().await.map_err(redis_error)?;
         pubsub.subscribe(ClusterSettings::chat_channel()).await.map_err(redis_error)?;
-        let (lines, outgoing) = mpsc::unbounded_channel();
+        let (lines, outgoing) = mpsc::channel(WAITING_LINES);
         Ok((ChatBus { lines }, ChatTasks { client, publisher, outgoing, pubsub }))
     }
 
-    /// Says `text` in the conversation, on every node. The chat's rate limit bounds what
-    /// waits here; a line said while Redis is unreachable is lost (and logged).
+    /// Says `text` in the conversation, on every node. At most [`WAITING_LINES`] wait to be
+    /// published; a line said while Redis is unreachable is lost (and logged).
     pub(crate) fn say(&self, conversation: &ConversationId, speaker: Speaker<'_>, text: &str) {
         let (from, party_id) = match speaker {
             Speaker::Party(Role::Agent, party) => ("agent", Some(party.clone())),
@@ -165,8 +169,10 @@ impl ChatBus {
             party_id,
             text: text.to_owned(),
         };
-        if let Ok(json) = serde_json::to_vec(&line) {
-            let _ = self.lines.send(json);
+        if let Ok(json) = serde_json::to_vec(&line)
+            && self.lines.try_send(json).is_err()
+        {
+            eprintln!("server: a chat line is lost: too many wait for Redis");
         }
     }
 }
@@ -180,10 +186,7 @@ impl ChatTasks {
     }
 }
 
-async fn publish(
-    mut conn: redis::aio::ConnectionManager,
-    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
-) {
+async fn publish(mut conn: redis::aio::ConnectionManager, mut outgoing: mpsc::Receiver<Vec<u8>>) {
     let channel = ClusterSettings::chat_channel();
     while let Some(line) = outgoing.recv().await {
         let published: redis::RedisResult<i64> = conn.publish(&channel, line).await;
