@@ -16,7 +16,7 @@
 #![allow(clippy::disallowed_methods)] // the test measures real time: accept to connected
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -910,11 +910,14 @@ struct DemoNode {
 }
 
 impl DemoNode {
-    /// Starts node `name` on 127.0.0.1:`port` and waits until it listens. Without
-    /// `VELARO_JOIN_KEY`: the nodes share the join key the first one keeps in Redis.
-    async fn start(redis: &RedisServer, name: &str, port: u16) -> DemoNode {
+    /// Starts node `name` on 127.0.0.1:`port`, appending its call records to `records`, and
+    /// waits until it listens. Without `VELARO_JOIN_KEY`: the nodes share the join key the
+    /// first one keeps in Redis.
+    async fn start(redis: &RedisServer, name: &str, port: u16, records: &Path) -> DemoNode {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_velaro-demo-server"))
             .args(["--port", &port.to_string(), "--redis", &redis.url(), "--node", name])
+            .arg("--records")
+            .arg(records)
             .arg("--quiet")
             .env_remove("VELARO_JOIN_KEY")
             .stdin(std::process::Stdio::null())
@@ -966,9 +969,10 @@ async fn lines_starting(page: &Browser, prefix: &str) -> Value {
 async fn s13_a_cluster_node_restarts_mid_call() {
     let _one = SERIAL.lock().await;
     let redis = RedisServer::start();
+    let records = Records::new();
     let (port_a, port_b) = (free_port(), free_port());
-    let node_a = DemoNode::start(&redis, "a", port_a).await;
-    let node_b = DemoNode::start(&redis, "b", port_b).await;
+    let node_a = DemoNode::start(&redis, "a", port_a, &records.file("a")).await;
+    let node_b = DemoNode::start(&redis, "b", port_b, &records.file("b")).await;
     let conversation = format!("cluster-{}", std::process::id());
     let pair = Pair::on(
         BrowserKind::Chromium,
@@ -999,7 +1003,7 @@ async fn s13_a_cluster_node_restarts_mid_call() {
     for page in [&pair.agent, &pair.visitor] {
         assert_flowing(page, "video", "camera").await;
     }
-    let node_a = DemoNode::start(&redis, "a", port_a).await;
+    let node_a = DemoNode::start(&redis, "a", port_a, &records.file("a")).await;
     let resumed = "velaroDemo.connection === 'online' && window.beforeRestart === true \
         && velaroDemo.state === 'active'";
     pair.agent.wait_for(resumed, 2 * STEP).await.expect("the agent's page reconnects, no reload");
@@ -1028,7 +1032,45 @@ async fn s13_a_cluster_node_restarts_mid_call() {
     // The visitor's page, whose node stayed up, has the whole transcript: one start too.
     assert_eq!(lines_starting(&pair.visitor, "Video call started").await, 1);
     pair.chat(&pair.visitor, &pair.agent, "Thanks, bye").await;
+    // One record of the call, from whichever node was handed its end.
+    let written = records.lines(&["a", "b"]);
+    assert_eq!(written.len(), 1, "one call, one record: {written:?}");
+    assert_eq!(written[0]["conversation_id"], Value::from(conversation.as_str()));
+    assert_eq!(written[0]["outcome"], "answered", "{}", written[0]);
+    assert_eq!(written[0]["reason"]["code"], "user_hangup", "{}", written[0]);
     pair.close().await;
     node_a.kill().await;
     node_b.kill().await;
+}
+
+/// A directory of the test's own for the nodes' `--records` files, removed when dropped.
+struct Records(PathBuf);
+
+impl Records {
+    fn new() -> Records {
+        let dir = std::env::temp_dir().join(format!("velaro-s13-records-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a records directory");
+        Records(dir)
+    }
+
+    fn file(&self, node: &str) -> PathBuf {
+        self.0.join(format!("{node}.jsonl"))
+    }
+
+    /// Every record the nodes wrote, as JSON.
+    fn lines(&self, nodes: &[&str]) -> Vec<Value> {
+        let text = |node: &&str| std::fs::read_to_string(self.file(node)).unwrap_or_default();
+        let all: Vec<String> = nodes.iter().map(text).collect();
+        all.iter()
+            .flat_map(|text| text.lines())
+            .map(|line| serde_json::from_str(line).expect("a JSON record"))
+            .collect()
+    }
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
