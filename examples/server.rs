@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example server                 # then open http://127.0.0.1:8080/
 //! cargo run --example server -- --port 9000 --turn turn:127.0.0.1:3478 --relay-only
+//! cargo run --example server -- --port 8081 --redis redis://127.0.0.1:6379/ --node a
 //! ```
 //!
 //! Open `/agent?conversation=demo` and `/visitor?conversation=demo` in two browser windows;
@@ -17,6 +18,13 @@
 //! `VELARO_JOIN_KEY` (at least 32 bytes) if it is set, else with a random key made at start
 //! from `/dev/urandom` (a page rendered before a restart then reloads to get a new token).
 //!
+//! With `--redis URL` the server is one node (named by `--node NAME`) of a relay cluster on
+//! that Redis: its pages' sockets go through a `ClusterNode` instead of the in-process relay,
+//! and its chat goes through Redis, so demo servers on different ports serve one conversation
+//! (an agent page on one, a visitor page on another), and a call goes on when one of them is
+//! restarted. The nodes share the join key in `VELARO_JOIN_KEY`, or else one the first node
+//! keeps in Redis, so a page's token outlives its server's restart.
+//!
 //! `-h` or `--help` prints the usage on stdout and exits 0; a usage error prints what is wrong
 //! and the usage on stderr and exits 2; a server that cannot start or stops exits 1.
 
@@ -24,12 +32,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use velaro_demo::{DemoConfig, DemoServer, TurnConfig};
+use velaro_demo::{ClusterSettings, DemoConfig, DemoServer, TurnConfig, shared_join_key};
 use velaro_ice_config::{IceTransportPolicy, IceUrl, TurnSecret};
 use velaro_signaling::{JoinKey, JoinKeys};
 
 const USAGE: &str =
     "usage: server [--port N] [--turn URL]... [--relay-only] [--records FILE] [--quiet]
+              [--redis URL --node NAME]
   --port N       listen on 127.0.0.1:N (default 8080; 0 picks a free port)
   --turn URL     a TURN server sharing VELARO_TURN_SECRET (e.g. turn:127.0.0.1:3478)
   --relay-only   both browsers use only the TURN server (iceTransportPolicy relay), and the
@@ -37,9 +46,19 @@ const USAGE: &str =
   --records FILE append one JSON line per ended call to FILE (who, when, outcome, talk time,
                  media used), to store and bill from
   --quiet        do not print the relay's events
+  --redis URL    be one node of a relay cluster on this Redis (e.g. redis://127.0.0.1:6379/):
+                 pages on any node of it share conversations, chat and calls, and a call
+                 goes on when a node restarts; without it, the relay is in this process
+  --node NAME    this node's name in the cluster (needed with --redis; 1 to 40 characters
+                 of 0-9 A-Z a-z . _ -)
   -h, --help     print this help
 Pages get join tokens signed with VELARO_JOIN_KEY (a secret of at least 32 bytes) if it is
-set, else with a random key made at start (from /dev/urandom).";
+set, else with a random key made at start (from /dev/urandom), or with --redis one that the
+cluster's first node makes and keeps in Redis for every node.
+A cluster of two on one machine:
+  redis-server --port 6379 --save '' &
+  cargo run --example server -- --port 8081 --redis redis://127.0.0.1:6379/ --node a &
+  cargo run --example server -- --port 8082 --redis redis://127.0.0.1:6379/ --node b";
 
 /// What the command line asks for.
 enum Command {
@@ -64,6 +83,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut config = DemoConfig { verbose: true, ..DemoConfig::default() };
     let mut turn_urls = Vec::new();
     let mut relay_only = false;
+    let (mut redis, mut node) = (None, None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
@@ -82,6 +102,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
                 config.records = Some(file.into());
             }
             "--quiet" => config.verbose = false,
+            "--redis" => redis = Some(args.next().ok_or("--redis needs a URL")?),
+            "--node" => node = Some(args.next().ok_or("--node needs a name")?),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -94,6 +116,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     } else if relay_only {
         return Err("--relay-only needs a --turn server".to_owned());
     }
+    config.cluster = match (redis, node) {
+        (Some(url), Some(node)) => Some(ClusterSettings::new(url, node)?),
+        (Some(_), None) => return Err("--redis needs a --node name".to_owned()),
+        (None, Some(_)) => return Err("--node needs --redis".to_owned()),
+        (None, None) => None,
+    };
     if let Some(secret) = std::env::var_os("VELARO_JOIN_KEY") {
         let secret = secret.into_encoded_bytes();
         let key = JoinKey::new("env", secret).map_err(|e| format!("VELARO_JOIN_KEY: {e}"))?;
@@ -121,6 +149,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let cluster_node = config.cluster.as_ref().map(|cluster| cluster.node.clone());
+    let mut config = config;
+    // Without VELARO_JOIN_KEY every node of a cluster signs with the key kept in Redis.
+    let given_key = std::env::var_os("VELARO_JOIN_KEY").is_some();
+    if let Some(cluster) = config.cluster.as_ref().filter(|_| !given_key) {
+        match shared_join_key(cluster).await {
+            Ok(key) => config = config.with_join_keys(JoinKeys::new(key)),
+            Err(error) => {
+                eprintln!("cannot start the demo server: the cluster's join key: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let server = match DemoServer::start(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -128,7 +169,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Velaro call demo on {}", server.url("/"));
+    match &cluster_node {
+        Some(node) => println!("Velaro call demo on {} (cluster node {node})", server.url("/")),
+        None => println!("Velaro call demo on {}", server.url("/")),
+    }
     println!("  agent:   {}", server.url("/agent?conversation=demo"));
     println!("  visitor: {}", server.url("/visitor?conversation=demo"));
     match server.run().await {

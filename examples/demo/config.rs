@@ -75,6 +75,12 @@ pub struct DemoConfig {
     /// [`with_join_keys`](Self::with_join_keys) set one. Clones share the key and the record
     /// of used tokens, so start each server from its own `DemoConfig::default()`.
     pub join: JoinTokens,
+    /// With `Some`, the server is one node of a relay cluster on Redis (the server's `--redis`
+    /// and `--node`): its pages' sockets go through a
+    /// [`ClusterNode`](velaro_signaling::cluster::ClusterNode) and its chat through Redis.
+    /// Every node needs the same join key: [`with_join_keys`](Self::with_join_keys), with
+    /// `VELARO_JOIN_KEY` or the cluster's [`shared_join_key`](crate::shared_join_key).
+    pub cluster: Option<crate::ClusterSettings>,
 }
 
 impl Default for DemoConfig {
@@ -91,6 +97,7 @@ impl Default for DemoConfig {
             verbose: false,
             records: None,
             join: JoinTokens::random(),
+            cluster: None,
         }
     }
 }

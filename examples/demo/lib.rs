@@ -33,17 +33,26 @@
 //! conversation; the WebSocket admits that token once and nothing else, so a page cannot pick
 //! its role. The `/agent` path stands in for a login: a real host signs tokens after its own.
 //!
+//! With [`DemoConfig::cluster`] (the server's `--redis URL --node NAME`) the server is one node
+//! of a relay cluster on Redis: the pages' sockets go through a [`ClusterNode`] instead of the
+//! in-process relay, the chat goes through Redis, and the transcript lines come from the
+//! cluster's host events, so pages on two or three demo servers share a conversation and its
+//! calls, and a call goes on when the server of one of its pages is restarted (the `cluster`
+//! module says what the demo keeps in Redis).
+//!
 //! Every call that ends becomes one JSON line ([`CallRecord`]: parties, wall-clock times,
 //! outcome, talk time, media used) appended to [`DemoConfig::records`], to store and bill from.
 //!
 //! [`CallRecord`]: velaro_call_state::CallRecord
 //!
 //! [`Relay`]: velaro_signaling::Relay
+//! [`ClusterNode`]: velaro_signaling::cluster::ClusterNode
 //! [`EmbedPolicy`]: velaro_ice_config::EmbedPolicy
 
 // The demo is the IO edge: it owns the runtime, the tasks and the clocks.
 #![allow(clippy::disallowed_methods)]
 
+mod cluster;
 mod config;
 mod hub;
 mod outbox;
@@ -65,30 +74,81 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use velaro_call_state::CallRecord;
-use velaro_signaling::{Relay, RelayEvent, RelayServer, serve};
+use velaro_call_protocol::{ConversationId, PartyId, Role};
+use velaro_call_state::{CallRecord, CallSummary};
+use velaro_signaling::cluster::{ClusterConfig, ClusterEvent, ClusterNode};
+use velaro_signaling::{Relay, RelayEvent, RelayServer, Transport, serve};
 
+pub use cluster::{ClusterSettings, MAX_NODE_NAME, shared_join_key};
 pub use config::{DemoConfig, JoinTokens, TurnConfig};
 
 /// The workspace README, whose Rust code blocks run as doctests, so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+use cluster::ChatBus;
 use hub::{Hub, Speaker};
+
+/// Where the pages' sockets go: the in-process relay, or this server's node of a cluster.
+#[derive(Debug)]
+enum Relays {
+    Local(RelayServer),
+    Cluster(ClusterNode),
+}
 
 /// What every request handler shares.
 #[derive(Debug)]
 struct App {
     config: DemoConfig,
-    relay: RelayServer,
+    relay: Relays,
     hub: Mutex<Hub>,
     headers: pages::SecurityHeaders,
+    /// In a cluster, the chat goes through Redis to every node.
+    bus: Option<ChatBus>,
 }
 
 impl App {
     fn hub(&self) -> MutexGuard<'_, Hub> {
         // Chat state stays consistent even if a holder panicked: each update is one push.
         self.hub.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Says `text` in the conversation: to this server's pages in it, or, in a cluster, to
+    /// every node's.
+    fn say(&self, conversation: &ConversationId, speaker: Speaker<'_>, text: &str) {
+        match &self.bus {
+            Some(bus) => bus.say(conversation, speaker, text),
+            None => self.hub().post(Instant::now(), conversation, speaker, text),
+        }
+    }
+
+    fn open_conversation(&self, conversation: ConversationId, video_enabled: bool) {
+        match &self.relay {
+            Relays::Local(relay) => relay.open_conversation(conversation, video_enabled),
+            Relays::Cluster(node) => node.open_conversation(conversation, video_enabled),
+        }
+    }
+
+    /// Connects a page's transport to the relay or the cluster; an error says why not.
+    async fn connect<T: Transport + 'static>(
+        &self,
+        transport: T,
+        conversation: &ConversationId,
+        role: Role,
+        party: PartyId,
+        resume: Option<Vec<(PartyId, u64)>>,
+    ) -> Result<(), String> {
+        match &self.relay {
+            Relays::Local(relay) => relay
+                .connect(transport, conversation, role, party, resume)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Relays::Cluster(node) => node
+                .connect(transport, conversation, role, party, resume)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        }
     }
 }
 
@@ -98,11 +158,17 @@ pub struct DemoServer {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
+    /// In a cluster: this server's node, drained when it stops.
+    node: Option<ClusterNode>,
+    /// The tasks beside the server: the host events' reader, the chat's publisher and
+    /// subscriber.
+    helpers: Vec<JoinHandle<()>>,
 }
 
 impl DemoServer {
     /// Binds `config.addr` (port 0 picks a free port) and starts serving on the current tokio
-    /// runtime.
+    /// runtime; with [`DemoConfig::cluster`], first starts its node of the cluster (an error
+    /// when Redis cannot be reached).
     pub async fn start(config: DemoConfig) -> io::Result<DemoServer> {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
@@ -112,10 +178,24 @@ impl DemoServer {
         }
         // Before the relay: it registers its metrics with the recorder installed now.
         prometheus();
-        let (relay, events) = serve(Relay::new(config.relay_config()));
         let hub = Mutex::new(Hub::new(config.relay.grace));
-        let app = Arc::new(App { config, relay, hub, headers });
-        tokio::spawn(report_calls(Arc::clone(&app), events));
+        let mut helpers = Vec::new();
+        let (app, node) = if let Some(settings) = config.cluster.clone() {
+            let (bus, chat) = ChatBus::connect(&settings).await?;
+            let cluster = ClusterConfig::new(config.relay_config());
+            let (node, events) = cluster::start_node(&settings, cluster).await?;
+            let relay = Relays::Cluster(node.clone());
+            let app = Arc::new(App { config, relay, hub, headers, bus: Some(bus) });
+            helpers.extend(chat.run(Arc::clone(&app)));
+            helpers.push(tokio::spawn(report_cluster_calls(Arc::clone(&app), events)));
+            (app, Some(node))
+        } else {
+            let (relay, events) = serve(Relay::new(config.relay_config()));
+            let relay = Relays::Local(relay);
+            let app = Arc::new(App { config, relay, hub, headers, bus: None });
+            helpers.push(tokio::spawn(report_calls(Arc::clone(&app), events)));
+            (app, None)
+        };
         let router = Router::new()
             .route("/", get(pages::index))
             .route("/agent", get(pages::agent))
@@ -139,7 +219,7 @@ impl DemoServer {
                 })
                 .await
         });
-        Ok(DemoServer { addr, shutdown: Some(shutdown), task })
+        Ok(DemoServer { addr, shutdown: Some(shutdown), task, node, helpers })
     }
 
     /// The address it listens on.
@@ -159,10 +239,19 @@ impl DemoServer {
         (&mut self.task).await.map_err(io::Error::other)?
     }
 
-    /// Stops accepting connections, closes the open ones and waits for the server to end.
+    /// Stops accepting connections, closes the open ones and waits for the server to end. In
+    /// a cluster its node is drained first (for at most [`DRAIN`](Self::DRAIN)): its
+    /// conversations are handed over, and its pages reconnect to the server again, or to
+    /// another node, and resume.
     pub async fn stop(mut self) -> io::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
+        }
+        if let Some(node) = self.node.take() {
+            node.drain(Self::DRAIN).await;
+        }
+        for helper in &self.helpers {
+            helper.abort();
         }
         // Open WebSockets keep a graceful shutdown waiting: end them with the task.
         self.task.abort();
@@ -174,9 +263,19 @@ impl DemoServer {
     }
 }
 
+impl DemoServer {
+    /// How long [`stop`](Self::stop) waits for a cluster node to hand its conversations over.
+    pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+}
+
+/// Dropped without [`stop`](DemoServer::stop), a cluster node is not drained: its tasks stop
+/// with the runtime, and the cluster takes it for gone once its heartbeat expires.
 impl Drop for DemoServer {
     fn drop(&mut self) {
         self.task.abort();
+        for helper in &self.helpers {
+            helper.abort();
+        }
     }
 }
 
@@ -239,24 +338,70 @@ async fn report_calls(
     app: Arc<App>,
     mut events: futures::channel::mpsc::UnboundedReceiver<RelayEvent>,
 ) {
-    let mut records = app.config.records.as_ref().and_then(|path| {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
-        file.map_err(|error| eprintln!("server: records {}: {error}", path.display())).ok()
-    });
+    let mut records = open_records(&app);
     while let Some(event) = events.next().await {
         match event {
             RelayEvent::CallStarted { conversation_id, .. } => {
-                let line = "Video call started";
-                app.hub().post(Instant::now(), &conversation_id, Speaker::System, line);
+                app.say(&conversation_id, Speaker::System, CALL_STARTED);
             }
             RelayEvent::CallEnded { report } => {
                 let line = report.summary.transcript_line();
-                app.hub().post(Instant::now(), &report.conversation_id, Speaker::System, &line);
+                app.say(&report.conversation_id, Speaker::System, &line);
                 if let Some(file) = records.as_mut() {
                     let record = CallRecord::new(&report, Instant::now(), SystemTime::now());
                     if let Err(error) = write_record(file, &record) {
                         eprintln!("server: writing a call record: {error}");
                     }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The transcript line of a call that started.
+const CALL_STARTED: &str = "Video call started";
+
+/// The `--records` file, opened to append (`None` without one, or when it cannot be opened).
+fn open_records(app: &App) -> Option<std::fs::File> {
+    app.config.records.as_ref().and_then(|path| {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+        file.map_err(|error| eprintln!("server: records {}: {error}", path.display())).ok()
+    })
+}
+
+/// The transcript line of an ended call, from its record (what a cluster's event carries).
+fn transcript_line(record: &CallRecord) -> String {
+    let summary = CallSummary {
+        call_id: record.call_id.clone(),
+        outcome: record.outcome,
+        ended_by: record.ended_by,
+        reason: record.reason.clone(),
+        ring_time: std::time::Duration::from_millis(record.ring_time_ms),
+        talk_time: std::time::Duration::from_millis(record.talk_time_ms),
+    };
+    summary.transcript_line()
+}
+
+/// [`report_calls`] for a cluster node: the host events this node is handed (each event of
+/// the cluster reaches one node) go into the chat of every node, and each ended call's record
+/// into this node's records.
+async fn report_cluster_calls(
+    app: Arc<App>,
+    mut events: futures::channel::mpsc::UnboundedReceiver<ClusterEvent>,
+) {
+    let mut records = open_records(&app);
+    while let Some(event) = events.next().await {
+        match event {
+            ClusterEvent::CallStarted { conversation_id, .. } => {
+                app.say(&conversation_id, Speaker::System, CALL_STARTED);
+            }
+            ClusterEvent::CallEnded { record } => {
+                app.say(&record.conversation_id, Speaker::System, &transcript_line(&record));
+                if let Some(file) = records.as_mut()
+                    && let Err(error) = write_record(file, &record)
+                {
+                    eprintln!("server: writing a call record: {error}");
                 }
             }
             _ => {}

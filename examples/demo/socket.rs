@@ -293,7 +293,7 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
         let _ = out.push(error_frame(error));
     }
     let member = app.hub().join(Instant::now(), &conversation, Arc::clone(&out));
-    app.relay.open_conversation(conversation.clone(), video_enabled);
+    app.open_conversation(conversation.clone(), video_enabled);
     let (mut to_relay, from_page) = channel::<Bytes>(INCOMING);
     let bridge = Bridge {
         app: Arc::clone(&app),
@@ -303,8 +303,8 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
         outgoing: Arc::clone(&out),
     };
     // The served relay closes the bridge (and so this page's queue) when the page falls behind.
-    if let Err(error) = app.relay.connect(bridge, &conversation, role, party.clone(), resume) {
-        let _ = out.push(error_frame(&error.to_string()));
+    if let Err(error) = app.connect(bridge, &conversation, role, party.clone(), resume).await {
+        let _ = out.push(error_frame(&error));
     }
 
     let writer = async {
@@ -351,7 +351,7 @@ async fn run(app: Arc<App>, socket: WebSocket, joined: Joined) {
                     let text: String = text.chars().take(MAX_CHAT_LEN).collect();
                     if !text.trim().is_empty() {
                         let speaker = Speaker::Party(role, &party);
-                        app.hub().post(Instant::now(), &conversation, speaker, &text);
+                        app.say(&conversation, speaker, &text);
                     }
                 }
                 Some(Ok(HostFrame::IceRefresh)) => {

@@ -106,10 +106,14 @@ fn help_prints_the_usage_on_stdout_and_exits_0() {
 
 #[test]
 fn usage_errors_exit_2_with_the_usage_on_stderr() {
-    let cases: [(&str, &[&str], &str); 7] = [
+    let cases: [(&str, &[&str], &str); 11] = [
         ("server", &["--bogus"], "unknown argument `--bogus`"),
         ("server", &["--port"], "--port needs a number"),
         ("server", &["--port", "http"], "`http` is not a port"),
+        ("server", &["--redis"], "--redis needs a URL"),
+        ("server", &["--redis", "redis://127.0.0.1:1/"], "--redis needs a --node name"),
+        ("server", &["--node", "a"], "--node needs --redis"),
+        ("server", &["--redis", "redis://127.0.0.1:1/", "--node", "node a"], "node name `node a`"),
         ("turn_credentials", &[], "needs a user"),
         ("turn_credentials", &["visitor-1", "--ttl", "soon"], "bad --ttl `soon`"),
         ("turn_credentials", &["visitor-1", "--bogus"], "unknown option `--bogus`"),
@@ -157,4 +161,16 @@ fn turn_credentials_go_only_with_turn_urls() {
     assert_eq!(config["iceServers"][0]["urls"], serde_json::json!(["stun:stun.example.com"]));
     assert!(config["iceServers"][0].get("credential").is_none(), "{config}");
     assert!(config["iceServers"][1]["credential"].is_string(), "{config}");
+}
+
+/// `--redis` with a Redis that is not there: the server says so and exits 1, at once.
+#[test]
+fn a_cluster_node_without_its_redis_does_not_start() {
+    binary("server"); // built first: the build's time is not the server's
+    let start = Instant::now();
+    let args = ["--port", "0", "--redis", "redis://127.0.0.1:1/", "--node", "a"];
+    let run = run_example("server", &args, None);
+    assert_eq!(run.code, Some(1), "stdout {} stderr {}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("cannot start the demo server"), "{}", run.stderr);
+    assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
 }

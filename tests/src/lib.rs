@@ -7,3 +7,4 @@ pub mod call_pair;
 pub mod fake_browser;
 pub mod fixtures;
 pub mod fuzz_checks;
+pub mod redis_server;

@@ -7,12 +7,16 @@
 //! (`.ci/run` installs Chromium, chromedriver, Firefox ESR, geckodriver and coturn first).
 //! Set `VELARO_BROWSER_TIMINGS=FILE` to append each call's accept-to-connected time to FILE,
 //! and `VELARO_SCREENSHOTS=DIR` to keep screenshots of both pages in a call.
+//!
+//! The cluster scenario (issue 12, test 6) runs the demo server as programs of their own
+//! (`velaro-demo-server`, built from `examples/server.rs`), two nodes on a `redis-server` the
+//! test starts, and kills and restarts one of them mid-call.
 
 #![cfg(feature = "browser")]
 #![allow(clippy::disallowed_methods)] // the test measures real time: accept to connected
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -20,6 +24,7 @@ use tokio::sync::Mutex;
 use velaro_demo::{DemoConfig, DemoServer, TurnConfig};
 use velaro_ice_config::{IceTransportPolicy, TurnSecret};
 use velaro_tests::browser::{Browser, BrowserKind, BrowserOptions, Coturn, MediaPermission};
+use velaro_tests::redis_server::RedisServer;
 
 /// Browsers are heavy on two cores: one scenario at a time.
 static SERIAL: Mutex<()> = Mutex::const_new(());
@@ -28,9 +33,10 @@ const PROMPT: &str = "Your agent would like to start a video call. Accept?";
 const STEP: Duration = Duration::from_secs(15);
 const SECRET: &str = "browser-test-secret-0123456789";
 
-/// The demo server and one agent page and one visitor page in the same conversation.
+/// The demo server (unless the pages are on servers of their own) and one agent page and one
+/// visitor page in the same conversation.
 struct Pair {
-    server: DemoServer,
+    server: Option<DemoServer>,
     agent: Browser,
     visitor: Browser,
 }
@@ -48,24 +54,36 @@ impl Pair {
         invite_lifetime_ms: u64,
     ) -> Pair {
         let server = DemoServer::start(config).await.expect("the demo server starts");
+        let conversation = format!("conv-{}", std::process::id());
+        let agent_url = server.url(&format!(
+            "/agent?conversation={conversation}&invite_lifetime_ms={invite_lifetime_ms}"
+        ));
+        let visitor_url = server.url(&format!("/visitor?conversation={conversation}"));
+        let mut pair = Pair::on(agent, &agent_url, visitor, &visitor_url, media).await;
+        pair.server = Some(server);
+        pair
+    }
+
+    /// The agent's browser opens `agent_url`, the visitor's `visitor_url` (pages of servers
+    /// that the test runs itself).
+    async fn on(
+        agent: BrowserKind,
+        agent_url: &str,
+        visitor: BrowserKind,
+        visitor_url: &str,
+        media: MediaPermission,
+    ) -> Pair {
         let agent = Browser::start(agent, BrowserOptions::default()).await.expect("agent browser");
         let visitor =
             Browser::start(visitor, BrowserOptions { media, ..BrowserOptions::default() })
                 .await
                 .expect("visitor browser");
-        let conversation = format!("conv-{}", std::process::id());
-        let agent_url = server.url(&format!(
-            "/agent?conversation={conversation}&invite_lifetime_ms={invite_lifetime_ms}"
-        ));
-        agent.goto(&agent_url).await.expect("agent page");
-        visitor
-            .goto(&server.url(&format!("/visitor?conversation={conversation}")))
-            .await
-            .expect("visitor page");
+        agent.goto(agent_url).await.expect("agent page");
+        visitor.goto(visitor_url).await.expect("visitor page");
         for page in [&agent, &visitor] {
             page.wait_for("window.velaroDemo && velaroDemo.welcome", STEP).await.expect("welcome");
         }
-        Pair { server, agent, visitor }
+        Pair { server: None, agent, visitor }
     }
 
     /// The agent clicks the camera icon; the visitor's page shows the prompt and rings.
@@ -135,7 +153,9 @@ impl Pair {
     async fn close(self) {
         let _ = self.agent.close().await;
         let _ = self.visitor.close().await;
-        let _ = self.server.stop().await;
+        if let Some(server) = self.server {
+            let _ = server.stop().await;
+        }
     }
 }
 
@@ -880,4 +900,177 @@ async fn s8_relay_only_through_coturn_and_an_ice_restart() {
     }
     pair.close().await;
     let _ = coturn.stop().await;
+}
+
+/// One demo server program (`velaro-demo-server`: `examples/server.rs`) as a node of a cluster
+/// on `redis`; killed (`SIGKILL`) when dropped, on every path (a failed assertion too).
+struct DemoNode {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl DemoNode {
+    /// Starts node `name` on 127.0.0.1:`port`, appending its call records to `records`, and
+    /// waits until it listens. Without `VELARO_JOIN_KEY`: the nodes share the join key the
+    /// first one keeps in Redis.
+    async fn start(redis: &RedisServer, name: &str, port: u16, records: &Path) -> DemoNode {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_velaro-demo-server"))
+            .args(["--port", &port.to_string(), "--redis", &redis.url(), "--node", name])
+            .arg("--records")
+            .arg(records)
+            .arg("--quiet")
+            .env_remove("VELARO_JOIN_KEY")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the demo server program starts");
+        let deadline = Instant::now() + STEP;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("demo node {name} exited: {status}");
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return DemoNode { child, port };
+            }
+            assert!(Instant::now() < deadline, "demo node {name} does not listen on {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `SIGKILL`: the node dies at once, without a goodbye (no drain, no closing handshake).
+    async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// How many of the page's chat lines start with `prefix`.
+async fn lines_starting(page: &Browser, prefix: &str) -> Value {
+    let count = format!("return velaroDemo.chat().filter((l) => l.startsWith({prefix:?})).length");
+    page.eval(&count).await.expect("chat lines")
+}
+
+/// Issue 12, test 6: two demo servers as nodes of a cluster on one Redis, the agent's page on
+/// node a (Chromium), the visitor's on node b (Firefox); node a is killed mid-call and started
+/// again on its port, as a rolling deploy does. The media keeps flowing (it is peer to peer),
+/// the agent's page reconnects to the new process and resumes without a reload, the call's
+/// signaling goes on to a hangup, and each page's chat has one summary line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s13_a_cluster_node_restarts_mid_call() {
+    let _one = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let records = Records::new();
+    let (port_a, port_b) = (free_port(), free_port());
+    let node_a = DemoNode::start(&redis, "a", port_a, &records.file("a")).await;
+    let node_b = DemoNode::start(&redis, "b", port_b, &records.file("b")).await;
+    let conversation = format!("cluster-{}", std::process::id());
+    let pair = Pair::on(
+        BrowserKind::Chromium,
+        &node_a.url(&format!("/agent?conversation={conversation}")),
+        BrowserKind::Firefox,
+        &node_b.url(&format!("/visitor?conversation={conversation}")),
+        MediaPermission::Fake,
+    )
+    .await;
+    pair.chat(&pair.visitor, &pair.agent, "Hello from node b").await;
+    pair.chat(&pair.agent, &pair.visitor, "Hello from node a").await;
+    pair.call("s13 cluster, agent on node a, visitor on node b").await;
+    pair.assert_transcript("Video call started").await;
+    for page in [&pair.agent, &pair.visitor] {
+        assert_flowing(page, "video", "camera").await;
+    }
+    shoot(&pair, "7-cluster-call").await;
+
+    // The rolling deploy: node a dies without a goodbye, and comes back on its port.
+    let marked = pair.agent.eval("window.beforeRestart = true; return true").await;
+    assert_eq!(marked.expect("marked"), Value::Bool(true));
+    node_a.kill().await;
+    pair.agent
+        .wait_for("velaroDemo.connection !== 'online'", STEP)
+        .await
+        .expect("the agent's page sees its server gone");
+    // Media is peer to peer: it does not wait for the signaling.
+    for page in [&pair.agent, &pair.visitor] {
+        assert_flowing(page, "video", "camera").await;
+    }
+    let node_a = DemoNode::start(&redis, "a", port_a, &records.file("a")).await;
+    let resumed = "velaroDemo.connection === 'online' && window.beforeRestart === true \
+        && velaroDemo.state === 'active'";
+    pair.agent.wait_for(resumed, 2 * STEP).await.expect("the agent's page reconnects, no reload");
+    shoot(&pair, "8-cluster-resumed").await;
+
+    // The signaling goes on through the new process: the agent mutes, the visitor sees it.
+    pair.agent.click("#toggle-mic").await.expect("agent mutes");
+    let remote = "document.getElementById('remote-state').dataset";
+    pair.visitor
+        .wait_for(&format!("{remote}.audioMuted === 'true'"), 2 * STEP)
+        .await
+        .expect("the visitor gets the agent's mute");
+    for page in [&pair.agent, &pair.visitor] {
+        assert_eq!(page.eval("return velaroDemo.state").await.expect("state"), "active");
+        assert_flowing(page, "video", "camera").await;
+    }
+    pair.agent.click("#hangup").await.expect("hang up");
+    pair.assert_ended("user_hangup").await;
+    pair.assert_transcript("Video call ended (").await;
+    // A repeated host event would come a little later: look again after a while.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for page in [&pair.agent, &pair.visitor] {
+        let ended = lines_starting(page, "Video call ended").await;
+        assert_eq!(ended, 1, "one call, one summary, on the {:?} page", page.kind());
+    }
+    // The visitor's page, whose node stayed up, has the whole transcript: one start too.
+    assert_eq!(lines_starting(&pair.visitor, "Video call started").await, 1);
+    pair.chat(&pair.visitor, &pair.agent, "Thanks, bye").await;
+    // One record of the call, from whichever node was handed its end.
+    let written = records.lines(&["a", "b"]);
+    assert_eq!(written.len(), 1, "one call, one record: {written:?}");
+    assert_eq!(written[0]["conversation_id"], Value::from(conversation.as_str()));
+    assert_eq!(written[0]["outcome"], "answered", "{}", written[0]);
+    assert_eq!(written[0]["reason"]["code"], "user_hangup", "{}", written[0]);
+    pair.close().await;
+    node_a.kill().await;
+    node_b.kill().await;
+}
+
+/// A directory of the test's own for the nodes' `--records` files, removed when dropped.
+struct Records(PathBuf);
+
+impl Records {
+    fn new() -> Records {
+        let dir = std::env::temp_dir().join(format!("velaro-s13-records-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a records directory");
+        Records(dir)
+    }
+
+    fn file(&self, node: &str) -> PathBuf {
+        self.0.join(format!("{node}.jsonl"))
+    }
+
+    /// Every record the nodes wrote, as JSON.
+    fn lines(&self, nodes: &[&str]) -> Vec<Value> {
+        let text = |node: &&str| std::fs::read_to_string(self.file(node)).unwrap_or_default();
+        let all: Vec<String> = nodes.iter().map(text).collect();
+        all.iter()
+            .flat_map(|text| text.lines())
+            .map(|line| serde_json::from_str(line).expect("a JSON record"))
+            .collect()
+    }
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -10,8 +10,6 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,62 +25,17 @@ use velaro_signaling::{
     CallSession, RelayConfig, TokioClock, Transport, TransportError, memory_pair,
 };
 use velaro_tests::fake_browser::browser;
+use velaro_tests::redis_server::RedisServer;
 
-/// A `redis-server` of the test's own, on a free loopback port, without persistence; killed
-/// when dropped, on every path (a failed assertion too).
-struct RedisServer {
-    child: Child,
-    port: u16,
+/// A connection of the test's own, to look at what the nodes wrote.
+trait Inspect {
+    async fn connection(&self) -> redis::aio::MultiplexedConnection;
 }
 
-impl RedisServer {
-    fn start() -> RedisServer {
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let child = Command::new("/usr/bin/redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server (apt-get install redis-server; .ci/run installs it)");
-            let mut server = RedisServer { child, port };
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(5) {
-                if server.child.try_wait().unwrap().is_some() {
-                    break; // the port was taken meanwhile: try another
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return server;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Stops (`SIGSTOP`) or continues (`SIGCONT`) the server: unreachable, with its data kept.
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(status.success(), "kill {signal} {pid}");
-    }
-
-    /// A connection of the test's own, to look at what the nodes wrote.
+impl Inspect for RedisServer {
     async fn connection(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(self.url()).unwrap();
         client.get_multiplexed_async_connection().await.unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
