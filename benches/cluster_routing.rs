@@ -13,8 +13,6 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::cell::RefCell;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,55 +25,10 @@ use velaro_signaling::cluster::{ClusterConfig, ClusterNode};
 use velaro_signaling::{
     MemoryTransport, RateLimit, Relay, RelayConfig, RelayServer, Transport, memory_pair, serve,
 };
+use velaro_tests::redis_server::RedisServer;
 
 /// Frames routed per call: under the referee's 100-candidates-per-direction cap.
 const FRAMES: u64 = 90;
-
-/// A `redis-server` of the bench's own, on a free loopback port, without persistence; killed
-/// when dropped.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("port");
-            let port = port.port();
-            let child = Command::new("/usr/bin/redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server (apt-get install redis-server)");
-            let mut server = RedisServer { child, port };
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(5) {
-                if server.child.try_wait().expect("redis-server").is_some() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return server;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn conversation(k: u64) -> ConversationId {
     ConversationId::new(format!("conv-{k}")).expect("id")

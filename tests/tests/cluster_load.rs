@@ -15,8 +15,6 @@
 // The test is the IO edge: it spawns the calls and redis-server, and measures with the clock.
 #![allow(clippy::disallowed_methods)]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,58 +35,14 @@ use velaro_signaling::{
     MemoryTransport, Relay, RelayConfig, RelayEvent, Transport, memory_pair, serve,
 };
 use velaro_tests::fixtures::browser_description;
+use velaro_tests::redis_server::RedisServer;
 
-/// A `redis-server` of the test's own, on a free loopback port, without persistence; killed
-/// when dropped, on every path.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let child = Command::new("/usr/bin/redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server (apt-get install redis-server; .ci/run installs it)");
-            let mut server = RedisServer { child, port };
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(5) {
-                if server.child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return server;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// How many clients Redis has connected now.
-    async fn clients(&self) -> usize {
-        let client = redis::Client::open(self.url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.unwrap();
-        list.lines().count()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// How many clients `redis` has connected now.
+async fn clients(redis: &RedisServer) -> usize {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.unwrap();
+    list.lines().count()
 }
 
 fn calls() -> usize {
@@ -307,7 +261,7 @@ async fn across_the_cluster(calls: usize) -> Report {
     assert_eq!(stats.iter().map(|s| s.fenced_commits).sum::<u64>(), 0, "{stats:?}");
     // Redis's clients: each node's command connection and its three readers, however many
     // calls (one per owned conversation would be `calls` more), and the count's own.
-    let clients = redis.clients().await;
+    let clients = clients(&redis).await;
     assert!(clients <= 3 * 4 + 1, "{clients} Redis clients for {calls} calls on 3 nodes");
     eprintln!("cluster load: {clients} Redis clients for {calls} calls on 3 nodes, {stats:?}");
     for node in &nodes {
