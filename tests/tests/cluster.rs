@@ -20,7 +20,7 @@ use futures::channel::mpsc::UnboundedReceiver;
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Reason, Role, decode};
 use velaro_call_state::{Action, CallConfig, CallSummary, Event, Outcome};
-use velaro_signaling::cluster::{ClusterConfig, ClusterEvent, ClusterNode};
+use velaro_signaling::cluster::{ClusterConfig, ClusterError, ClusterEvent, ClusterNode};
 use velaro_signaling::{
     CallSession, RelayConfig, TokioClock, Transport, TransportError, memory_pair,
 };
@@ -721,4 +721,20 @@ async fn a_draining_owner_hands_the_call_over_and_its_party_moves_on() {
         "a drained node takes no session"
     );
     println!("a graceful drain mid-call: {:?}", began.elapsed());
+}
+
+/// A name another node holds is refused: a process that reused it could not tell its sessions
+/// from the other node's (the demo's rolling-deploy test found a restarted process doing so).
+/// Once the holder has been gone for the heartbeat's TTL, the name is free again.
+#[tokio::test]
+async fn a_node_name_another_node_holds_is_refused_until_it_is_free() {
+    let redis = RedisServer::start();
+    let (first, _events) = node(&redis, "node-a").await;
+    let taken = ClusterNode::start(&redis.url(), "node-a", config()).await.err();
+    assert_eq!(taken, Some(ClusterError::NodeNameTaken("node-a".to_owned())));
+    let (_other, _other_events) = node(&redis, "node-b").await;
+    first.dangerous_crash();
+    let ttl = config().node_ttl;
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    assert!(ClusterNode::start(&redis.url(), "node-a", config()).await.is_ok(), "free again");
 }

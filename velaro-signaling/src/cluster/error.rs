@@ -40,6 +40,12 @@ pub enum ClusterError {
     /// The host's misuse: a node name is 1 to 64 characters of `[0-9A-Za-z._-]`.
     #[error("node name {0:?} is not 1 to 64 characters of [0-9A-Za-z._-]")]
     InvalidNodeName(String),
+    /// Another node holds this name (it is alive, or died less than
+    /// [`ClusterConfig::node_ttl`](super::ClusterConfig) ago): a node that reused it would be
+    /// taken for the other one, whose sessions it cannot tell from its own. Name each process's
+    /// node afresh (the demo adds its start time).
+    #[error("node name {0:?} is held by another node")]
+    NodeNameTaken(String),
     /// The node was stopped: it serves nothing any more.
     #[error("the node is stopped")]
     Stopped,

@@ -185,6 +185,10 @@ impl ClusterNode {
     /// Starts a node named `node_name` (1 to 64 characters of `[0-9A-Za-z._-]`, unique in the
     /// cluster) on the Redis at `redis_url` (`redis://host:port/db`), on the current tokio
     /// runtime. Returns the node and the stream of host events it is handed.
+    ///
+    /// A name another node holds (alive, or dead for less than `node_ttl`) is refused with
+    /// [`ClusterError::NodeNameTaken`]: give each process a name of its own (a restarted
+    /// process too).
     pub async fn start(
         redis_url: &str,
         node_name: &str,
@@ -201,7 +205,9 @@ impl ClusterNode {
         };
         let mut conn = new_connection(&client).await.map_err(connect)?;
         let heartbeat_key = keys::node(&config.prefix, node_name);
-        store::heartbeat(&mut conn, &heartbeat_key, config.node_ttl).await.map_err(connect)?;
+        if !store::claim_name(&mut conn, &heartbeat_key, config.node_ttl).await.map_err(connect)? {
+            return Err(ClusterError::NodeNameTaken(node_name.to_owned()));
+        }
         let events_key = keys::events(&config.prefix);
         store::events_group(&mut conn, &events_key, keys::EVENTS_GROUP).await.map_err(connect)?;
         let outbound_reader = new_connection(&client).await.map_err(connect)?;

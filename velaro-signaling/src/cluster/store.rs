@@ -438,6 +438,25 @@ pub(super) async fn stale(
 }
 
 /// Sets a node's heartbeat.
+/// Claims a node name for a new node: its heartbeat key, set only if no node holds it (a live
+/// one, or one dead for less than the key's TTL). `false` when it is held.
+pub(super) async fn claim_name(
+    conn: &mut ConnectionManager,
+    key: &str,
+    ttl: Duration,
+) -> Result<bool, ClusterError> {
+    let set: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(1)
+        .arg("NX")
+        .arg("PX")
+        .arg(ms(ttl))
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("claim node name", &e))?;
+    Ok(set.is_some())
+}
+
 pub(super) async fn heartbeat(
     conn: &mut ConnectionManager,
     key: &str,
