@@ -1,15 +1,21 @@
 //! A fake browser for `CallSession` tests: it answers the session's media commands the way a
 //! page's `RTCPeerConnection` would, accepts prompts, and (as the agent) hangs up after a while.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use velaro_call_protocol::Role;
 use velaro_call_protocol::message::candidates::IceCandidate;
 use velaro_call_protocol::message::description::SdpType;
+use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::message::media::StreamId;
-use velaro_call_state::{Action, Event, IceState, MediaCommand, MediaEvent};
-use velaro_signaling::{CallControl, SessionOutput, SessionOutputs};
+use velaro_call_protocol::{CallId, ConversationId, PartyId, Role};
+use velaro_call_state::{
+    Action, CallConfig, CallSummary, Event, IceState, MediaCommand, MediaEvent,
+};
+use velaro_signaling::{
+    CallControl, CallSession, SessionOutput, SessionOutputs, TokioClock, Transport,
+};
 
 use crate::fixtures::browser_description;
 
@@ -104,4 +110,56 @@ pub async fn browser_gathering(
         }
     }
     events
+}
+
+/// Both ends of a finished call: each session's summary and what each browser's UI showed.
+#[derive(Debug)]
+pub struct Finished {
+    /// The agent session's summary.
+    pub agent: CallSummary,
+    /// The visitor session's summary.
+    pub visitor: CallSummary,
+    /// What the agent's UI showed.
+    pub agent_ui: Vec<Event>,
+    /// What the visitor's UI showed.
+    pub visitor_ui: Vec<Event>,
+}
+
+/// Runs a whole call over the two links (`agent-1` and `visitor-1` of `conv-1`, call
+/// `call-1`): the agent invites, the visitor's browser accepts, the agent's hangs up `talk`
+/// after media opened. Panics if either session fails.
+#[allow(clippy::disallowed_methods)] // the test harness is the IO edge: it runs both sessions
+pub async fn whole_call<T: Transport + 'static>(
+    agent_link: T,
+    visitor_link: T,
+    talk: Duration,
+) -> Finished {
+    let clock = Arc::new(TokioClock);
+    let conversation = ConversationId::new("conv-1").expect("id");
+    let agent_config = CallConfig::new(conversation.clone(), PartyId::new("agent-1").expect("id"));
+    let visitor_config = CallConfig::new(conversation, PartyId::new("visitor-1").expect("id"));
+    let call_id = CallId::new("call-1").expect("id");
+    let (mut agent, agent_control, agent_outputs) =
+        CallSession::agent(agent_config, call_id, agent_link, clock.clone());
+    let (mut visitor, visitor_control, visitor_outputs) =
+        CallSession::visitor(visitor_config, visitor_link, clock);
+    let prompt =
+        Prompt::new("Your agent would like to start a video call. Accept?").expect("prompt");
+    agent_control.act(Action::Invite {
+        prompt,
+        media: MediaKinds::AUDIO_VIDEO,
+        ice: None,
+        camera_off: false,
+    });
+    let agent_run = tokio::spawn(async move { agent.run().await });
+    let visitor_run = tokio::spawn(async move { visitor.run().await });
+    let agent_ui = tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, talk));
+    let visitor_ui =
+        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
+    Finished {
+        agent: agent_run.await.expect("agent task").expect("agent session"),
+        visitor: visitor_run.await.expect("visitor task").expect("visitor session"),
+        agent_ui: agent_ui.await.expect("agent browser"),
+        visitor_ui: visitor_ui.await.expect("visitor browser"),
+    }
 }

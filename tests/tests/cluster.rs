@@ -19,12 +19,12 @@ use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedReceiver;
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Reason, Role, decode};
-use velaro_call_state::{Action, CallConfig, CallSummary, Event, Outcome};
+use velaro_call_state::{Action, CallConfig, Event, Outcome};
 use velaro_signaling::cluster::{ClusterConfig, ClusterError, ClusterEvent, ClusterNode};
 use velaro_signaling::{
     CallSession, RelayConfig, TokioClock, Transport, TransportError, memory_pair,
 };
-use velaro_tests::fake_browser::browser;
+use velaro_tests::fake_browser::{Finished, browser, whole_call};
 use velaro_tests::redis_server::RedisServer;
 
 /// A connection of the test's own, to look at what the nodes wrote.
@@ -113,49 +113,6 @@ async fn node(redis: &RedisServer, name: &str) -> (ClusterNode, UnboundedReceive
     let (node, events) = ClusterNode::start(&redis.url(), name, config()).await.unwrap();
     node.open_conversation(conversation(), true);
     (node, events)
-}
-
-/// Both ends of a finished call: each session's summary and what each browser's UI showed.
-struct Finished {
-    agent: CallSummary,
-    visitor: CallSummary,
-    agent_ui: Vec<Event>,
-    visitor_ui: Vec<Event>,
-}
-
-/// Runs a whole call over the two links: the agent invites, the visitor's browser accepts, the
-/// agent's hangs up `talk` after media opened.
-async fn whole_call<T: Transport + 'static>(
-    agent_link: T,
-    visitor_link: T,
-    talk: Duration,
-) -> Finished {
-    let clock = Arc::new(TokioClock);
-    let agent_config = CallConfig::new(conversation(), PartyId::new("agent-1").unwrap());
-    let visitor_config = CallConfig::new(conversation(), PartyId::new("visitor-1").unwrap());
-    let call_id = CallId::new("call-1").unwrap();
-    let (mut agent, agent_control, agent_outputs) =
-        CallSession::agent(agent_config, call_id, agent_link, clock.clone());
-    let (mut visitor, visitor_control, visitor_outputs) =
-        CallSession::visitor(visitor_config, visitor_link, clock);
-    let prompt = Prompt::new("Your agent would like to start a video call. Accept?").unwrap();
-    agent_control.act(Action::Invite {
-        prompt,
-        media: MediaKinds::AUDIO_VIDEO,
-        ice: None,
-        camera_off: false,
-    });
-    let agent_run = tokio::spawn(async move { agent.run().await });
-    let visitor_run = tokio::spawn(async move { visitor.run().await });
-    let agent_ui = tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, talk));
-    let visitor_ui =
-        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
-    Finished {
-        agent: agent_run.await.unwrap().unwrap(),
-        visitor: visitor_run.await.unwrap().unwrap(),
-        agent_ui: agent_ui.await.unwrap(),
-        visitor_ui: visitor_ui.await.unwrap(),
-    }
 }
 
 fn assert_answered_and_hung_up(call: &Finished) {

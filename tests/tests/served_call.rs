@@ -12,12 +12,12 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Reason, Role};
-use velaro_call_state::{Action, CallConfig, CallSummary, Event, Outcome};
+use velaro_call_state::{Action, CallConfig, Event, Outcome};
 use velaro_signaling::{
-    CallSession, Faults, Relay, RelayConfig, RelayEvent, TokioClock, Transport, memory_pair,
+    CallSession, Faults, Relay, RelayConfig, RelayEvent, TokioClock, memory_pair,
     memory_pair_with_faults, serve,
 };
-use velaro_tests::fake_browser::browser;
+use velaro_tests::fake_browser::{browser, whole_call};
 
 fn configs() -> (CallConfig, CallConfig, CallId) {
     let conversation = ConversationId::new("conv-1").unwrap();
@@ -31,41 +31,6 @@ fn configs() -> (CallConfig, CallConfig, CallId) {
 fn invite() -> Action {
     let prompt = Prompt::new("Your agent would like to start a video call. Accept?").unwrap();
     Action::Invite { prompt, media: MediaKinds::AUDIO_VIDEO, ice: None, camera_off: false }
-}
-
-/// Both ends of a finished call: each session's summary and what each browser's UI showed.
-struct Finished {
-    agent: CallSummary,
-    visitor: CallSummary,
-    agent_ui: Vec<Event>,
-    visitor_ui: Vec<Event>,
-}
-
-/// Runs a whole call over the two links: the agent invites, the visitor's browser accepts, the
-/// agent's hangs up `talk` after media opened.
-async fn whole_call<T: Transport + 'static>(
-    agent_link: T,
-    visitor_link: T,
-    talk: Duration,
-) -> Finished {
-    let clock = Arc::new(TokioClock);
-    let (agent_config, visitor_config, call_id) = configs();
-    let (mut agent, agent_control, agent_outputs) =
-        CallSession::agent(agent_config, call_id, agent_link, clock.clone());
-    let (mut visitor, visitor_control, visitor_outputs) =
-        CallSession::visitor(visitor_config, visitor_link, clock);
-    agent_control.act(invite());
-    let agent_run = tokio::spawn(async move { agent.run().await });
-    let visitor_run = tokio::spawn(async move { visitor.run().await });
-    let agent_ui = tokio::spawn(browser(agent_control, agent_outputs, Role::Agent, talk));
-    let visitor_ui =
-        tokio::spawn(browser(visitor_control, visitor_outputs, Role::Visitor, Duration::ZERO));
-    Finished {
-        agent: agent_run.await.unwrap().unwrap(),
-        visitor: visitor_run.await.unwrap().unwrap(),
-        agent_ui: agent_ui.await.unwrap(),
-        visitor_ui: visitor_ui.await.unwrap(),
-    }
 }
 
 #[tokio::test(start_paused = true)]
