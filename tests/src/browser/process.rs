@@ -384,9 +384,34 @@ mod tests {
             .env(OWNER_VARIABLE, dead_pid.to_string())
             .spawn()
             .unwrap();
+        // `spawn` returns once the child is in `execve`, but the kernel publishes the new
+        // environment a moment later: until then `/proc/<pid>/environ` reads empty.
+        let orphan_pid = orphan.id();
+        let shows_owner =
+            || live_processes().any(|p| p.pid == orphan_pid && p.env_var(OWNER_VARIABLE).is_some());
+        tokio::time::timeout(EXIT_TIMEOUT, async {
+            while !shows_owner() {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        })
+        .await
+        .expect("the orphan's environment never showed its owner");
 
         clean_up_after_dead_owners();
-        let status = orphan.wait().unwrap();
+        let exited = tokio::time::timeout(EXIT_TIMEOUT, async {
+            loop {
+                if let Some(status) = orphan.try_wait().unwrap() {
+                    return status;
+                }
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        })
+        .await;
+        let Ok(status) = exited else {
+            orphan.kill().unwrap();
+            orphan.wait().unwrap();
+            panic!("the orphan of a dead owner was left running");
+        };
         assert!(!status.success(), "killed, not exited");
         assert!(!leftover.exists());
     }
