@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedReceiver;
+use velaro_call_protocol::message::hangup::RejectCode;
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::{CallId, ConversationId, PartyId, Reason, Role, decode};
 use velaro_call_state::{Action, CallConfig, Event, Outcome};
@@ -518,7 +519,39 @@ async fn an_event_a_dead_node_read_but_never_handed_over_reaches_a_live_node() {
 #[tokio::test]
 async fn redis_unreachable_mid_call_and_back_the_call_goes_on() {
     let began = Instant::now();
-    let redis = RedisServer::start();
+    // Redis stops answering for 1.5 s, longer than a lease: commands time out, the owner's
+    // lease lapses, the hangup waits on node A; then Redis is back, with its data.
+    let outage = |redis: RedisServer| {
+        redis.signal("-STOP");
+        std::thread::sleep(Duration::from_millis(1500));
+        redis.signal("-CONT");
+        redis
+    };
+    a_call_through_an_outage(RedisServer::start(), outage).await;
+    println!("redis unreachable for 1.5 s mid-call: {:?}", began.elapsed());
+}
+
+#[tokio::test]
+async fn redis_restarted_mid_call_the_call_goes_on() {
+    let began = Instant::now();
+    // Redis is killed (every connection drops, no goodbye), down for 1 s, and a new process
+    // on the same port loads its append-only file: the nodes reconnect by themselves, scripts
+    // are loaded again, leases lapsed meanwhile are taken again.
+    let outage = |mut redis: RedisServer| {
+        redis.restart(Duration::from_secs(1));
+        redis
+    };
+    a_call_through_an_outage(RedisServer::start_persistent(), outage).await;
+    println!("redis restarted mid-call: {:?}", began.elapsed());
+}
+
+/// A whole call, agent on node A and visitor on node B, with `outage` done to Redis (on a
+/// thread of its own, while the nodes run) once media flows and before the agent hangs up:
+/// every frame arrives once, and the call starts and ends once.
+async fn a_call_through_an_outage(
+    redis: RedisServer,
+    outage: impl FnOnce(RedisServer) -> RedisServer + Send + 'static,
+) {
     // Heartbeats outlast the outage (no node is taken for gone); leases do not.
     let config = config().with_node_ttl(Duration::from_secs(5));
     let (a, a_events) = ClusterNode::start(&redis.url(), "node-a", config.clone()).await.unwrap();
@@ -541,7 +574,7 @@ async fn redis_unreachable_mid_call_and_back_the_call_goes_on() {
         received: visitor_received.clone(),
         sent: visitor_sent.clone(),
     };
-    // The agent hangs up 1 s after media opened: while Redis is away.
+    // The agent hangs up 1 s after media opened: during the outage.
     let call = tokio::spawn(whole_call(agent_link, visitor_link, Duration::from_secs(1)));
     let waited = Instant::now();
     let has_media = |list: &Received, from: &str| {
@@ -552,11 +585,7 @@ async fn redis_unreachable_mid_call_and_back_the_call_goes_on() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    // Redis stops answering for 1.5 s, longer than a lease: commands time out, the owner's
-    // lease lapses, the hangup waits on node A; then Redis is back, with its data.
-    redis.signal("-STOP");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    redis.signal("-CONT");
+    let redis = tokio::task::spawn_blocking(move || outage(redis)).await.unwrap();
 
     let call = tokio::time::timeout(Duration::from_secs(30), call)
         .await
@@ -574,7 +603,6 @@ async fn redis_unreachable_mid_call_and_back_the_call_goes_on() {
     let hangup_sent = agent_sent.lock().unwrap().iter().any(|f| f.3 == "call.hangup");
     assert!(hangup_sent, "the agent hung up");
     println!("after the outage: {a:?} {b:?}");
-    println!("redis unreachable for 1.5 s mid-call: {:?}", began.elapsed());
 }
 
 #[tokio::test]
@@ -694,4 +722,35 @@ async fn a_node_name_another_node_holds_is_refused_until_it_is_free() {
     let ttl = config().node_ttl;
     tokio::time::sleep(ttl + Duration::from_millis(200)).await;
     assert!(ClusterNode::start(&redis.url(), "node-a", config()).await.is_ok(), "free again");
+}
+
+#[tokio::test]
+async fn a_frame_redis_cannot_take_is_refused_as_unavailable_and_the_session_closes() {
+    let redis = RedisServer::start();
+    let patience = Duration::from_millis(300);
+    let config = config().with_node_ttl(Duration::from_secs(5)).with_redis_patience(patience);
+    let (a, _events) = ClusterNode::start(&redis.url(), "node-a", config).await.unwrap();
+    a.open_conversation(conversation(), true);
+    let (mut agent, agent_at_a) = memory_pair();
+    let party = PartyId::new("agent-1").unwrap();
+    a.connect(agent_at_a, &conversation(), Role::Agent, party, None).await.unwrap();
+
+    redis.signal("-STOP");
+    let hangup = r#"{"type":"call.hangup","version":1,"conversation_id":"conv-1","call_id":"call-7","party_id":"agent-1","role":"agent","seq":4,"body":{}}"#;
+    agent.send(Bytes::from_static(hangup.as_bytes())).await.unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(5), agent.recv()).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), agent.recv()).await;
+    redis.signal("-CONT");
+
+    let notice = decode(&notice.expect("a notice in time").unwrap().expect("a notice")).unwrap();
+    assert_eq!((notice.party_id.as_str(), notice.role), ("relay", Role::Agent));
+    assert_eq!(notice.call_id.as_str(), "call-7");
+    let velaro_call_protocol::Message::Rejected(rejected) = notice.message else {
+        panic!("not a rejection: {notice:?}");
+    };
+    assert_eq!(rejected.code, RejectCode::Unavailable);
+    assert_eq!(rejected.rejected_seq, Some(4));
+    assert!(rejected.detail.contains("300 ms"), "{}", rejected.detail);
+    assert_eq!(closed.expect("closed in time").unwrap(), None, "the session closed");
+    assert_eq!(a.stats().unavailable_notices, 1);
 }

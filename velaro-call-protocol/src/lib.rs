@@ -76,7 +76,8 @@
 //! `code` says what the sender can do: `forbidden`, `feature_disabled`, `busy`,
 //! `rate_limited` (slow down), `too_large`, `invalid`, `unknown_call`, `expired` (a late
 //! accept), `call_ended` (the `call_id` belongs to a call that has ended: a new call needs a
-//! new id), `unsupported_version`, `unknown_type`.
+//! new id), `unsupported_version`, `unknown_type`, `unavailable` (a cluster node could not
+//! store the frame: the connection closes after the notice; reconnect and resume).
 //!
 //! The relay also writes frames on a party's behalf when it ends a call the other side cannot
 //! hear ended (an expiry, a lost connection, a glare, another tab's decline): they carry that

@@ -544,25 +544,30 @@ impl Relay {
         };
         // The relay's own count; a party that ever saw 2^53 - 1 notices sees that one again.
         to.notices = (to.notices + 1).min(MAX_SEQ);
-        let call_id = refused.map_or_else(
-            || {
-                CallId::new(UNKNOWN_CALL)
-                    .unwrap_or_else(|_| unreachable!("`unknown` is a valid id"))
-            },
-            |e| e.call_id.clone(),
-        );
-        let notice = Envelope::new(
-            to.conversation.clone(),
-            call_id,
-            PartyId::relay(),
-            to.role,
-            to.notices,
-            RejectedBody::new(code.clone(), detail, refused.map(|e| e.seq)),
-        );
+        let notice =
+            rejection(to.conversation.clone(), to.role, to.notices, refused, code.clone(), detail);
         observe::refused(session, refused.map(|e| &e.call_id), &code);
         self.enqueue(session, Bytes::from(encode(&notice)));
         self.outputs.push_back(RelayOutput::Event(RelayEvent::Refused { session, code }));
     }
+}
+
+/// The `call.rejected` notice (number `seq` of the relay's to this session) that tells a
+/// party of `role` why its frame `refused` (when it decoded) went nowhere.
+pub(crate) fn rejection(
+    conversation: ConversationId,
+    role: Role,
+    seq: u64,
+    refused: Option<&Envelope>,
+    code: RejectCode,
+    detail: String,
+) -> Envelope {
+    let call_id = refused.map_or_else(
+        || CallId::new(UNKNOWN_CALL).unwrap_or_else(|_| unreachable!("`unknown` is a valid id")),
+        |e| e.call_id.clone(),
+    );
+    let body = RejectedBody::new(code, detail, refused.map(|e| e.seq));
+    Envelope::new(conversation, call_id, PartyId::relay(), role, seq, body)
 }
 
 /// The gauges forget what a dropped relay still held.

@@ -136,8 +136,8 @@ export declare const REASON_CODE_VALUES: readonly ["user_hangup", "declined", "c
 /** Why a call ended, was declined or was cancelled. Open: known values are user_hangup, declined, cancelled, busy, invite_timeout, answered_elsewhere, replaced, ice_failed, ice_timeout, signaling_lost, media_permission_denied, feature_disabled, party_left, unsupported_version, protocol_error, unknown_error; any other token of 1 to 64 characters of [0-9A-Za-z._-] is a value of a newer peer, kept as is. */
 export type ReasonCode = (typeof REASON_CODE_VALUES)[number] | (string & {});
 /** The known values of {@link RejectCode}. */
-export declare const REJECT_CODE_VALUES: readonly ["forbidden", "feature_disabled", "busy", "rate_limited", "too_large", "invalid", "unknown_call", "expired", "call_ended", "unsupported_version", "unknown_type"];
-/** Why the relay refused a frame. Open: known values are forbidden, feature_disabled, busy, rate_limited, too_large, invalid, unknown_call, expired, call_ended, unsupported_version, unknown_type; any other token of 1 to 64 characters of [0-9A-Za-z._-] is a value of a newer peer, kept as is. */
+export declare const REJECT_CODE_VALUES: readonly ["forbidden", "feature_disabled", "busy", "rate_limited", "too_large", "invalid", "unknown_call", "expired", "call_ended", "unsupported_version", "unknown_type", "unavailable"];
+/** Why the relay refused a frame. Open: known values are forbidden, feature_disabled, busy, rate_limited, too_large, invalid, unknown_call, expired, call_ended, unsupported_version, unknown_type, unavailable; any other token of 1 to 64 characters of [0-9A-Za-z._-] is a value of a newer peer, kept as is. */
 export type RejectCode = (typeof REJECT_CODE_VALUES)[number] | (string & {});
 export interface RejectedBody {
     code: RejectCode;

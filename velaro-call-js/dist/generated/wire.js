@@ -19,7 +19,7 @@ export const QUALITY_LEVEL_VALUES = ["excellent", "good", "poor", "lost"];
 /** The known values of {@link ReasonCode}. */
 export const REASON_CODE_VALUES = ["user_hangup", "declined", "cancelled", "busy", "invite_timeout", "answered_elsewhere", "replaced", "ice_failed", "ice_timeout", "signaling_lost", "media_permission_denied", "feature_disabled", "party_left", "unsupported_version", "protocol_error", "unknown_error"];
 /** The known values of {@link RejectCode}. */
-export const REJECT_CODE_VALUES = ["forbidden", "feature_disabled", "busy", "rate_limited", "too_large", "invalid", "unknown_call", "expired", "call_ended", "unsupported_version", "unknown_type"];
+export const REJECT_CODE_VALUES = ["forbidden", "feature_disabled", "busy", "rate_limited", "too_large", "invalid", "unknown_call", "expired", "call_ended", "unsupported_version", "unknown_type", "unavailable"];
 /** The known values of {@link StreamPurpose}. */
 export const STREAM_PURPOSE_VALUES = ["camera", "screen"];
 /** `velaro_call_protocol::limits`: default invite lifetime ms. */

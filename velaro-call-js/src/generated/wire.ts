@@ -166,8 +166,8 @@ export const REASON_CODE_VALUES = ["user_hangup","declined","cancelled","busy","
 export type ReasonCode = (typeof REASON_CODE_VALUES)[number] | (string & {});
 
 /** The known values of {@link RejectCode}. */
-export const REJECT_CODE_VALUES = ["forbidden","feature_disabled","busy","rate_limited","too_large","invalid","unknown_call","expired","call_ended","unsupported_version","unknown_type"] as const;
-/** Why the relay refused a frame. Open: known values are forbidden, feature_disabled, busy, rate_limited, too_large, invalid, unknown_call, expired, call_ended, unsupported_version, unknown_type; any other token of 1 to 64 characters of [0-9A-Za-z._-] is a value of a newer peer, kept as is. */
+export const REJECT_CODE_VALUES = ["forbidden","feature_disabled","busy","rate_limited","too_large","invalid","unknown_call","expired","call_ended","unsupported_version","unknown_type","unavailable"] as const;
+/** Why the relay refused a frame. Open: known values are forbidden, feature_disabled, busy, rate_limited, too_large, invalid, unknown_call, expired, call_ended, unsupported_version, unknown_type, unavailable; any other token of 1 to 64 characters of [0-9A-Za-z._-] is a value of a newer peer, kept as is. */
 export type RejectCode = (typeof REJECT_CODE_VALUES)[number] | (string & {});
 
 export interface RejectedBody {

@@ -49,6 +49,10 @@ open_enum! {
         UnsupportedVersion = "unsupported_version",
         /// The message type is not known to the relay.
         UnknownType = "unknown_type",
+        /// The relay cannot take frames now (a cluster node's Redis stayed out of reach): this
+        /// frame went nowhere and the connection closes after this notice. Reconnect and
+        /// resume within the grace; what the relay sent is replayed, this frame is not.
+        Unavailable = "unavailable",
     }
 }
 

@@ -16,7 +16,8 @@ use futures::future::{Either, select};
 use redis::aio::ConnectionManager;
 use tokio::sync::{Notify, RwLock};
 use tokio::task::AbortHandle;
-use velaro_call_state::velaro_call_protocol::{ConversationId, PartyId, Role};
+use velaro_call_state::velaro_call_protocol::message::hangup::RejectCode;
+use velaro_call_state::velaro_call_protocol::{ConversationId, PartyId, Role, decode, encode};
 
 use super::config::ClusterConfig;
 use super::error::ClusterError;
@@ -26,6 +27,7 @@ use super::keys::{self, Keys};
 use super::owner::{Effects, Owner, unix_ms};
 use super::store::{self, Commit, Committed, Lease};
 use crate::clock::{Clock as _, TokioClock};
+use crate::relay::rejection;
 use crate::transport::Transport;
 
 /// A session connected to this node: numbered by the node (its number in the cluster is the
@@ -53,6 +55,10 @@ pub struct ClusterStats {
     pub frames_delivered: u64,
     /// Redis commands that failed (and were retried, or ended an ownership).
     pub redis_errors: u64,
+    /// Sessions closed because Redis stayed out of reach for
+    /// [`ClusterConfig::redis_patience`] with one of their frames, each told so first
+    /// (`call.rejected`, code `unavailable`).
+    pub unavailable_notices: u64,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +68,7 @@ struct Counters {
     acquisitions: AtomicU64,
     frames_delivered: AtomicU64,
     redis_errors: AtomicU64,
+    unavailable_notices: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -321,7 +328,7 @@ impl ClusterNode {
         }
         let run = run_session(
             Arc::clone(inner),
-            session,
+            (session, role),
             conversation_id.clone(),
             transport,
             (delivered, queue),
@@ -340,6 +347,7 @@ impl ClusterNode {
             acquisitions: get(&c.acquisitions),
             frames_delivered: get(&c.frames_delivered),
             redis_errors: get(&c.redis_errors),
+            unavailable_notices: get(&c.unavailable_notices),
         }
     }
 
@@ -700,7 +708,7 @@ async fn read_events(
 /// One local session: its frames go to the inbound stream, its deliveries to its transport.
 async fn run_session<T: Transport>(
     inner: Arc<Inner>,
-    session: u64,
+    (session, role): (u64, Role),
     conversation: ConversationId,
     mut transport: T,
     (mut delivered, queue): (UnboundedReceiver<Deliver>, Arc<Queue>),
@@ -718,6 +726,12 @@ async fn run_session<T: Transport>(
                 q += 1;
                 let input = Input::Frame { node: inner.name.clone(), session, q, frame };
                 if !inner.append_patiently(&keys, &input).await {
+                    let Input::Frame { frame, .. } = input else { break };
+                    let notice =
+                        unavailable(&conversation, role, &frame, inner.config.redis_patience);
+                    bump(&inner.counters.unavailable_notices);
+                    // Bounded: a client that does not read gets no notice, only the close.
+                    let _ = tokio::time::timeout(NOTICE_TIMEOUT, transport.send(notice)).await;
                     break;
                 }
             }
@@ -738,6 +752,26 @@ async fn run_session<T: Transport>(
     let gone = Input::Disconnect { node: inner.name.clone(), session, q: q + 1 };
     let _ = inner.append_patiently(&keys, &gone).await;
     inner.forget_session(&conversation, session);
+}
+
+/// How long a session that is closing waits to hand its client the `unavailable` notice.
+const NOTICE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The `call.rejected` (`unavailable`) that tells a client its `frame` went nowhere because
+/// Redis stayed out of reach for `patience`, just before its session closes: the loss is never
+/// silent, and the client reconnects and resumes.
+fn unavailable(
+    conversation: &ConversationId,
+    role: Role,
+    frame: &[u8],
+    patience: Duration,
+) -> Bytes {
+    let refused = decode(frame).ok();
+    let detail =
+        format!("redis was out of reach for {} ms: frame not stored", patience.as_millis());
+    let notice =
+        rejection(conversation.clone(), role, 1, refused.as_ref(), RejectCode::Unavailable, detail);
+    Bytes::from(encode(&notice))
 }
 
 /// A conversation this node owns: the lease's value, the judge, and where it read up to.
