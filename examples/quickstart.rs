@@ -7,38 +7,107 @@
 //!
 //! ```text
 //! cargo run --example quickstart
+//! cargo run --example quickstart -- --frames | cargo run --example inspect -- --ladder
 //! ```
+//!
+//! With `--frames`, stdout gets the call's signaling instead of the story (which goes to
+//! stderr): one frame per line, as `inspect` reads them. Each frame is printed once: the
+//! frames each party sent, and those the relay wrote itself (notices, frames on a party's
+//! behalf), not the forwarded copies.
 //!
 //! Exits with status 1 if the call did not connect.
 
 // The example is the IO edge: it owns the runtime, the tasks and the clock.
 #![allow(clippy::disallowed_methods)]
 
+use std::collections::HashSet;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use async_trait::async_trait;
+use bytes::Bytes;
 use futures::StreamExt as _;
 use tokio::sync::mpsc;
 use velaro_call_protocol::message::candidates::IceCandidate;
 use velaro_call_protocol::message::description::{SdpType, SessionDescription};
 use velaro_call_protocol::message::invite::{MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{AudioOnlyReason, DisplaySurface, StreamId};
-use velaro_call_protocol::{CallId, ConversationId, PartyId, Role};
+use velaro_call_protocol::{CallId, ConversationId, PartyId, RELAY_PARTY_ID, Role, decode};
 use velaro_call_state::{
     Action, CallConfig, CallRecord, Event, IceState, MediaCommand, MediaEvent, QualityAdvice,
 };
 use velaro_signaling::{
     CallControl, CallSession, Relay, RelayConfig, RelayEvent, SessionOutput, SessionOutputs,
-    TokioClock, memory_pair, serve,
+    TokioClock, Transport, TransportError, memory_pair, serve,
 };
 use webrtc_ice::agent::Agent;
 use webrtc_ice::agent::agent_config::AgentConfig;
 use webrtc_ice::mdns::MulticastDnsMode;
 use webrtc_ice::network_type::NetworkType;
 
+/// `--frames`: stdout is for the frames, the story goes to stderr.
+static FRAMES: AtomicBool = AtomicBool::new(false);
+
 fn say(who: &str, text: &str) {
-    println!("{who:>9} │ {text}");
+    if FRAMES.load(Ordering::Relaxed) {
+        eprintln!("{who:>9} │ {text}");
+    } else {
+        println!("{who:>9} │ {text}");
+    }
+}
+
+/// The frames printed so far, by (sender, role, seq, type): a forwarded copy is not printed
+/// again.
+type Printed = Arc<Mutex<HashSet<(String, Role, u64, String)>>>;
+
+/// A party's transport that prints (with `--frames`) each frame once, as `inspect` reads them.
+struct Printing<T> {
+    inner: T,
+    printed: Printed,
+}
+
+impl<T> Printing<T> {
+    fn print(&self, frame: &[u8]) {
+        if !FRAMES.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(envelope) = decode(frame) else { return };
+        let key = (
+            envelope.party_id.to_string(),
+            envelope.role,
+            envelope.seq,
+            envelope.message_type().to_owned(),
+        );
+        // A relay notice's seq counts that party's notices: keep each one.
+        let is_notice = envelope.party_id.as_str() == RELAY_PARTY_ID;
+        let new = self.printed.lock().map(|mut printed| printed.insert(key)).unwrap_or(false);
+        if new || is_notice {
+            println!("{}", String::from_utf8_lossy(frame));
+        }
+    }
+}
+
+#[async_trait]
+impl<T: Transport> Transport for Printing<T> {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        // Printed before it leaves, so that it comes before its forwarded copy.
+        self.print(&frame);
+        self.inner.send(frame).await
+    }
+
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        let frame = self.inner.recv().await?;
+        if let Some(frame) = &frame {
+            self.print(frame);
+        }
+        Ok(frame)
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        self.inner.close().await
+    }
 }
 
 /// A minimal SDP carrying a webrtc-ice agent's credentials (the agent has no SDP of its own):
@@ -242,6 +311,21 @@ fn on_event(name: &str, role: Role, control: &CallControl, event: &Event) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => {}
+        ["--frames"] => FRAMES.store(true, Ordering::Relaxed),
+        ["-h" | "--help"] => {
+            println!(
+                "usage: quickstart [--frames]\n  --frames  print the call's frames on stdout (the story on stderr)"
+            );
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("quickstart: unknown arguments {args:?}\nusage: quickstart [--frames]");
+            return ExitCode::from(2);
+        }
+    }
     let clock = Arc::new(TokioClock);
     let conversation = ConversationId::new("conv-quickstart").unwrap_or_else(|_| unreachable!());
     let agent_party = PartyId::new("agent-tab").unwrap_or_else(|_| unreachable!());
@@ -262,6 +346,9 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let call_id = CallId::new("call-1").unwrap_or_else(|_| unreachable!());
+    let printed = Printed::default();
+    let agent_link = Printing { inner: agent_link, printed: printed.clone() };
+    let visitor_link = Printing { inner: visitor_link, printed };
     let (mut agent, agent_control, agent_outputs) = CallSession::agent(
         CallConfig::new(conversation.clone(), agent_party),
         call_id,

@@ -1,4 +1,4 @@
-//! The `inspect` example (`examples/inspect.rs`) run as a real process: its output is a contract
+//! The `inspect` example (`examples/inspect/`) run as a real process: its output is a contract
 //! integrators script against, so these tests pin it line for line, with the exit status.
 //!
 //! The example is built once per test run with `cargo build --example inspect -p
@@ -17,38 +17,49 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// Builds the example (once per test binary) and returns its path, as cargo reports it.
-fn inspect_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
+/// Builds the examples this file runs (once per test binary) and returns the path of `name`,
+/// as cargo reports it.
+fn example_binary(name: &str) -> &'static Path {
+    static BINARIES: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    let binaries = BINARIES.get_or_init(|| {
         let root = workspace();
         let output = Command::new(env!("CARGO"))
             .current_dir(&root)
             .arg("build")
             .arg("--manifest-path")
             .arg(root.join("Cargo.toml"))
-            .args(["-p", "velaro-examples", "--example", "inspect"])
+            .args(["-p", "velaro-examples", "--example", "inspect", "--example", "quickstart"])
             .arg("--message-format=json-render-diagnostics")
             .stderr(Stdio::inherit())
             .output()
             .expect("cannot run cargo");
-        assert!(output.status.success(), "cargo build --example inspect failed: {}", output.status);
+        assert!(output.status.success(), "cargo build --example failed: {}", output.status);
         let stdout = String::from_utf8(output.stdout).unwrap();
-        let executable = stdout
+        stdout
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|message| {
                 message["reason"] == "compiler-artifact"
-                    && message["target"]["name"] == "inspect"
                     && message["target"]["kind"]
                         .as_array()
                         .is_some_and(|kinds| kinds.iter().any(|kind| kind == "example"))
             })
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no executable for the inspect example");
-        assert!(executable.is_file(), "{} is missing", executable.display());
-        executable
-    })
+            .filter_map(|message| {
+                let name = message["target"]["name"].as_str()?.to_owned();
+                Some((name, PathBuf::from(message["executable"].as_str()?)))
+            })
+            .collect()
+    });
+    let (_, executable) = binaries
+        .iter()
+        .find(|(built, _)| built == name)
+        .unwrap_or_else(|| panic!("cargo reported no executable for the {name} example"));
+    assert!(executable.is_file(), "{} is missing", executable.display());
+    executable
+}
+
+fn inspect_binary() -> &'static Path {
+    example_binary("inspect")
 }
 
 /// What one run printed, and its exit code.
@@ -113,7 +124,7 @@ fn fixture_files() -> Vec<PathBuf> {
 fn fixtures_and_verdicts() -> (Vec<u8>, Vec<String>) {
     let mut input = Vec::new();
     let mut expected = Vec::new();
-    for path in fixture_files() {
+    for (index, path) in fixture_files().into_iter().enumerate() {
         let mut frame = std::fs::read(&path).unwrap();
         if frame.last() == Some(&b'\n') {
             frame.pop();
@@ -121,7 +132,8 @@ fn fixtures_and_verdicts() -> (Vec<u8>, Vec<String>) {
         assert!(!frame.contains(&b'\n'), "{} is not one line", path.display());
         let json: serde_json::Value = serde_json::from_slice(&frame).unwrap();
         let (message_type, call_id) = (json["type"].as_str(), json["call_id"].as_str());
-        expected.push(format!("ok {} call={}", message_type.unwrap(), call_id.unwrap()));
+        let line = index + 1;
+        expected.push(format!("{line}: ok {} call={}", message_type.unwrap(), call_id.unwrap()));
         input.extend_from_slice(&frame);
         input.push(b'\n');
     }
@@ -138,7 +150,11 @@ fn every_fixture_decodes_in_order() {
     assert_eq!(run.lines(), expected, "stderr: {}", run.stderr);
     assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
     assert_eq!(run.stderr, "");
-    assert!(run.lines().contains(&"ok call.invite call=call-2024-05-01.a1b2c3"), "{}", run.stdout);
+    let invite = run
+        .lines()
+        .into_iter()
+        .find(|line| line.ends_with(": ok call.invite call=call-2024-05-01.a1b2c3"));
+    assert!(invite.is_some(), "{}", run.stdout);
 }
 
 #[test]
@@ -181,20 +197,22 @@ fn mixed_input() -> (Vec<u8>, Vec<&'static str>) {
             .as_bytes()
             .to_vec(),
         // The last line has no newline.
+        b"hello".to_vec(),
         format!(r#"{{"type":"call.ringing","version":1,{HEAD},"seq":6}}"#).into_bytes(),
     ];
     let expected = vec![
-        "ok call.invite call=call-2024-05-01.a1b2c3",
-        "error not_an_object: frame is not a json object",
-        "error syntax: malformed json at line 1 column 8: EOF while parsing a value",
-        "error duplicate_field: duplicate field `seq`",
-        "error unsupported_version: unsupported protocol version 2 (this peer speaks 1)",
-        "error invalid_utf8: frame is not utf-8 (invalid byte at offset 21)",
-        "error invalid: field `seq`: seq is 0, outside 1..=9007199254740991",
-        "error trailing_data: trailing data after the json document at line 1 column 130",
-        "ok call.reaction call=call-9",
-        r"error bad_value: field `role` is invalid: unknown variant `host\nagent`, expected `agent` or `visitor`",
-        "ok call.ringing call=call-9",
+        "1: ok call.invite call=call-2024-05-01.a1b2c3",
+        "3: error not_an_object: frame is not a json object",
+        "4: error syntax: malformed json at line 1 column 8: EOF while parsing a value",
+        "6: error duplicate_field: duplicate field `seq`",
+        "7: error unsupported_version: unsupported protocol version 2 (this peer speaks 1)",
+        "8: error invalid_utf8: frame is not utf-8 (invalid byte at offset 21)",
+        "9: error invalid: field `seq`: seq is 0, outside 1..=9007199254740991",
+        "10: error trailing_data: trailing data after the json document at line 1 column 130",
+        "11: unknown call.reaction call=call-9",
+        r"12: error bad_value: field `role` is invalid: unknown variant `host\nagent`, expected `agent` or `visitor`",
+        "13: error syntax: malformed json at line 1 column 1: expected value",
+        "14: ok call.ringing call=call-9",
     ];
     (lines.join(&b'\n'), expected)
 }
@@ -218,7 +236,7 @@ fn mixed_input_prints_one_exact_line_per_frame_and_fails() {
 #[test]
 fn one_bad_frame_is_enough_to_fail() {
     let run = run(&[], b"{\"version\":1}\n");
-    assert_eq!(run.lines(), ["error missing_field: missing field `type`"]);
+    assert_eq!(run.lines(), ["1: error missing_field: missing field `type`"]);
     assert_eq!(run.code, Some(1));
 }
 
@@ -276,7 +294,133 @@ fn each_verdict_is_printed_before_the_input_ends() {
         first
     });
     let first = first.expect("no verdict while the input was still open");
-    assert_eq!(first, "error not_an_object: frame is not a json object\n");
+    assert_eq!(first, "1: error not_an_object: frame is not a json object\n");
     drop(stdin);
     assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
+/// The columns of a ladder's arrow line: where it starts and ends, and which way it points.
+fn arrow_of(line: &str) -> Option<(usize, usize, bool)> {
+    let chars: Vec<char> = line.chars().collect();
+    let head = chars.iter().position(|c| *c == '►' || *c == '◄')?;
+    let start = chars.iter().position(|c| *c == '─')?;
+    let end = chars.iter().rposition(|c| *c == '─' || *c == '►')?;
+    Some((start, end, chars[head] == '►'))
+}
+
+/// Each frame's label line and whether its arrow points right (agent to visitor).
+fn ladder_rows(ladder: &str) -> Vec<(String, bool)> {
+    let lines: Vec<&str> = ladder.lines().collect();
+    lines
+        .windows(2)
+        .filter_map(|pair| {
+            let numbered = pair[0].trim_start().split(' ').next()?.parse::<usize>().is_ok();
+            let (_, _, right) = arrow_of(pair[1])?;
+            numbered.then(|| (pair[0].trim().to_owned(), right))
+        })
+        .collect()
+}
+
+#[test]
+fn the_quickstarts_frames_draw_the_whole_call_as_a_ladder() {
+    let quickstart = Command::new(example_binary("quickstart"))
+        .arg("--frames")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("cannot run the quickstart");
+    assert!(quickstart.status.success(), "{}", String::from_utf8_lossy(&quickstart.stderr));
+    let story = String::from_utf8_lossy(&quickstart.stderr);
+    assert!(story.contains("call ended"), "the story went to stderr: {story}");
+
+    let frames = run(&[], &quickstart.stdout);
+    assert_eq!(frames.code, Some(0), "every frame decodes: {}", frames.stdout);
+    let run = run(&["--ladder".as_ref()], &quickstart.stdout);
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let ladder = run.stdout;
+    let header = ladder.lines().next().unwrap();
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(columns, ["agent-tab", "relay", "visitor-tab"], "{ladder}");
+
+    let rows = ladder_rows(&ladder);
+    let find = |needle: &str| {
+        rows.iter()
+            .position(|(label, _)| label.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in the ladder:\n{ladder}"))
+    };
+    // The whole call, in order, each arrow pointing from its sender.
+    let story = [
+        ("call.invite #1 audio+video", true),
+        ("call.ringing #1", false),
+        ("call.accept #2 audio+video", false),
+        ("offer (2 m-sections", true),
+        ("answer (2 m-sections", false),
+        ("sharing window", true),
+        ("call.quality", true),
+        // The agent falls back to audio only, and the visitor follows.
+        ("audio only (quality)", true),
+        ("call.hangup #", true),
+    ];
+    let mut last = 0;
+    for (needle, right) in story {
+        let at = find(needle);
+        assert!(at >= last, "`{needle}` out of order:\n{ladder}");
+        assert_eq!(rows[at].1, right, "`{needle}` points the wrong way:\n{ladder}");
+        last = at;
+    }
+    let candidates: Vec<bool> = rows
+        .iter()
+        .filter(|(label, _)| label.contains("call.candidates") && label.contains("host"))
+        .map(|(_, right)| *right)
+        .collect();
+    assert!(
+        candidates.contains(&true) && candidates.contains(&false),
+        "both sides trickle:\n{ladder}"
+    );
+    // An ack goes to the relay and stops there: its arrow spans half of a forwarded frame's.
+    let arrow_after = |needle: &str| {
+        let lines: Vec<&str> = ladder.lines().collect();
+        let at = lines.iter().position(|line| line.contains(needle)).expect(needle);
+        let (start, end, _) = arrow_of(lines[at + 1]).expect("an arrow");
+        end - start
+    };
+    let (ack, invite) = (arrow_after("call.ack"), arrow_after("call.invite"));
+    assert!(ack * 3 < invite * 2, "ack {ack} columns, invite {invite}:\n{ladder}");
+}
+
+#[test]
+fn a_ladder_marks_frames_that_do_not_decode_and_relay_refusals() {
+    let rejected = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/v1/rejected.json"),
+    )
+    .unwrap();
+    let invite = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/v1/invite.json"),
+    )
+    .unwrap();
+    let input = format!("{}\nhello\n{}\n", invite.trim_end(), rejected.trim_end());
+    let run = run(&["--ladder".as_ref()], input.as_bytes());
+    assert_eq!(run.code, Some(1), "a frame did not decode: {}", run.stdout);
+    let refused = run
+        .stdout
+        .lines()
+        .find(|line| line.contains("✗ error syntax"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(refused.trim_start().starts_with("2 "), "with its line number: {refused}");
+    let rejection = run
+        .stdout
+        .lines()
+        .find(|line| line.contains("call.rejected"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(rejection.contains("✗ call.rejected #1 forbidden (of #3)"), "{rejection}");
+    assert!(rejection.trim_start().starts_with("3 "), "{rejection}");
+
+    let twice = run_args(&["--ladder", "--ladder"]);
+    assert_eq!(twice.code, Some(2));
+    assert!(twice.stderr.contains("unknown option `--ladder`"), "{}", twice.stderr);
+}
+
+fn run_args(args: &[&str]) -> Run {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    run(&args, b"")
 }

@@ -143,7 +143,7 @@ fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
     // JSON whitespace only (RFC 8259 §2): a no-break space before `{` is not a frame.
     match frame.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
         Some(b'{') | None => {}
-        Some(_) => return Err(DecodeError::NotAnObject),
+        Some(_) => return Err(not_an_object(frame)),
     }
     // Checked up front rather than left to serde_json, which skips unknown fields' strings
     // without looking at their bytes.
@@ -203,6 +203,15 @@ impl Forwardable<'_> {
     /// The envelope alone, to change its message (and [`encode`] it).
     pub fn into_envelope(self) -> Envelope {
         self.envelope
+    }
+}
+
+/// The error for a frame that does not start with `{`: [`DecodeError::NotAnObject`] when it is
+/// JSON (an array, a string...), a syntax error when it is not JSON at all (`hello`).
+fn not_an_object(frame: &[u8]) -> DecodeError {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(frame) {
+        Ok(_) => DecodeError::NotAnObject,
+        Err(error) => classify("", "", &error),
     }
 }
 

@@ -206,6 +206,7 @@ impl std::fmt::Display for Reason {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a reason object (code, and device and error for media_permission_denied)")]
 struct WireReason<'a> {
     #[serde(borrow)]
     code: Cow<'a, str>,

@@ -94,7 +94,11 @@ fn top_level_must_be_an_object() {
 
 #[test]
 fn malformed_and_truncated_json_is_a_syntax_error() {
-    for text in ["", "{", "{\"type\":", "{\"type\" \"x\"}", "{'type':1}", "{\"seq\":01}"] {
+    let not_json = ["hello", "<html>", "[1,", "'x'", "\u{a0}{}", "[] []"];
+    for text in ["", "{", "{\"type\":", "{\"type\" \"x\"}", "{'type':1}", "{\"seq\":01}"]
+        .iter()
+        .chain(&not_json)
+    {
         assert!(
             matches!(decode(text.as_bytes()), Err(DecodeError::Syntax { .. })),
             "{text}: {:?}",
@@ -323,4 +327,59 @@ fn every_error_displays_what_was_wrong() {
         "field `call_id` is invalid: call_id has the character '/' at byte 1, which is not allowed"
     );
     assert_eq!(error.reject_code(), RejectCode::Invalid);
+}
+
+/// Every JSON pointer to a value inside `value` (objects and arrays walked), the root excluded.
+fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {
+    let children: Vec<(String, &Value)> = match value {
+        Value::Object(map) => {
+            map.iter().map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v)).collect()
+        }
+        Value::Array(items) => items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
+        _ => Vec::new(),
+    };
+    for (key, child) in children {
+        let pointer = format!("{at}/{key}");
+        out.push(pointer.clone());
+        pointers(child, &pointer, out);
+    }
+}
+
+/// An error's details speak the wire's terms: a value of the wrong kind anywhere in any
+/// fixture never makes the decoder name a Rust type (`struct WireReason`, `enum Role`,
+/// `a sequence`, `tuple`), which an integrator cannot look up.
+#[test]
+fn no_error_names_a_rust_type() {
+    let dir = format!("{}/../tests/fixtures/v1", env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    let mut leaks = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let fixture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mut all = Vec::new();
+        pointers(&fixture, "", &mut all);
+        for pointer in all {
+            for replacement in
+                [json!(5), json!("x"), json!([]), json!({}), json!(true), json!(null)]
+            {
+                let Err(error) =
+                    decode_value(&with(fixture.clone(), &pointer, replacement.clone()))
+                else {
+                    continue;
+                };
+                checked += 1;
+                let text = error.to_string();
+                let rust = ["struct ", "enum ", "tuple", "Wire", "newtype", "unit variant"];
+                if rust.iter().any(|rust| text.contains(rust)) {
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    leaks.push(format!("{name} {pointer} = {replacement}: {text}"));
+                }
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{} details name a Rust type:\n{}", leaks.len(), leaks.join("\n"));
+    assert!(checked > 500, "only {checked} errors checked");
 }

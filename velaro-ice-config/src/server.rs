@@ -177,6 +177,7 @@ impl IceServer {
 
 /// The wire form of `RTCIceServer` before validation.
 #[derive(Deserialize)]
+#[serde(expecting = "an ICE server object (RTCIceServer)")]
 struct RawIceServer {
     #[serde(deserialize_with = "string_or_array")]
     urls: Vec<IceUrl>,
@@ -296,6 +297,7 @@ impl RtcConfiguration {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(expecting = "an RTCConfiguration object")]
 struct RawRtcConfiguration {
     #[serde(default)]
     ice_servers: Vec<IceServer>,

@@ -37,6 +37,7 @@ impl Serialize for AckBody {
 impl<'de> Deserialize<'de> for AckBody {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
+        #[serde(expecting = "the body of call.ack (an object)")]
         struct Wire<'a> {
             #[serde(borrow)]
             seen: std::borrow::Cow<'a, str>,

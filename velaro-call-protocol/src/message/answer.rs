@@ -10,6 +10,7 @@ use crate::value::PartyId;
 /// The body of `call.ringing`: the prompt is on the visitor's screen. Empty.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.ringing (an object)")]
 pub struct RingingBody {}
 
 impl RingingBody {
@@ -22,6 +23,7 @@ impl RingingBody {
 /// The body of `call.accept`: sent only after the visitor's browser granted media permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.accept (an object)")]
 pub struct AcceptBody {
     /// The media the visitor will send.
     pub media: MediaKinds,
@@ -38,6 +40,7 @@ impl AcceptBody {
 /// stop prompting ("answered elsewhere").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.select_answer (an object)")]
 pub struct SelectAnswerBody {
     /// The visitor tab whose accept won.
     pub selected_party_id: PartyId,
@@ -53,6 +56,7 @@ impl SelectAnswerBody {
 /// The body of `call.decline`: the visitor said no, or could not say yes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.decline (an object)")]
 pub struct DeclineBody {
     /// Why: `declined`, `media_permission_denied` (with device and browser error), `busy`, …
     #[serde(default = "declined")]
@@ -73,6 +77,7 @@ impl DeclineBody {
 /// The body of `call.cancel`: the agent withdrew the invite before an answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.cancel (an object)")]
 pub struct CancelBody {
     /// Why; `cancelled` when absent.
     #[serde(default = "cancelled")]

@@ -12,6 +12,7 @@ use crate::value::{ValueError, check_token};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
+#[serde(expecting = "a candidate object (RTCIceCandidateInit)")]
 pub struct IceCandidate {
     /// The candidate, or `None` for end-of-candidates (`""` on the wire).
     #[serde(serialize_with = "candidate_or_empty", deserialize_with = "empty_or_candidate")]
@@ -112,6 +113,7 @@ fn empty_or_candidate<'de, D: Deserializer<'de>>(
 /// The body of `call.candidates`: at most 64 candidates, in the order they were gathered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.candidates (an object)")]
 pub struct CandidatesBody {
     /// The candidates, end-of-candidates markers included.
     pub candidates: Vec<IceCandidate>,

@@ -33,6 +33,7 @@ impl<'de> Deserialize<'de> for SdpType {
 /// `setRemoteDescription`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "a description object (RTCSessionDescriptionInit)")]
 pub struct SessionDescription {
     /// Offer or answer.
     #[serde(rename = "type")]
@@ -51,6 +52,7 @@ impl SessionDescription {
 /// The body of `call.description`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.description (an object)")]
 pub struct DescriptionBody {
     /// The offer or answer.
     pub description: SessionDescription,

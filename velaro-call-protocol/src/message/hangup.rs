@@ -10,6 +10,7 @@ use crate::value::{ValueError, check_text, open_enum};
 /// The body of `call.hangup`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.hangup (an object)")]
 pub struct HangupBody {
     /// Why the call ended; `user_hangup` when absent.
     #[serde(default)]
@@ -59,6 +60,7 @@ open_enum! {
 /// The body of `call.rejected`: sent by the relay to the sender of a refused frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.rejected (an object)")]
 pub struct RejectedBody {
     /// Why, as a code a client can act on.
     pub code: RejectCode,

@@ -14,6 +14,7 @@ use crate::value::{ValueError, check_text, check_token, open_enum};
 /// What the visitor sees: "Your agent would like to start a video call. Accept?"
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "a prompt object")]
 pub struct Prompt {
     /// The question shown to the visitor, at most 1024 bytes, in the visitor's language.
     pub text: String,
@@ -54,6 +55,7 @@ impl Prompt {
 /// Which media a party asks for or will send.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "a media kinds object (audio, video)")]
 pub struct MediaKinds {
     /// Microphone audio.
     pub audio: bool,
@@ -94,6 +96,7 @@ open_enum! {
 /// The body of `call.invite`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.invite (an object)")]
 pub struct InviteBody {
     /// The question shown to the visitor.
     pub prompt: Prompt,

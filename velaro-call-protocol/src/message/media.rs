@@ -83,6 +83,7 @@ open_enum! {
 /// The state of one stream a party sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "a stream object")]
 pub struct StreamState {
     /// Camera or screen.
     pub purpose: StreamPurpose,
@@ -122,6 +123,7 @@ impl StreamState {
 /// The audio-only marker of `call.media`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "an audio_only object")]
 pub struct AudioOnly {
     /// Why the call is audio only.
     pub reason: AudioOnlyReason,
@@ -139,6 +141,7 @@ impl AudioOnly {
 /// browser's own "Stop sharing" button ended it). Changing it needs no renegotiation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.media (an object)")]
 pub struct MediaBody {
     /// Every stream the sender sends, by stream id (at most 8). Duplicate ids are refused.
     #[serde(default, deserialize_with = "unique_streams")]
@@ -231,6 +234,7 @@ open_enum! {
 /// The body of `call.quality`: optional reports that drive the audio-only advice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
+#[serde(expecting = "the body of call.quality (an object)")]
 pub struct QualityBody {
     /// The overall level.
     pub level: QualityLevel,
