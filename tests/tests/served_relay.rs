@@ -109,3 +109,41 @@ async fn a_session_stuck_writing_to_a_page_that_never_reads_is_still_closed() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(closed.load(std::sync::atomic::Ordering::SeqCst), "the relay closed it by itself");
 }
+
+/// A host that multiplexes: the call frames of its own connection go through a
+/// `channel_transport`, and the host can end a session and count what is served.
+#[tokio::test(start_paused = true)]
+async fn a_host_multiplexes_through_channels_and_ends_a_session_itself() {
+    use futures::{SinkExt as _, StreamExt as _};
+    use velaro_signaling::channel_transport;
+
+    let (server, _events) = serve(Relay::new(RelayConfig::default()));
+    let conversation = ConversationId::new("conv-1").unwrap();
+    server.open_conversation(conversation.clone(), true);
+    let (agent_transport, mut agent) = channel_transport(8);
+    let (visitor_transport, mut visitor) = channel_transport(8);
+    let agent_party = PartyId::new("agent-1").unwrap();
+    let visitor_party = PartyId::new("visitor-1").unwrap();
+    let agent_session = server
+        .connect(agent_transport, &conversation, Role::Agent, agent_party.clone(), None)
+        .unwrap();
+    // A `Box<dyn Transport>` is a transport too.
+    let boxed: Box<dyn Transport> = Box::new(visitor_transport);
+    server.connect(boxed, &conversation, Role::Visitor, visitor_party, None).unwrap();
+    assert_eq!((server.session_count(), server.conversation_count()), (2, 1));
+
+    let invite = InviteBody::new(Prompt::new("Video call?").unwrap(), MediaKinds::AUDIO_VIDEO);
+    let call = CallId::new("call-1").unwrap();
+    let frame = Envelope::new(conversation.clone(), call, agent_party, Role::Agent, 1, invite);
+    agent.to_relay.send(encode(&frame).into()).await.unwrap();
+    let rang = decode(&visitor.from_relay.next().await.unwrap()).unwrap();
+    assert_eq!(rang.message_type(), "call.invite");
+
+    assert!(server.disconnect(agent_session), "the host ends the agent's session");
+    assert_eq!(agent.from_relay.next().await, None, "its transport was closed");
+    while server.session_count() != 1 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(!server.disconnect(agent_session), "already gone");
+    assert_eq!(server.conversation_count(), 1, "the agent's grace keeps the conversation");
+}

@@ -72,6 +72,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod channel;
 mod clock;
 #[cfg(feature = "redis")]
 pub mod cluster;
@@ -84,6 +85,7 @@ mod session;
 mod token;
 mod transport;
 
+pub use channel::{ChannelPeer, ChannelTransport, channel_transport};
 pub use clock::Clock;
 #[cfg(feature = "tokio")]
 pub use clock::TokioClock;

@@ -39,7 +39,7 @@ enum Stop {
     TransportEnded,
     /// A receive or a send failed.
     TransportFailed,
-    /// The relay closed it: its queue was full.
+    /// The relay closed it (its queue was full), or the host did.
     RelayClosed,
     /// The server is gone.
     ServerGone,
@@ -148,6 +148,26 @@ impl RelayServer {
         #[allow(clippy::disallowed_methods)] // the IO edge owns the tasks
         tokio::spawn(observe::instrument(run, span));
         Ok(session)
+    }
+
+    /// Ends `session` from the host's side (its user logged out, its token was revoked): its
+    /// transport is closed and the relay disconnects it, which starts its party's grace as a
+    /// dropped connection would. `false` when the session is not (or no longer) served.
+    pub fn disconnect(&self, session: SessionId) -> bool {
+        let shared = self.lock();
+        let served = shared.wakers.contains_key(&session);
+        shared.wake(session, Wake::Close);
+        served
+    }
+
+    /// Sessions connected now.
+    pub fn session_count(&self) -> usize {
+        self.lock().relay.session_count()
+    }
+
+    /// Conversations open in the relay (a freed one is not counted).
+    pub fn conversation_count(&self) -> usize {
+        self.lock().relay.conversation_count()
     }
 
     async fn run_session<T: Transport>(

@@ -20,6 +20,13 @@ pub enum TransportError {
 }
 
 /// A connection that carries whole frames both ways: one call message per frame.
+///
+/// Implement it for your connection type, or use one of ours: [`SinkStream`] (any `Sink` +
+/// `Stream` of frames, a WebSocket), [`channel_transport`](crate::channel_transport) (a host
+/// that carries call frames on a connection it shares with its chat) or
+/// [`memory_pair`](crate::memory_pair) (tests). A `Box<dyn Transport>` is a transport too: a
+/// function that picks the kind at run time returns one (rather than an `impl Transport`, whose
+/// hidden type is one per function).
 #[async_trait]
 pub trait Transport: Send {
     /// Sends one frame.
@@ -33,6 +40,21 @@ pub trait Transport: Send {
 
     /// Closes the connection; later sends fail with [`TransportError::Closed`].
     async fn close(&mut self) -> Result<(), TransportError>;
+}
+
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    async fn send(&mut self, frame: Bytes) -> Result<(), TransportError> {
+        (**self).send(frame).await
+    }
+
+    async fn recv(&mut self) -> Result<Option<Bytes>, TransportError> {
+        (**self).recv().await
+    }
+
+    async fn close(&mut self) -> Result<(), TransportError> {
+        (**self).close().await
+    }
 }
 
 /// Any `Sink<Bytes>` + `Stream<Item = Result<Bytes, E>>` as a [`Transport`].

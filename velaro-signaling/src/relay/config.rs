@@ -13,17 +13,27 @@ pub struct RateLimit {
     pub per_second: u32,
 }
 
-/// How the relay behaves.
+/// How the relay behaves. The defaults (`RelayConfig::default()`):
+///
+/// | field | default | why |
+/// |---|---|---|
+/// | [`rate`](Self::rate) | a burst of 64 frames, then 20 per second, per session | trickle ICE sends a few dozen frames at once; a call's steady state is a frame every few seconds |
+/// | [`max_queued`](Self::max_queued) | 256 frames per session | a whole call's frames twice over; a page further behind is closed and resumes |
+/// | [`grace`](Self::grace) | 20 s | a reload or a network change comes back well within it; media (peer to peer) keeps flowing meanwhile |
+/// | [`visitor_candidates`](Self::visitor_candidates) | `None` | visitors' candidates go to the agent as they are |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RelayConfig {
-    /// The limit on each session's incoming frames. Trickle ICE sends bursts of a few dozen.
+    /// The limit on each session's incoming frames (default: a burst of 64, 20 per second).
+    /// Trickle ICE sends bursts of a few dozen; a frame over the rate is refused
+    /// (`rate_limited`), not queued.
     pub rate: RateLimit,
-    /// The most frames waiting for one session; a session that falls further behind is a slow
-    /// consumer and is disconnected rather than buffered without bound.
+    /// The most frames waiting for one session (default: 256); a session that falls further
+    /// behind is a slow consumer and is disconnected rather than buffered without bound.
     pub max_queued: usize,
     /// How long a party whose last session dropped keeps its calls and the frames it missed,
-    /// waiting for it to come back.
+    /// waiting for it to come back (default: 20 s); past it, its live call ends
+    /// `signaling_lost`.
     pub grace: Duration,
     /// A privacy filter for what visitors send: their candidates (trickled and inside SDP) pass
     /// through it before the agent sees them. `None` (the default) forwards them as they are;
