@@ -38,9 +38,10 @@ pub(super) const MAX_REPLAY_BYTES: usize = 1024 * 1024;
 pub(super) struct ReplayLog {
     /// The senders of the logged frames, each once (a call has a handful): a frame names its
     /// sender by index, so logging a frame allocates nothing but its place in the queue.
-    senders: Vec<PartyId>,
-    frames: VecDeque<(usize, u64, Bytes)>,
-    bytes: usize,
+    pub(super) senders: Vec<PartyId>,
+    pub(super) frames: VecDeque<(usize, u64, Bytes)>,
+    /// The logged frames' bytes, summed.
+    pub(super) bytes: usize,
 }
 
 impl ReplayLog {
