@@ -1524,6 +1524,23 @@ fn renumber(json: &str, number: &str) -> String {
     out
 }
 
+/// `output` with every time in it moved on by `by`.
+fn shifted(output: RefereeOutput, by: Duration) -> RefereeOutput {
+    match output {
+        RefereeOutput::Fact(Fact::CallStarted { call_id, agent, visitor, at }) => {
+            RefereeOutput::Fact(Fact::CallStarted { call_id, agent, visitor, at: at + by })
+        }
+        RefereeOutput::Fact(Fact::CallEnded { mut report }) => {
+            report.invited_at += by;
+            report.answered_at = report.answered_at.map(|t| t + by);
+            report.media_connected_at = report.media_connected_at.map(|t| t + by);
+            report.ended_at += by;
+            RefereeOutput::Fact(Fact::CallEnded { report })
+        }
+        other => other,
+    }
+}
+
 /// Call `n` (0-based): `c1`, `c2`, `c3` as the ops name them, then on.
 fn nth_call(n: usize) -> CallId {
     call_id(&format!("c{}", n + 1))
@@ -1620,6 +1637,7 @@ proptest! {
     fn a_restored_referee_carries_on_exactly_as_the_original(
         steps in steps(80),
         cut in any::<prop::sample::Index>(),
+        shift_ms in prop_oneof![Just(0u64), 1u64..10_000_000],
     ) {
         let mut original = Referee::new(conv(), true);
         #[allow(clippy::disallowed_methods)] // a test needs one real instant to start from
@@ -1631,15 +1649,23 @@ proptest! {
         let json = original.snapshot(now).to_json();
         let snapshot = RefereeSnapshot::from_json(&json).unwrap();
         prop_assert_eq!(&snapshot, &original.snapshot(now));
-        let mut restored = Referee::restore(snapshot, now).unwrap();
-        prop_assert_eq!(restored.poll_timeout(), original.poll_timeout());
-        let mut restored_now = now;
+        // Restored at the same `now`, or on another base (another process's clock, as a cluster
+        // owner's): then every time it gives is the original's, moved by as much.
+        let shift = Duration::from_millis(shift_ms);
+        let mut restored_now = now + shift;
+        let mut restored = Referee::restore(snapshot, restored_now).unwrap();
+        prop_assert_eq!(restored.poll_timeout(), original.poll_timeout().map(|t| t + shift));
         for step in &steps[cut..] {
-            let expected = feed(&mut original, &mut now, step);
+            let (outputs, timeout) = feed(&mut original, &mut now, step);
+            let expected = (
+                outputs.into_iter().map(|o| shifted(o, shift)).collect::<Vec<_>>(),
+                timeout.map(|t| t + shift),
+            );
             prop_assert_eq!(feed(&mut restored, &mut restored_now, step), expected, "{:?}", step);
-            prop_assert_eq!(restored.snapshot(now), original.snapshot(now));
+            prop_assert_eq!(restored.snapshot(restored_now), original.snapshot(now));
         }
     }
+
 
     /// Whatever bytes a store gives back, reading and restoring them is an error or a referee,
     /// never a panic: a snapshot cut short, with a byte changed, or with a field replaced.

@@ -341,7 +341,10 @@ impl Relay {
     /// live call ends `signaling_lost`). A conversation left with nobody is freed.
     pub fn handle_timeout(&mut self, now: Instant) {
         let grace = self.config.grace;
-        let lost = |p: &Party| p.lost_since.is_some_and(|since| since + grace <= now);
+        // A grace past the clock's range never ends (a restored party may be far off).
+        let lost = |p: &Party| {
+            p.lost_since.and_then(|since| since.checked_add(grace)).is_some_and(|end| end <= now)
+        };
         while let Some((at, id)) = self.deadlines.first().cloned() {
             if at > now {
                 break;

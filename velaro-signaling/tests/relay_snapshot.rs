@@ -44,7 +44,8 @@ use velaro_signaling::velaro_call_state::velaro_call_protocol::{
     CallId, ConversationId, Envelope, Message, NegotiationId, PartyId, Reason, Role, decode, encode,
 };
 use velaro_signaling::{
-    RateLimit, Relay, RelayConfig, RelayError, RelayOutput, RelaySnapshot, SessionId, SnapshotError,
+    RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, RelaySnapshot, SessionId,
+    SnapshotError,
 };
 
 const CONVERSATION: &str = "conv-1";
@@ -298,6 +299,23 @@ enum Seen {
     Timeout(Option<Instant>),
 }
 
+impl Seen {
+    /// This with every time in it moved on by `by`.
+    fn shifted(self, by: Duration) -> Seen {
+        match self {
+            Seen::Timeout(at) => Seen::Timeout(at.map(|t| t + by)),
+            Seen::Output(RelayOutput::Event(RelayEvent::CallEnded { mut report })) => {
+                report.invited_at += by;
+                report.answered_at = report.answered_at.map(|t| t + by);
+                report.media_connected_at = report.media_connected_at.map(|t| t + by);
+                report.ended_at += by;
+                Seen::Output(RelayOutput::Event(RelayEvent::CallEnded { report }))
+            }
+            other => other,
+        }
+    }
+}
+
 /// The host around a relay: its sessions, its clock, and what its clients numbered so far.
 #[derive(Debug)]
 struct Host {
@@ -409,15 +427,16 @@ impl Host {
         seen
     }
 
-    /// The relay's snapshot, through its JSON, restored at the same `now`: the same host with
-    /// the restored relay.
-    fn restored(&self, config: RelayConfig) -> Host {
+    /// The relay's snapshot, through its JSON, restored `shift` after this host's `now` (on
+    /// another process's clock, say): the same host with the restored relay.
+    fn restored(&self, config: RelayConfig, shift: Duration) -> Host {
         let json = self.relay.snapshot(self.now).to_json();
         let snapshot = RelaySnapshot::from_json(&json).unwrap();
-        let relay = Relay::restore(config, snapshot, self.now).unwrap();
+        let now = self.now + shift;
+        let relay = Relay::restore(config, snapshot, now).unwrap();
         Host {
             relay,
-            now: self.now,
+            now,
             sessions: self.sessions.clone(),
             seqs: self.seqs.clone(),
             calls_ended: self.calls_ended,
@@ -451,23 +470,28 @@ proptest! {
         config in config(),
         ops in ops(96),
         cut in any::<prop::sample::Index>(),
+        shift_ms in prop_oneof![Just(0u64), 1u64..10_000_000],
     ) {
         let mut original = host(config);
         let cut = cut.index(ops.len() + 1);
         for op in &ops[..cut] {
             original.apply(op);
         }
-        let mut restored = original.restored(config);
-        prop_assert_eq!(restored.relay.snapshot(original.now), original.relay.snapshot(original.now));
-        prop_assert_eq!(restored.relay.poll_timeout(), original.relay.poll_timeout());
+        // Restored at the same `now`, or on another base: then every time it gives is the
+        // original's, moved by as much.
+        let shift = Duration::from_millis(shift_ms);
+        let mut restored = original.restored(config, shift);
+        prop_assert_eq!(restored.relay.snapshot(restored.now), original.relay.snapshot(original.now));
+        prop_assert_eq!(restored.relay.poll_timeout(), original.relay.poll_timeout().map(|t| t + shift));
         for op in &ops[cut..] {
-            let expected = original.apply(op);
+            let expected: Vec<Seen> = original.apply(op).into_iter().map(|seen| seen.shifted(shift)).collect();
             prop_assert_eq!(restored.apply(op), expected, "{:?}", op);
-            prop_assert_eq!(restored.relay.snapshot(original.now), original.relay.snapshot(original.now));
+            prop_assert_eq!(restored.relay.snapshot(restored.now), original.relay.snapshot(original.now));
             prop_assert_eq!(restored.relay.session_count(), original.relay.session_count());
             prop_assert_eq!(restored.relay.conversation_count(), original.relay.conversation_count());
         }
     }
+
 
     /// Whatever bytes a store gives back, reading and restoring them is an error or a relay that
     /// works, never a panic: cut short, a byte changed, or every number replaced.
@@ -671,6 +695,10 @@ fn a_snapshot_of_another_version_shape_or_config_is_a_typed_error() {
 
     let cases = [
         ("next_session", json.replacen(r#""next_session":4"#, r#""next_session":2"#, 1)),
+        (
+            "next_session",
+            json.replacen(r#""next_session":4"#, &format!(r#""next_session":{}"#, u64::MAX), 1),
+        ),
         (
             "conversations.sessions.party",
             json.replacen(

@@ -147,6 +147,9 @@ impl RelaySnapshot {
     }
 }
 
+/// The highest next session number a snapshot may carry.
+const MAX_NEXT_SESSION: u64 = 1 << 63;
+
 fn inconsistent(field: &'static str, detail: impl Into<String>) -> SnapshotError {
     SnapshotError::Inconsistent { field, detail: detail.into() }
 }
@@ -242,7 +245,9 @@ impl Relay {
         for conversation in conversations {
             relay.restore_conversation(conversation, now)?;
         }
-        if relay.sessions.keys().any(|id| id.0 >= next_session) || next_session == 0 {
+        // Past 2^63 no count of connects could have come, and numbering would overflow.
+        let counted = (1..=MAX_NEXT_SESSION).contains(&next_session);
+        if !counted || relay.sessions.keys().any(|id| id.0 >= next_session) {
             let detail = format!("{next_session} is not above every session number");
             return Err(inconsistent("next_session", detail));
         }

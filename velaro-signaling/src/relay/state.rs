@@ -140,7 +140,13 @@ impl Conversation {
 
     /// The next moment something is due here: the referee's invite expiry, or a party's grace.
     pub(super) fn next_deadline(&self, grace: Duration) -> Option<Instant> {
-        let lost = self.parties.iter().filter_map(|p| p.lost_since).min().map(|at| at + grace);
+        // A grace past the clock's range is no deadline (as `handle_timeout` never ends it).
+        let lost = self
+            .parties
+            .iter()
+            .filter_map(|p| p.lost_since)
+            .min()
+            .and_then(|at| at.checked_add(grace));
         self.referee.poll_timeout().into_iter().chain(lost).min()
     }
 
