@@ -24,8 +24,8 @@ use crate::snapshot::{SnapshotError, instant_at, offset_ns};
 /// `now` it was taken at. Outputs not yet drained are not part of it: take it between inputs,
 /// once [`Referee::poll_output`] gave `None`.
 ///
-/// Size: a few hundred bytes of JSON for a live call, plus its ringing invite (under 1 KiB);
-/// the tombstones add at most 64 call ids (255 characters each, at most).
+/// Size: under 500 bytes of JSON for an answered call with short ids (777 while it rings: the
+/// invite's frame is in it); the ended calls add at most 64 call ids of up to 255 characters.
 ///
 /// Serialized with serde (JSON via [`to_json`](Self::to_json) and
 /// [`from_json`](Self::from_json), which check the version first, so that a newer format is

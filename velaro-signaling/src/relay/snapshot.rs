@@ -37,7 +37,9 @@ use crate::observe::{self, in_span};
 ///
 /// Size: a conversation's replay logs are bounded at 512 frames and 1 MiB per party, its
 /// session queues at [`RelayConfig::max_queued`] frames (64 KiB each at most) per session;
-/// everything else is ids and counters (about 1 KiB of JSON for a live call). A frame that is
+/// everything else is ids, counters and times (1.4 KiB of JSON for an answered call with an
+/// agent and two tabs, its referee 456 bytes of it; an offer, an answer and a round of
+/// candidates add about 22 KiB of logged frames). A frame that is
 /// both queued and logged is written twice (in memory the relay shares it); a restore holds
 /// two copies of it until the queue is drained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
