@@ -63,6 +63,11 @@ impl<T: Copy> EndedCalls<T> {
         self.get(call_id).is_some()
     }
 
+    /// The remembered calls, oldest first (as they are forgotten).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CallId, T)> + '_ {
+        self.ended.iter().map(|(id, how)| (id, *how))
+    }
+
     /// The heap this holds, in bytes (ids by length: they are exact-size clones).
     pub fn heap(&self) -> usize {
         self.ended.capacity() * size_of::<(CallId, T)>()

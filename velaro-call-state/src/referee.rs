@@ -1,6 +1,7 @@
 //! The relay's referee: the judge of one conversation's calls (who may send what, when).
 
 mod live_call;
+mod snapshot;
 mod window;
 
 use std::collections::VecDeque;
@@ -16,6 +17,7 @@ use crate::ended::EndedCalls;
 use crate::record::{CallReport, MediaUsed};
 use crate::summary::{CallSummary, Outcome};
 use live_call::{Answer, Effect, Ending, LiveCall, Ruling, Speaker, busy, may_send, reject};
+pub use snapshot::RefereeSnapshot;
 use window::SeqWindow;
 
 /// Who gets a frame the referee let through. The relay stamps it with the sender's identity

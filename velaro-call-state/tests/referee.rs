@@ -24,7 +24,7 @@ use velaro_call_protocol::{
 };
 use velaro_call_state::{
     Action, Call, CallConfig, CallReport, CallSummary, Delivery, Event, Fact, MediaEvent,
-    MediaUsed, Notice, Outcome, Output, PromptEnd, Referee, RefereeOutput,
+    MediaUsed, Notice, Outcome, Output, PromptEnd, Referee, RefereeOutput, RefereeSnapshot,
 };
 
 const CONV: &str = "conv-42";
@@ -1468,4 +1468,321 @@ proptest! {
             prop_assert!(room.referee.memory() < 8 * 1024, "{}", room.referee.memory());
         }
     }
+}
+
+// --- snapshots ---
+
+/// One input for the snapshot property: the invariants property's ops, plus joins and a plan
+/// change (inputs the relay gives a referee too).
+#[derive(Debug, Clone)]
+enum Step {
+    Op(Op),
+    Join {
+        advance_ms: u64,
+        from: usize,
+    },
+    /// The inviting agent selects a tab (the ops' selection names one tab per `kind`).
+    Select {
+        call: usize,
+        seq: u64,
+        tab: bool,
+    },
+    Video(bool),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        8 => op().prop_map(Step::Op),
+        1 => (0u64..20_000, 0..PARTIES.len()).prop_map(|(advance_ms, from)| Step::Join { advance_ms, from }),
+        1 => (0..CALLS.len(), 1u64..6, any::<bool>()).prop_map(|(call, seq, tab)| Step::Select { call, seq, tab }),
+        1 => any::<bool>().prop_map(Step::Video),
+    ]
+}
+
+/// `json` with every run of digits after the first (the version) replaced by `number` (a
+/// negative offset keeps its sign).
+fn renumber(json: &str, number: &str) -> String {
+    let mut out = String::new();
+    let (mut runs, mut in_run) = (0, false);
+    for c in json.chars() {
+        if c.is_ascii_digit() {
+            if !in_run {
+                runs += 1;
+                in_run = true;
+                if runs > 1 {
+                    out.push_str(number);
+                }
+            }
+            if runs == 1 {
+                out.push(c);
+            }
+        } else {
+            in_run = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `output` with every time in it moved on by `by`.
+fn shifted(output: RefereeOutput, by: Duration) -> RefereeOutput {
+    match output {
+        RefereeOutput::Fact(Fact::CallStarted { call_id, agent, visitor, at }) => {
+            RefereeOutput::Fact(Fact::CallStarted { call_id, agent, visitor, at: at + by })
+        }
+        RefereeOutput::Fact(Fact::CallEnded { mut report }) => {
+            report.invited_at += by;
+            report.answered_at = report.answered_at.map(|t| t + by);
+            report.media_connected_at = report.media_connected_at.map(|t| t + by);
+            report.ended_at += by;
+            RefereeOutput::Fact(Fact::CallEnded { report })
+        }
+        other => other,
+    }
+}
+
+/// Call `n` (0-based): `c1`, `c2`, `c3` as the ops name them, then on.
+fn nth_call(n: usize) -> CallId {
+    call_id(&format!("c{}", n + 1))
+}
+
+/// Feeds `step` at `now` (moved on by it), fires a due timeout as a relay would, and gives
+/// back everything the referee said, then when it next wants a timeout.
+fn feed(
+    referee: &mut Referee,
+    now: &mut Instant,
+    step: &Step,
+) -> (Vec<RefereeOutput>, Option<Instant>) {
+    match step {
+        Step::Op(Op::Frame { advance_ms, from, call, seq, kind }) => {
+            *now += Duration::from_millis(*advance_ms);
+            let from = PARTIES[*from];
+            let selected = if (u64::from(*kind) + seq) % 2 == 0 { TAB_A } else { TAB_B };
+            let envelope = Envelope::new(
+                conv(),
+                nth_call(*call),
+                party(from),
+                role_of(from),
+                *seq,
+                message(*kind, selected),
+            );
+            referee.handle_message(*now, role_of(from), &party(from), envelope);
+        }
+        Step::Op(Op::Lost { advance_ms, from }) => {
+            *now += Duration::from_millis(*advance_ms);
+            referee.handle_party_lost(*now, role_of(PARTIES[*from]), &party(PARTIES[*from]));
+        }
+        Step::Join { advance_ms, from } => {
+            *now += Duration::from_millis(*advance_ms);
+            referee.handle_join(*now, role_of(PARTIES[*from]), &party(PARTIES[*from]));
+        }
+        Step::Select { call, seq, tab } => {
+            let selected = party(if *tab { TAB_A } else { TAB_B });
+            let body = SelectAnswerBody::new(selected);
+            let envelope =
+                Envelope::new(conv(), nth_call(*call), party(AGENT), Role::Agent, *seq, body);
+            referee.handle_message(*now, Role::Agent, &party(AGENT), envelope);
+        }
+        Step::Video(enabled) => referee.set_video_enabled(*enabled),
+    }
+    if referee.poll_timeout().is_some_and(|deadline| deadline <= *now) {
+        referee.handle_timeout(*now);
+    }
+    (std::iter::from_fn(|| referee.poll_output()).collect(), referee.poll_timeout())
+}
+
+/// Steps that mostly make calls: frames of the right role for the sender, mostly of one call,
+/// each party's `seq` counting up per call; mixed with the random steps.
+fn steps(len: usize) -> impl Strategy<Value = Vec<Step>> {
+    const AGENT_KINDS: [u8; 10] = [0, 0, 5, 5, 6, 7, 8, 9, 4, 10];
+    const TAB_KINDS: [u8; 10] = [1, 2, 2, 6, 7, 8, 8, 9, 3, 10];
+    let from = prop_oneof![3 => Just(0usize), 1 => Just(1), 2 => Just(2), 2 => Just(3)];
+    let call = prop_oneof![6 => Just(0usize), 1 => 1..CALLS.len()];
+    let played = (0u64..8_000, from, 0..AGENT_KINDS.len(), call);
+    proptest::collection::vec(
+        prop_oneof![6 => played.prop_map(Ok), 1 => step().prop_map(Err)],
+        1..len,
+    )
+    .prop_map(|raw| {
+        let mut seqs: HashMap<(usize, usize), u64> = HashMap::new();
+        // A call that ended is spent: the played frames move on to a new call id after an end.
+        let mut calls_ended = 0;
+        raw.into_iter()
+            .map(|r| match r {
+                Err(step) => step,
+                Ok((advance_ms, from, kind, call)) => {
+                    let kind = if role_of(PARTIES[from]) == Role::Agent {
+                        AGENT_KINDS[kind]
+                    } else {
+                        TAB_KINDS[kind]
+                    };
+                    let call = call + calls_ended;
+                    if matches!(kind, 3 | 4 | 10) {
+                        calls_ended += 1;
+                    }
+                    let seq = seqs.entry((from, call)).or_insert(0);
+                    *seq += 1;
+                    Step::Op(Op::Frame { advance_ms, from, call, seq: *seq, kind })
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    /// A referee restored from a snapshot taken at any point (through its JSON) answers every
+    /// later input exactly as the original: the same outputs (notices, verdicts, facts with
+    /// their times), the same timeouts, the same state.
+    #[test]
+    fn a_restored_referee_carries_on_exactly_as_the_original(
+        steps in steps(80),
+        cut in any::<prop::sample::Index>(),
+        shift_ms in prop_oneof![Just(0u64), 1u64..10_000_000],
+    ) {
+        let mut original = Referee::new(conv(), true);
+        #[allow(clippy::disallowed_methods)] // a test needs one real instant to start from
+        let mut now = Instant::now();
+        let cut = cut.index(steps.len() + 1);
+        for step in &steps[..cut] {
+            feed(&mut original, &mut now, step);
+        }
+        let json = original.snapshot(now).to_json();
+        let snapshot = RefereeSnapshot::from_json(&json).unwrap();
+        prop_assert_eq!(&snapshot, &original.snapshot(now));
+        // Restored at the same `now`, or on another base (another process's clock, as a cluster
+        // owner's): then every time it gives is the original's, moved by as much.
+        let shift = Duration::from_millis(shift_ms);
+        let mut restored_now = now + shift;
+        let mut restored = Referee::restore(snapshot, restored_now).unwrap();
+        prop_assert_eq!(restored.poll_timeout(), original.poll_timeout().map(|t| t + shift));
+        for step in &steps[cut..] {
+            let (outputs, timeout) = feed(&mut original, &mut now, step);
+            let expected = (
+                outputs.into_iter().map(|o| shifted(o, shift)).collect::<Vec<_>>(),
+                timeout.map(|t| t + shift),
+            );
+            prop_assert_eq!(feed(&mut restored, &mut restored_now, step), expected, "{:?}", step);
+            prop_assert_eq!(restored.snapshot(restored_now), original.snapshot(now));
+        }
+    }
+
+
+    /// Whatever bytes a store gives back, reading and restoring them is an error or a referee,
+    /// never a panic: a snapshot cut short, with a byte changed, or with a field replaced.
+    #[test]
+    fn a_hostile_snapshot_is_an_error_never_a_panic(
+        steps in proptest::collection::vec(step(), 1..40),
+        cut in 0usize..4000,
+        at in 0usize..4000,
+        byte in any::<u8>(),
+        number in any::<i64>(),
+    ) {
+        let mut referee = Referee::new(conv(), true);
+        #[allow(clippy::disallowed_methods)]
+        let mut now = Instant::now();
+        for step in &steps {
+            feed(&mut referee, &mut now, step);
+        }
+        let json = referee.snapshot(now).to_json();
+        let mut truncated = json.clone();
+        truncated.truncate(cut.min(json.len().saturating_sub(1)));
+        prop_assert!(RefereeSnapshot::from_json(&truncated).is_err(), "a truncated snapshot read");
+        let mut garbled = json.clone();
+        if let Some(b) = garbled.get_mut(at % json.len()) {
+            *b = byte;
+        }
+        // Every number in it but the version replaced by one hostile number (times, windows,
+        // counts; ids too).
+        let renumbered = renumber(&String::from_utf8(json).unwrap(), &number.unsigned_abs().to_string());
+        for bytes in [garbled, renumbered.into_bytes()] {
+            if let Ok(snapshot) = RefereeSnapshot::from_json(&bytes)
+                && let Ok(mut restored) = Referee::restore(snapshot, now)
+            {
+                for step in &steps {
+                    feed(&mut restored, &mut now, step);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mid_call_snapshot_is_small_and_restores_the_call() {
+    let mut room = Room::new();
+    room.connected("c1");
+    room.send(6, AGENT, "c1", candidates(20));
+    let json = room.referee.snapshot(room.at(10)).to_json();
+    assert!(json.len() < 512, "{} bytes: {}", json.len(), String::from_utf8_lossy(&json));
+    let restored =
+        Referee::restore(RefereeSnapshot::from_json(&json).unwrap(), room.at(10)).unwrap();
+    assert_eq!(restored.live_call(), Some(&call_id("c1")));
+    assert_eq!(restored.live_visitor(), Some(&party(TAB_A)));
+}
+
+#[test]
+fn a_snapshot_of_another_version_or_shape_is_a_typed_error() {
+    use velaro_call_state::SnapshotError;
+    let mut room = Room::new();
+    room.send(0, AGENT, "c1", invite_body());
+    let now = room.at(1);
+    let json = String::from_utf8(room.referee.snapshot(now).to_json()).unwrap();
+    assert!(json.starts_with(r#"{"version":1,"#), "{json}");
+
+    // A newer format, whatever its shape.
+    let future = r#"{"version":2,"live":"something else entirely"}"#;
+    assert_eq!(
+        RefereeSnapshot::from_json(future.as_bytes()),
+        Err(SnapshotError::UnsupportedVersion { found: 2, supported: 1 })
+    );
+    // Not JSON, not an object, cut short.
+    for bad in ["", "[]", "null", "{\"version\":1", &json[..json.len() / 2]] {
+        let error = RefereeSnapshot::from_json(bad.as_bytes()).unwrap_err();
+        assert!(matches!(error, SnapshotError::Decode { .. }), "{bad}: {error}");
+    }
+    // An id that breaks the id grammar.
+    let bad_id = json.replace("\"conv-42\"", "\"conv 42\"");
+    assert!(matches!(
+        RefereeSnapshot::from_json(bad_id.as_bytes()),
+        Err(SnapshotError::Decode { .. })
+    ));
+
+    // Decodes, but contradicts itself: each a typed error from restore, naming the field.
+    let restore = |json: &str| Referee::restore(RefereeSnapshot::from_json(json.as_bytes())?, now);
+    let cases = [
+        ("live.answer.invite", json.replace("call.invite", "call.hangup")),
+        (
+            "live.agent_candidates",
+            json.replace("\"agent_candidates\":0", "\"agent_candidates\":101"),
+        ),
+        (
+            "live.expires_at_ns",
+            json.replace("\"invited_at_ns\":-1000000000", "\"invited_at_ns\":60000000000"),
+        ),
+    ];
+    for (field, bad) in cases {
+        assert_ne!(bad, json, "{field}: the edit applies");
+        match restore(&bad) {
+            Err(SnapshotError::Inconsistent { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let far =
+        json.replace("\"invited_at_ns\":-1000000000", &format!("\"invited_at_ns\":{}", i64::MIN));
+    // 292 years back: a clock that cannot hold it says so; Linux's can (seconds in an i64).
+    assert!(
+        matches!(restore(&far), Ok(_) | Err(SnapshotError::TimeOutOfRange { .. })),
+        "{:?}",
+        restore(&far)
+    );
+    let tombstones: Vec<String> = (0..=Referee::MAX_TOMBSTONES)
+        .map(|n| format!(r#"{{"call_id":"x{n}","expired":false}}"#))
+        .collect();
+    let many = json.replace("\"ended\":[]", &format!("\"ended\":[{}]", tombstones.join(",")));
+    assert!(matches!(restore(&many), Err(SnapshotError::Inconsistent { field: "ended", .. })));
+    let live_and_ended =
+        json.replace("\"ended\":[]", r#""ended":[{"call_id":"c1","expired":true}]"#);
+    assert!(matches!(
+        restore(&live_and_ended),
+        Err(SnapshotError::Inconsistent { field: "live.call_id", .. })
+    ));
 }

@@ -91,7 +91,8 @@ pub use clock::Clock;
 pub use clock::TokioClock;
 pub use memory::{Faults, MemoryTransport, memory_pair, memory_pair_with_faults};
 pub use relay::{
-    RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, SessionId, TokenBucket,
+    RateLimit, Relay, RelayConfig, RelayError, RelayEvent, RelayOutput, RelaySnapshot, SessionId,
+    TokenBucket,
 };
 #[cfg(feature = "tokio")]
 pub use serve::{RelayServer, serve};
@@ -101,6 +102,7 @@ pub use token::{
 };
 pub use transport::{SinkStream, Transport, TransportError};
 pub use velaro_call_state;
+pub use velaro_call_state::SnapshotError;
 pub use velaro_call_state::velaro_call_protocol;
 pub use velaro_call_state::velaro_call_protocol::velaro_ice_config;
 

@@ -2,6 +2,7 @@
 
 mod config;
 mod output;
+mod snapshot;
 mod state;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -22,6 +23,7 @@ use velaro_call_state::{Delivery, Fact, Referee, RefereeOutput};
 
 pub use config::{RateLimit, RelayConfig, TokenBucket};
 pub use output::{RelayError, RelayEvent, RelayOutput, SessionId};
+pub use snapshot::RelaySnapshot;
 use state::{Conversation, Party, ReplayLog, Session};
 
 use crate::observe::{self, in_span};
@@ -48,6 +50,10 @@ use crate::observe::{self, in_span};
 /// Every frame the relay writes decodes with [`decode`]: what it forwards is checked against
 /// the frame limit after stamping (and decoded again when the privacy filter rewrote it), and
 /// what it writes itself is built to pass the codec's checks.
+///
+/// [`snapshot`](Self::snapshot) writes the whole state down as data and
+/// [`restore`](Self::restore) carries on from it, exactly (see [`RelaySnapshot`]): a relay
+/// cluster compacts a conversation's journal with it.
 ///
 /// A conversation is freed once its last session and the grace of its last party are gone;
 /// [`open_conversation`](Self::open_conversation) it again before the next session connects
@@ -335,7 +341,10 @@ impl Relay {
     /// live call ends `signaling_lost`). A conversation left with nobody is freed.
     pub fn handle_timeout(&mut self, now: Instant) {
         let grace = self.config.grace;
-        let lost = |p: &Party| p.lost_since.is_some_and(|since| since + grace <= now);
+        // A grace past the clock's range never ends (a restored party may be far off).
+        let lost = |p: &Party| {
+            p.lost_since.and_then(|since| since.checked_add(grace)).is_some_and(|end| end <= now)
+        };
         while let Some((at, id)) = self.deadlines.first().cloned() {
             if at > now {
                 break;

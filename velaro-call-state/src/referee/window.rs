@@ -51,6 +51,16 @@ impl SeqWindow {
         }
     }
 
+    /// The window as data (`highest`, `seen`), for a snapshot.
+    pub(super) fn parts(self) -> (u64, u64) {
+        (self.highest, self.seen)
+    }
+
+    /// A window from [`parts`](Self::parts). Any pair is safe: every use checks its shifts.
+    pub(super) fn from_parts(highest: u64, seen: u64) -> Self {
+        SeqWindow { highest, seen }
+    }
+
     /// The sequence number that follows every one delivered: what a notice written on this
     /// party's behalf carries, so that the recipient's own dedupe takes it.
     pub(super) fn next(&self) -> u64 {

@@ -98,6 +98,16 @@ impl TokenBucket {
         TokenBucket { tokens: f64::from(rate.burst), at: now }
     }
 
+    /// The bucket as data (tokens left, when it last refilled), for a snapshot.
+    pub(super) fn parts(&self) -> (f64, Instant) {
+        (self.tokens, self.at)
+    }
+
+    /// A bucket from [`parts`](Self::parts).
+    pub(super) fn from_parts(tokens: f64, at: Instant) -> TokenBucket {
+        TokenBucket { tokens, at }
+    }
+
     /// Takes one token after refilling the bucket for the time passed; `false` when none is
     /// left (the frame is over the rate).
     pub fn take(&mut self, rate: RateLimit, now: Instant) -> bool {

@@ -38,9 +38,10 @@ pub(super) const MAX_REPLAY_BYTES: usize = 1024 * 1024;
 pub(super) struct ReplayLog {
     /// The senders of the logged frames, each once (a call has a handful): a frame names its
     /// sender by index, so logging a frame allocates nothing but its place in the queue.
-    senders: Vec<PartyId>,
-    frames: VecDeque<(usize, u64, Bytes)>,
-    bytes: usize,
+    pub(super) senders: Vec<PartyId>,
+    pub(super) frames: VecDeque<(usize, u64, Bytes)>,
+    /// The logged frames' bytes, summed.
+    pub(super) bytes: usize,
 }
 
 impl ReplayLog {
@@ -139,7 +140,13 @@ impl Conversation {
 
     /// The next moment something is due here: the referee's invite expiry, or a party's grace.
     pub(super) fn next_deadline(&self, grace: Duration) -> Option<Instant> {
-        let lost = self.parties.iter().filter_map(|p| p.lost_since).min().map(|at| at + grace);
+        // A grace past the clock's range is no deadline (as `handle_timeout` never ends it).
+        let lost = self
+            .parties
+            .iter()
+            .filter_map(|p| p.lost_since)
+            .min()
+            .and_then(|at| at.checked_add(grace));
         self.referee.poll_timeout().into_iter().chain(lost).min()
     }
 
