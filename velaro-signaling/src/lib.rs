@@ -3,6 +3,10 @@
 //! on tokio (feature `tokio`), [`CallSession`] to drive one party's call over a [`Transport`],
 //! and the transports themselves.
 //!
+//! New here? The [embedding guide](crate::embedding_guide) (feature `tokio`) walks a chat
+//! server from its own WebSocket to a working call: tokens, the relay, TURN per call, headers,
+//! the transcript, what to store.
+//!
 //! Everything a host needs is here: the call machines' types come through [`prelude`], and
 //! the lower crates as [`velaro_call_state`], [`velaro_call_protocol`] and
 //! [`velaro_ice_config`].
@@ -74,6 +78,9 @@
 
 mod channel;
 mod clock;
+#[cfg(feature = "tokio")]
+#[doc = include_str!("../docs/embedding.md")]
+pub mod embedding_guide {}
 #[cfg(feature = "redis")]
 pub mod cluster;
 mod memory;
