@@ -40,17 +40,21 @@ use state::State;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timings {
-    /// How long the first local candidates are held to go out as one batch.
+    /// How long the first local candidates are held to go out as one batch (default 200 ms:
+    /// a browser gathers its host candidates within it).
     pub candidate_batch: Duration,
     /// How long media may take to connect after the visitor's accept before the call ends
-    /// `ice_failed` (this also ends a call whose offer or answer never came).
+    /// `ice_failed` (this also ends a call whose offer or answer never came). Default 30 s:
+    /// TURN over TCP on a slow network takes seconds, never this long.
     pub ice_connect: Duration,
-    /// How long ICE may stay `disconnected` before the agent restarts it.
+    /// How long ICE may stay `disconnected` before the agent restarts it (default 2 s:
+    /// browsers report `disconnected` after a few lost checks and often recover by themselves).
     pub ice_restart_after: Duration,
-    /// How long a lost connection may take to come back before the call ends `ice_timeout`.
+    /// How long a lost connection may take to come back before the call ends `ice_timeout`
+    /// (default 30 s: a network change or a laptop's Wi-Fi roaming).
     pub ice_reconnect: Duration,
     /// How long frames taken from the peer wait to be acknowledged to the relay (`call.ack`),
-    /// so that one ack covers a burst.
+    /// so that one ack covers a burst (default 1 s).
     pub ack_delay: Duration,
 }
 
