@@ -13,7 +13,6 @@
 //! what the page sent and the relay has not read yet at most [`INCOMING`] frames, and its chat
 //! lines are rate-limited ([`DemoConfig::chat_rate`](crate::DemoConfig::chat_rate)).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -28,7 +27,7 @@ use futures::{SinkExt as _, StreamExt as _};
 use serde::{Deserialize, Serialize};
 use velaro_call_protocol::limits::MAX_FRAME_LEN;
 use velaro_call_protocol::resume::parse_cursor;
-use velaro_call_protocol::{ConversationId, Device, PartyId, Role};
+use velaro_call_protocol::{ConversationId, Device, PartyId, Role, peek_type};
 use velaro_call_state::{Browser, permission_help};
 use velaro_ice_config::RtcConfiguration;
 use velaro_signaling::{JoinToken, TokenBucket, TokenError, Transport, TransportError};
@@ -210,16 +209,10 @@ enum HostFrame {
     IceRefresh,
 }
 
-/// Only `type` is read; the rest of a call frame is skipped here and decoded by the relay.
-#[derive(Deserialize)]
-struct Kind<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
-}
-
 /// `Some` when the frame is the host's own (`chat.*` or `host.*`), parsed or not.
 fn host_frame(frame: &[u8]) -> Option<Result<HostFrame, serde_json::Error>> {
-    let kind = serde_json::from_slice::<Kind<'_>>(frame).ok()?.kind?;
+    // Only `type` is read; the rest of a call frame is decoded by the relay.
+    let kind = peek_type(frame)?;
     (kind.starts_with("chat.") || kind.starts_with("host.")).then(|| serde_json::from_slice(frame))
 }
 
@@ -414,7 +407,7 @@ impl Bridge {
             Role::Visitor => "call.invite",
             _ => "call.accept",
         };
-        let kind = serde_json::from_slice::<Kind<'_>>(frame).ok()?.kind?;
+        let kind = peek_type(frame)?;
         (kind == starts_the_call).then(|| ice_frame(&self.app, self.role, &self.party))
     }
 }

@@ -206,6 +206,30 @@ impl Forwardable<'_> {
     }
 }
 
+/// A frame's `type`, read without decoding the rest: for a host that carries its own frames
+/// beside call frames on one connection, to route them (call frames are `call.*`). `None`
+/// when the frame is not a JSON object with a string `type` (over the frame limit too);
+/// nothing else is checked, so a frame routed to the relay can still be refused there.
+///
+/// ```
+/// use velaro_call_protocol::peek_type;
+///
+/// assert_eq!(peek_type(br#"{ "type" : "call.invite", "body": {} }"#).as_deref(), Some("call.invite"));
+/// assert_eq!(peek_type(br#"{"type":"chat.message","text":"hi"}"#).as_deref(), Some("chat.message"));
+/// assert_eq!(peek_type(b"[1]"), None);
+/// ```
+pub fn peek_type(frame: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    #[derive(serde::Deserialize)]
+    struct TypeOnly<'a> {
+        #[serde(rename = "type", borrow)]
+        message_type: Option<std::borrow::Cow<'a, str>>,
+    }
+    if frame.len() > MAX_FRAME_LEN {
+        return None;
+    }
+    serde_json::from_slice::<TypeOnly<'_>>(frame).ok()?.message_type
+}
+
 /// The error for a frame that does not start with `{`: [`DecodeError::NotAnObject`] when it is
 /// JSON (an array, a string...), a syntax error when it is not JSON at all (`hello`).
 fn not_an_object(frame: &[u8]) -> DecodeError {

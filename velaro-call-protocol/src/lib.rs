@@ -161,7 +161,9 @@ pub mod schema;
 pub mod sdp;
 mod value;
 
-pub use codec::{DecodeError, Forwardable, decode, decode_forwardable, encode, encode_into};
+pub use codec::{
+    DecodeError, Forwardable, decode, decode_forwardable, encode, encode_into, peek_type,
+};
 pub use envelope::{Envelope, Role, VERSION};
 pub use message::Message;
 pub use reason::{Device, MediaError, Reason};

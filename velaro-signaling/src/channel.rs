@@ -19,7 +19,8 @@ pub struct ChannelTransport {
 }
 
 /// The host's end of a [`channel_transport`]: two halves it can move into different tasks
-/// (the one that reads its socket, the one that writes it).
+/// (the one that reads its socket, the one that writes it). They are `futures` channels
+/// (`futures::channel::mpsc`): a `Sink` and a `Stream` of frames.
 #[derive(Debug)]
 pub struct ChannelPeer {
     /// Frames for the transport's `recv`: the call frames the host read from its connection.

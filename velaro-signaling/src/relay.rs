@@ -120,6 +120,12 @@ impl Relay {
     }
 
     /// Opens a conversation (again: changes whether video is enabled, keeps its sessions).
+    ///
+    /// Call it before a conversation's sessions connect, with the account's plan; calling it
+    /// again is harmless, so a host simply opens before every [`connect`](Self::connect). The
+    /// relay frees a conversation once nobody is left in it and every grace is over; a
+    /// `connect` that answers [`RelayError::UnknownConversation`] (freed just before) is
+    /// opened and connected again.
     pub fn open_conversation(&mut self, conversation_id: ConversationId, video_enabled: bool) {
         if let Some(conversation) = self.conversations.get_mut(&conversation_id) {
             conversation.referee.set_video_enabled(video_enabled);
@@ -222,7 +228,12 @@ impl Relay {
     /// Catches a reconnected session up: queues, in order, every frame delivered to its party
     /// (before it dropped or while it was away) that `seen` does not cover. `seen` is the
     /// highest `seq` the client saw from each sender; a sender it does not name is replayed
-    /// from its first frame.
+    /// from its first frame (an empty `seen` replays everything the party was sent). A frame
+    /// that [`connect`](Self::connect) already queued for the session (the invite of a call
+    /// that still rings, with the lifetime left) is not replayed again.
+    ///
+    /// A session that is not resumed (a first connect, or a client that kept nothing) gets no
+    /// replay: only what `connect` gives any new session.
     pub fn resume(
         &mut self,
         session: SessionId,
@@ -234,12 +245,22 @@ impl Relay {
             .get(&target.conversation)
             .ok_or_else(|| RelayError::UnknownConversation(target.conversation.clone()))?;
         in_span!(&conversation.span);
+        // A visitor tab that joins while a call rings was handed the invite on connect, with
+        // the lifetime left: the log's copy (the same sender and `seq`, its whole lifetime)
+        // does not follow it. Only what `connect` queued is read here: a frame or two.
+        let queued: Vec<(PartyId, u64)> = target
+            .queue
+            .iter()
+            .filter_map(|frame| decode(frame).ok())
+            .map(|envelope| (envelope.party_id, envelope.seq))
+            .collect();
         let missing: Vec<Bytes> = conversation
             .parties
             .iter()
             .filter(|p| p.id == target.party && p.role == target.role)
             .flat_map(|p| p.log.missed(seen))
-            .cloned()
+            .filter(|(sender, seq, _)| !queued.iter().any(|(s, q)| s == *sender && q == seq))
+            .map(|(_, _, frame)| frame.clone())
             .collect();
         observe::resumed(session, missing.len());
         for frame in missing {

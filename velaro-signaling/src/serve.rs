@@ -64,6 +64,12 @@ pub struct RelayServer {
 
 /// Starts serving `relay` on the current tokio runtime; returns the server (to connect
 /// transports) and the stream of events for the host (calls started and ended, refusals).
+///
+/// Events and the sessions' frames travel separately: a host must not expect a
+/// `CallStarted` before or after the `call.accept` its agent's page receives.
+///
+/// # Panics
+/// Outside a tokio runtime (it spawns its timer task there, as `tokio::spawn` does).
 pub fn serve(relay: Relay) -> (RelayServer, UnboundedReceiver<RelayEvent>) {
     let (events, events_rx) = unbounded();
     let (rearm, rearm_rx) = unbounded();
@@ -122,7 +128,14 @@ impl RelayServer {
     }
 
     /// Connects an authenticated transport as a session of `party` and serves it until it
-    /// ends; `resume`: the last `seq` it saw from each sender, when it reconnects.
+    /// ends (open the conversation first: [`open_conversation`](Self::open_conversation)).
+    ///
+    /// `resume`: `None` for a page that connects for the first time or kept nothing (it gets
+    /// what any new session gets: the invite of a call that rings, with the lifetime left);
+    /// `Some(cursor)` for a page that reconnects, with the last `seq` its call saw from each
+    /// sender (see `velaro_call_protocol::resume`): the relay replays what the cursor does not
+    /// cover, within the party's grace (an empty cursor replays everything the party was
+    /// sent).
     pub fn connect<T: Transport + 'static>(
         &self,
         transport: T,
@@ -150,9 +163,10 @@ impl RelayServer {
         Ok(session)
     }
 
-    /// Ends `session` from the host's side (its user logged out, its token was revoked): its
-    /// transport is closed and the relay disconnects it, which starts its party's grace as a
-    /// dropped connection would. `false` when the session is not (or no longer) served.
+    /// Ends `session` from the host's side (its user logged out, its token was revoked, or the
+    /// host saw its socket go before the transport did): its transport is closed and the relay
+    /// disconnects it, which starts its party's grace as a dropped connection would. Harmless
+    /// on a session that already ended: `false` when the session is not (or no longer) served.
     pub fn disconnect(&self, session: SessionId) -> bool {
         let shared = self.lock();
         let served = shared.wakers.contains_key(&session);

@@ -413,9 +413,9 @@ pub struct JoinClaims {
 }
 
 impl JoinClaims {
-    /// The shortest lifetime [`new`](Self::new) accepts.
+    /// The shortest lifetime [`new`](Self::new) accepts: 1 s.
     pub const MIN_TTL: Duration = Duration::from_secs(1);
-    /// The longest lifetime [`new`](Self::new) accepts. Keep it short: a token is a bearer
+    /// The longest lifetime [`new`](Self::new) accepts: 24 h. Keep it short: a token is a bearer
     /// secret, and it only has to last from the page render to the socket's connect.
     pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 

@@ -722,6 +722,23 @@ fn a_tab_that_opens_while_the_call_rings_rings_too() {
     s.all_quiet(&[agent2, late_tab, s.tab2]);
 }
 
+#[test]
+fn a_tab_that_resumes_while_the_call_rings_gets_the_invite_once_with_the_lifetime_left() {
+    let mut s = setup();
+    s.invite_and_ring();
+    s.now += Duration::from_secs(20);
+    s.relay.disconnect(s.now, s.tab1).unwrap();
+    // Back within the grace; its client kept nothing (a reload), or everything it saw.
+    for seen in [vec![], vec![(PartyId::new("agent-1").unwrap(), 0)]] {
+        let back = connect_as(&mut s, Role::Visitor, "visitor-1").unwrap();
+        s.relay.resume(back, &seen).unwrap();
+        let got = drain(&mut s.relay, back);
+        assert_eq!(types(&got), ["call.invite"], "once, with seen {seen:?}");
+        assert_eq!(lifetime_of(&got[0]), Duration::from_secs(40), "what is left of its 60 s");
+        s.relay.disconnect(s.now, back).unwrap();
+    }
+}
+
 // --- nothing vanishes ---
 
 #[test]

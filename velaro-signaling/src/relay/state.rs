@@ -58,16 +58,17 @@ impl ReplayLog {
         }
     }
 
-    /// The logged frames `seen` does not cover, in order: above the `seq` it gives for their
-    /// sender, or every frame of a sender it does not name.
+    /// The logged frames `seen` does not cover, in order, each with its sender and `seq`:
+    /// above the `seq` it gives for their sender, or every frame of a sender it does not name.
     pub(super) fn missed<'a>(
         &'a self,
         seen: &[(PartyId, u64)],
-    ) -> impl Iterator<Item = &'a Bytes> + 'a {
+    ) -> impl Iterator<Item = (&'a PartyId, u64, &'a Bytes)> + 'a {
         let covered = self.coverage(seen);
-        self.frames
-            .iter()
-            .filter_map(move |(sender, seq, frame)| (!covered(*sender, *seq)).then_some(frame))
+        self.frames.iter().filter_map(move |(sender, seq, frame)| {
+            let id = self.senders.get(*sender)?;
+            (!covered(*sender, *seq)).then_some((id, *seq, frame))
+        })
     }
 
     /// Forgets the frames `seen` covers (they were acknowledged); returns how many.
