@@ -1,5 +1,7 @@
 //! Frames to envelopes and back, with every limit checked and every failure typed.
 
+mod fast;
+
 use bytes::{BufMut, BytesMut};
 use serde::de::DeserializeSeed as _;
 use serde::{Deserialize as _, Deserializer as _};
@@ -137,6 +139,15 @@ pub fn decode_forwardable(frame: &[u8]) -> Result<Forwardable<'_>, DecodeError> 
 /// The one decoder behind [`decode`] and [`decode_forwardable`]: the envelope, the frame as
 /// text, and whether `body` is its last key.
 fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
+    let text = frame_text(frame)?;
+    if let Some((envelope, body_last)) = decode_fast(text) {
+        return Ok((envelope, (text, body_last)));
+    }
+    decode_serde(text).map(|(envelope, body_last)| (envelope, (text, body_last)))
+}
+
+/// The frame as text, after the checks that come before any JSON is read.
+fn frame_text(frame: &[u8]) -> Result<&str, DecodeError> {
     if frame.len() > MAX_FRAME_LEN {
         return Err(DecodeError::FrameTooLarge { len: frame.len(), max: MAX_FRAME_LEN });
     }
@@ -147,8 +158,19 @@ fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
     }
     // Checked up front rather than left to serde_json, which skips unknown fields' strings
     // without looking at their bytes.
-    let text = std::str::from_utf8(frame)
-        .map_err(|e| DecodeError::InvalidUtf8 { offset: e.valid_up_to() })?;
+    std::str::from_utf8(frame).map_err(|e| DecodeError::InvalidUtf8 { offset: e.valid_up_to() })
+}
+
+/// The hand-written reader ([`fast`]): the envelope of a frame that passes every check, or
+/// `None` for any frame it does not read exactly as [`decode_serde`] does (errors included).
+fn decode_fast(text: &str) -> Option<(Envelope, bool)> {
+    let (envelope, body_last) = fast::frame(text)?;
+    check(&envelope).ok()?;
+    Some((envelope, body_last))
+}
+
+/// The `serde_json` reader: every frame, every error typed.
+fn decode_serde(text: &str) -> Result<(Envelope, bool), DecodeError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     // The fast path does not track where it is; the error path reads again to say where.
     let Ok(parsed) = Parsed::deserialize(&mut deserializer) else {
@@ -161,7 +183,25 @@ fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
         return Err(DecodeError::UnsupportedVersion { version: parsed.version });
     };
     check(&envelope)?;
-    Ok((envelope, (text, parsed.body_last)))
+    Ok((envelope, parsed.body_last))
+}
+
+/// The codec's two decoders, for the differential property test that holds them equal: not
+/// part of the API, and not covered by semver.
+#[doc(hidden)]
+pub mod differential {
+    use super::{DecodeError, Envelope, frame_text};
+
+    /// What the fast path decodes: the envelope and whether `body` is the last key, or `None`
+    /// when [`crate::decode`] falls back to [`serde`].
+    pub fn fast(frame: &[u8]) -> Option<(Envelope, bool)> {
+        super::decode_fast(frame_text(frame).ok()?)
+    }
+
+    /// What the `serde_json` path decodes from the same frame.
+    pub fn serde(frame: &[u8]) -> Result<(Envelope, bool), DecodeError> {
+        super::decode_serde(frame_text(frame)?)
+    }
 }
 
 /// A frame decoded by [`decode_forwardable`]: its envelope, and its body's JSON text as the

@@ -1,5 +1,8 @@
-//! The two JSON jobs of the hot path that `serde_json` does byte by byte: escaping a long string
-//! (an SDP: a line ending every ~35 bytes) and finding where a frame's body is.
+//! The JSON jobs of the hot path that `serde_json` does byte by byte: escaping a long string
+//! (an SDP: a line ending every ~35 bytes), finding where a frame's body is, and reading the
+//! frames of a call ([`read`]).
+
+pub(crate) mod read;
 
 use std::ops::Range;
 

@@ -160,6 +160,8 @@ pub mod schema;
 pub mod sdp;
 mod value;
 
+#[doc(hidden)]
+pub use codec::differential;
 pub use codec::{DecodeError, Forwardable, decode, decode_forwardable, encode, encode_into};
 pub use envelope::{Envelope, Role, VERSION};
 pub use message::Message;

@@ -1,4 +1,5 @@
-//! Properties of the codec: no input panics it, and whatever it accepts survives a round trip.
+//! Properties of the codec: no input panics it, whatever it accepts survives a round trip, and
+//! its hand-written fast path decodes what it decodes exactly as the `serde_json` path does.
 
 // Tests panic on purpose when an expectation fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -15,7 +16,7 @@ use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{QualityBody, QualityLevel};
 use velaro_call_protocol::{
     CallId, ConversationId, Envelope, Forwardable, Message, NegotiationId, PartyId, Reason, Role,
-    decode, decode_forwardable, encode,
+    decode, decode_forwardable, differential, encode,
 };
 
 fn fixture_frames() -> Vec<Vec<u8>> {
@@ -33,11 +34,23 @@ fn fixture_frames() -> Vec<Vec<u8>> {
     frames
 }
 
+/// Whenever the fast path decodes a frame, the `serde_json` path decodes it to the same envelope
+/// and `body_last`; returns whether the fast path took it.
+fn assert_paths_agree(frame: &[u8]) -> Result<bool, TestCaseError> {
+    let Some(fast) = differential::fast(frame) else {
+        return Ok(false);
+    };
+    let text = String::from_utf8_lossy(frame);
+    prop_assert_eq!(differential::serde(frame), Ok(fast), "fast path on {}", text);
+    Ok(true)
+}
+
 /// Accepted frames re-encode to frames that decode to the same value, and encoding is stable.
 /// Decoded for forwarding, a frame gives the same envelope or the same error, and written
 /// again around its body as received (restamped, as a relay does) it decodes to the same
 /// message with the stamped identity.
 fn assert_round_trip(frame: &[u8]) -> Result<(), TestCaseError> {
+    assert_paths_agree(frame)?;
     let envelope = match (decode(frame), decode_forwardable(frame)) {
         (Err(error), Err(forwarding_error)) => {
             prop_assert_eq!(error, forwarding_error);
@@ -97,6 +110,22 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         Just("18446744073709551616"),
         Just(" "),
         Just("\u{feff}"),
+        // What the fast path reads or must give up on.
+        Just("\\r\\n"),
+        Just("\\\""),
+        Just("\\/"),
+        Just("\\u00e9"),
+        Just("\\ud83d\\udc4d"),
+        Just("\\udc4d"),
+        Just("null"),
+        Just("true"),
+        Just("0"),
+        Just("65536"),
+        Just("1.5"),
+        Just("\"sdpMid\":null,"),
+        Just("\"x\":[1,{\"y\":-0.5e3,\"z\":\"\\u0041\"}],"),
+        Just("\"type\":\"call.media\","),
+        Just("\"version\":1,"),
     ];
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Insert(at, b)),
@@ -226,6 +255,7 @@ proptest! {
     fn generated_envelopes_round_trip(envelope in envelope()) {
         let frame = encode(&envelope);
         prop_assert_eq!(&frame, &serde_json::to_vec(&envelope).unwrap(), "encode is `Serialize`");
+        prop_assert!(assert_paths_agree(&frame)?, "the fast path gave up on {}", String::from_utf8_lossy(&frame));
         assert_round_trip(&frame)?;
         prop_assert_eq!(decode(&frame), Ok(envelope));
     }
@@ -334,6 +364,8 @@ impl Rewriter<'_> {
 #[test]
 fn every_fixture_round_trips() {
     for frame in fixture_frames() {
+        let text = String::from_utf8_lossy(&frame).into_owned();
+        assert!(assert_paths_agree(&frame).unwrap(), "the fast path gave up on {text}");
         let envelope = decode(&frame).unwrap();
         assert_eq!(decode(&encode(&envelope)).unwrap(), envelope);
         assert_round_trip(&frame).unwrap();
