@@ -376,3 +376,78 @@ fn every_fixture_round_trips() {
         );
     }
 }
+
+/// Frames at the edges of what the fast path reads, made from the fixtures: each decodes alike
+/// on both paths, and the fast path takes exactly the ones marked.
+#[test]
+fn edge_frames_decode_alike_and_the_fast_path_takes_what_it_reads() {
+    let dir = format!("{}/../tests/fixtures/v1", env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+    let (offer, candidates, media) = (
+        read("description-offer-chromium.json"),
+        read("candidates-chromium.json"),
+        read("media.json"),
+    );
+    let edit = |frame: &str, from: &str, to: &str| {
+        assert!(frame.contains(from), "{from}");
+        frame.replacen(from, to, 1)
+    };
+    let sdp = r"v=0\r\n";
+    let mid = r#""sdpMid":"0""#;
+    let index = r#""sdpMLineIndex":0"#;
+    let cases: Vec<(String, bool)> = vec![
+        (edit(&offer, sdp, r#"v=0\r\n\u00e9\/\"\\\t\b\f\n\r\ud83d\udc4d\u0041\r\n"#), true),
+        (edit(&offer, sdp, r"v=0\r\\n\r"), true),
+        (edit(&offer, sdp, r"v=0\udc4d\r\n"), false),
+        (edit(&offer, sdp, r"v=0\ud83d\r\n"), false),
+        (edit(&offer, sdp, r"v=0\ud83d\u0041\r\n"), false),
+        (edit(&offer, sdp, r"v=0\u00\r\n"), false),
+        (edit(&offer, sdp, r"v=0\x\r\n"), false),
+        (edit(&offer, sdp, "v=0\t"), false),
+        (edit(&offer, r#""type":"offer""#, r#""type":"pranswer""#), false),
+        (edit(&offer, r#""type":"offer""#, r#""type":"\u006fffer""#), true),
+        (edit(&candidates, mid, r#""sdpMid":null"#), true),
+        (edit(&candidates, mid, r#""sdpMid":"0","sdpMid":"0""#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":null"#), true),
+        (edit(&candidates, index, r#""sdpMLineIndex":15"#), true),
+        (edit(&candidates, index, r#""sdpMLineIndex":16"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":65536"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":-1"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":0.0"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":00"#), false),
+        (
+            edit(&candidates, mid, r#""x":{"y":[1,-0.5e3,true,null,{"z":"\udc4d"}]},"sdpMid":"0""#),
+            true,
+        ),
+        (edit(&candidates, mid, r#""x":[1,]"#), false),
+        (edit(&candidates, r#"{"candidates":["#, r#"{"candidates":[{"candidate":""},"#), true),
+        (edit(&candidates, r#""seq":4"#, r#""seq":04"#), false),
+        (edit(&candidates, r#""seq":4"#, r#""seq":9007199254740991"#), true),
+        (edit(&candidates, r#""seq":4"#, r#""seq":9007199254740992"#), false),
+        (edit(&candidates, r#""seq":4"#, r#""seq":0"#), false),
+        (edit(&candidates, r#""seq":4"#, r#""seq":4,"seq":4"#), false),
+        (edit(&candidates, r#""version":1"#, r#""version":2"#), false),
+        (edit(&candidates, r#""version":1"#, r#""version":1.0"#), false),
+        (edit(&candidates, r#""role":"agent""#, r#""role":"ag\u0065nt""#), true),
+        (edit(&candidates, r#""role":"agent""#, r#""r\u006fle":"agent""#), false),
+        (edit(&candidates, r#""call_id":"#, r#""call_id" : "#), true),
+        (format!(" \r\n{candidates}\n\t"), true),
+        (format!("{candidates}x"), false),
+        (edit(&media, r#""display_surface":"window""#, r#""display_surface":null"#), true),
+        (edit(&media, r#""display_surface":"window""#, r#""display_surface":"tab""#), true),
+        (edit(&media, r#""display_surface":"window""#, r#""display_surface":"t b""#), false),
+        (edit(&media, r#"{"streams":"#, r#"{"audio_only":null,"streams":"#), true),
+        (
+            edit(
+                &media,
+                r#""8a6f3512"#,
+                r#""165f7925-080e-49d7-873f-b58872ee6326":{"purpose":"camera"},"8a6f3512"#,
+            ),
+            false,
+        ),
+    ];
+    for (frame, taken) in cases {
+        let fast_taken = assert_paths_agree(frame.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fast_taken, taken, "{frame}");
+    }
+}
