@@ -138,8 +138,8 @@ fn candidates(reader: &mut Reader<'_>) -> Option<CandidatesBody> {
     let mut candidates = None;
     reader.object(|reader, key| match key {
         "candidates" => {
-            // Sized for a browser's batch; more than the limit is the `serde` path's error.
-            let mut list = Vec::with_capacity(8);
+            // More than the limit is the `serde` path's error.
+            let mut list = Vec::new();
             reader.array(|reader| {
                 (list.len() < MAX_CANDIDATES).then_some(())?;
                 list.push(ice_candidate(reader)?);

@@ -31,8 +31,15 @@ impl<'a> Reader<'a> {
     }
 
     /// The next byte after whitespace, not consumed.
+    #[inline]
     fn peek(&mut self) -> Option<u8> {
         let bytes = self.bytes();
+        // Every JSON whitespace byte is at most a space, and our writers put none.
+        if let Some(&byte) = bytes.get(self.at)
+            && byte > b' '
+        {
+            return Some(byte);
+        }
         while let Some(&byte) = bytes.get(self.at) {
             if !matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
                 return Some(byte);
