@@ -35,7 +35,8 @@ fn fixture_frames() -> Vec<Vec<u8>> {
 }
 
 /// Whenever the fast path decodes a frame, the `serde_json` path decodes it to the same envelope
-/// and `body_last`; returns whether the fast path took it.
+/// and `body_last`, and the body is found at the same place; returns whether the fast path took
+/// it.
 fn assert_paths_agree(frame: &[u8]) -> Result<bool, TestCaseError> {
     let Some(fast) = differential::fast(frame) else {
         return Ok(false);

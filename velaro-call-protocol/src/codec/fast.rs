@@ -11,6 +11,7 @@
 //! unknown type) are rarer: their text is found here and read by their `Deserialize`.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::de::DeserializeSeed as _;
 
@@ -34,9 +35,9 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     slot.is_none().then(|| *slot = Some(value))
 }
 
-/// The envelope of a UTF-8 frame, and whether `body` was its last key, or `None` when the
-/// `serde` path must decode it. `check` is the caller's.
-pub(super) fn frame(text: &str) -> Option<(Envelope, bool)> {
+/// The envelope of a UTF-8 frame, whether `body` was its last key and where the body's text
+/// is, or `None` when the `serde` path must decode it. `check` is the caller's.
+pub(super) fn frame(text: &str) -> Option<(Envelope, bool, Option<Range<usize>>)> {
     let mut reader = Reader::new(text);
     let mut message_type = None;
     let mut version = None;
@@ -48,6 +49,7 @@ pub(super) fn frame(text: &str) -> Option<(Envelope, bool)> {
     let mut message = None;
     // A body before `type` and `version`: its text, read once they are known.
     let mut body_text = None;
+    let mut body_span = None;
     let mut body_last = false;
     reader.object(|reader, key| {
         body_last = key == "body";
@@ -62,9 +64,7 @@ pub(super) fn frame(text: &str) -> Option<(Envelope, bool)> {
             "role" => set(&mut role, self::role(&reader.string()?)?),
             "seq" => set(&mut seq, reader.u64()?),
             "body" => {
-                if message.is_some() || body_text.is_some() {
-                    return None;
-                }
+                let start = reader.value_start()?;
                 match (&message_type, version) {
                     (Some(message_type), Some(crate::VERSION)) => {
                         message = Some(body(reader, message_type)?);
@@ -72,7 +72,7 @@ pub(super) fn frame(text: &str) -> Option<(Envelope, bool)> {
                     (_, None) | (None, _) => body_text = Some(reader.skip()?),
                     (Some(_), Some(_)) => return None, // another version
                 }
-                Some(())
+                set(&mut body_span, start..reader.position())
             }
             _ => reader.skip().map(drop),
         }
@@ -99,7 +99,7 @@ pub(super) fn frame(text: &str) -> Option<(Envelope, bool)> {
         seq: seq?,
         message,
     };
-    Some((envelope, body_last))
+    Some((envelope, body_last, body_span))
 }
 
 fn role(text: &str) -> Option<Role> {

@@ -66,6 +66,16 @@ impl<'a> Reader<'a> {
         found
     }
 
+    /// Where the next value starts, after whitespace.
+    pub(crate) fn value_start(&mut self) -> Option<usize> {
+        self.peek().map(|_| self.at)
+    }
+
+    /// Where the reader is: just after what it read last.
+    pub(crate) fn position(&self) -> usize {
+        self.at
+    }
+
     /// Whether only whitespace is left.
     pub(crate) fn at_end(&mut self) -> bool {
         self.peek().is_none()
