@@ -75,17 +75,16 @@ fn find_escape(bytes: &[u8], from: usize) -> usize {
     let Some(rest) = bytes.get(from..) else {
         return bytes.len();
     };
-    let mut chunks = rest.chunks_exact(8);
+    let (words, tail) = rest.as_chunks::<8>();
     let mut at = from;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+    for &chunk in words {
+        let word = u64::from_le_bytes(chunk);
         let found = (below(word, 0x20) | equal(word, b'"') | equal(word, b'\\')) & TOP;
         if found != 0 {
             return at + (found.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
-    let tail = chunks.remainder();
     at + tail.iter().position(|&byte| escape_of(byte) != 0).unwrap_or(tail.len())
 }
 

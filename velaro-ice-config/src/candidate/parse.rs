@@ -38,10 +38,10 @@ impl<'a> Fields<'a> {
 fn space_in(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::MAX / 255;
     const TOP: u64 = ONES << 7;
-    let mut chunks = bytes.chunks_exact(8);
+    let (words, tail) = bytes.as_chunks::<8>();
     let mut at = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+    for &chunk in words {
+        let word = u64::from_le_bytes(chunk);
         // A zero byte of `word ^ spaces`, found by the borrow through its top bit (only bytes
         // above the first space can be flagged wrongly).
         let spaces = word ^ (ONES * u64::from(b' '));
@@ -51,7 +51,7 @@ fn space_in(bytes: &[u8]) -> usize {
         }
         at += 8;
     }
-    at + chunks.remainder().iter().position(|&b| b == b' ').unwrap_or(chunks.remainder().len())
+    at + tail.iter().position(|&b| b == b' ').unwrap_or(tail.len())
 }
 
 /// A number as it prints: no leading zeros.
