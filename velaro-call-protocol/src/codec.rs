@@ -1,5 +1,9 @@
 //! Frames to envelopes and back, with every limit checked and every failure typed.
 
+mod fast;
+
+use std::ops::Range;
+
 use bytes::{BufMut, BytesMut};
 use serde::de::DeserializeSeed as _;
 use serde::{Deserialize as _, Deserializer as _};
@@ -121,7 +125,7 @@ impl DecodeError {
 /// its m-sections (at most 16) before parsing it. Unknown fields are ignored and an unknown `type`
 /// decodes to [`Message::Unknown`].
 pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
-    decode_text(frame).map(|(envelope, _)| envelope)
+    decode_text(frame).map(|(envelope, _, _)| envelope)
 }
 
 /// Decodes one frame for forwarding: exactly as [`decode`] does (the same checks, the same
@@ -129,14 +133,40 @@ pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
 /// [`Forwardable::encode`] can write the frame again around that text instead of encoding the
 /// body again (no SDP escaped again, no candidate printed again).
 pub fn decode_forwardable(frame: &[u8]) -> Result<Forwardable<'_>, DecodeError> {
-    let (envelope, (text, body_last)) = decode_text(frame)?;
-    let body = json::body_span(text, body_last).and_then(|span| text.get(span));
+    let (envelope, text, body_at) = decode_text(frame)?;
+    let body = body_at.span(text).and_then(|span| text.get(span));
     Ok(Forwardable { envelope, body })
 }
 
 /// The one decoder behind [`decode`] and [`decode_forwardable`]: the envelope, the frame as
-/// text, and whether `body` is its last key.
-fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
+/// text, and where its body is.
+fn decode_text(frame: &[u8]) -> Result<(Envelope, &str, BodyAt), DecodeError> {
+    let text = frame_text(frame)?;
+    if let Some((envelope, _, body)) = decode_fast(text) {
+        return Ok((envelope, text, BodyAt::Found(body)));
+    }
+    decode_serde(text).map(|(envelope, body_last)| (envelope, text, BodyAt::Last(body_last)))
+}
+
+/// Where a decoded frame's body is in its text: found on the way by the fast path, or to be
+/// looked for (only when forwarding) after the `serde` path.
+enum BodyAt {
+    Found(Option<Range<usize>>),
+    /// Whether `body` was the last key.
+    Last(bool),
+}
+
+impl BodyAt {
+    fn span(self, text: &str) -> Option<Range<usize>> {
+        match self {
+            BodyAt::Found(span) => span,
+            BodyAt::Last(body_last) => json::body_span(text, body_last),
+        }
+    }
+}
+
+/// The frame as text, after the checks that come before any JSON is read.
+fn frame_text(frame: &[u8]) -> Result<&str, DecodeError> {
     if frame.len() > MAX_FRAME_LEN {
         return Err(DecodeError::FrameTooLarge { len: frame.len(), max: MAX_FRAME_LEN });
     }
@@ -147,8 +177,20 @@ fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
     }
     // Checked up front rather than left to serde_json, which skips unknown fields' strings
     // without looking at their bytes.
-    let text = std::str::from_utf8(frame)
-        .map_err(|e| DecodeError::InvalidUtf8 { offset: e.valid_up_to() })?;
+    std::str::from_utf8(frame).map_err(|e| DecodeError::InvalidUtf8 { offset: e.valid_up_to() })
+}
+
+/// The hand-written reader ([`fast`]): the envelope of a frame that passes every check,
+/// whether `body` is its last key and where the body is, or `None` for any frame it does not
+/// read exactly as [`decode_serde`] does (errors included).
+fn decode_fast(text: &str) -> Option<(Envelope, bool, Option<Range<usize>>)> {
+    let decoded = fast::frame(text)?;
+    check(&decoded.0).ok()?;
+    Some(decoded)
+}
+
+/// The `serde_json` reader: every frame, every error typed.
+fn decode_serde(text: &str) -> Result<(Envelope, bool), DecodeError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     // The fast path does not track where it is; the error path reads again to say where.
     let Ok(parsed) = Parsed::deserialize(&mut deserializer) else {
@@ -161,7 +203,30 @@ fn decode_text(frame: &[u8]) -> Result<(Envelope, (&str, bool)), DecodeError> {
         return Err(DecodeError::UnsupportedVersion { version: parsed.version });
     };
     check(&envelope)?;
-    Ok((envelope, (text, parsed.body_last)))
+    Ok((envelope, parsed.body_last))
+}
+
+/// The codec's two decoders, for the differential property test that holds them equal: not
+/// part of the API, and not covered by semver.
+#[doc(hidden)]
+pub mod differential {
+    use std::ops::Range;
+
+    use super::{DecodeError, Envelope, frame_text, json};
+
+    /// What the fast path decodes: the envelope, whether `body` is the last key and where the
+    /// body is, or `None` when [`crate::decode`] falls back to [`serde`].
+    pub fn fast(frame: &[u8]) -> Option<(Envelope, bool, Option<Range<usize>>)> {
+        super::decode_fast(frame_text(frame).ok()?)
+    }
+
+    /// What the `serde_json` path decodes from the same frame, and where
+    /// [`crate::decode_forwardable`] then finds the body.
+    pub fn serde(frame: &[u8]) -> Result<(Envelope, bool, Option<Range<usize>>), DecodeError> {
+        let text = frame_text(frame)?;
+        let (envelope, body_last) = super::decode_serde(text)?;
+        Ok((envelope, body_last, json::body_span(text, body_last)))
+    }
 }
 
 /// A frame decoded by [`decode_forwardable`]: its envelope, and its body's JSON text as the

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::limits::MAX_TOKEN_LEN;
 use crate::message::{BodySeed, Message};
-use crate::value::{CallId, ConversationId, PartyId};
+use crate::value::{CallId, ConversationId, PartyId, ValueError};
 
 /// The protocol version this crate speaks.
 pub const VERSION: u64 = 1;
@@ -205,16 +205,19 @@ impl<'de> DeserializeSeed<'de> for TypeName {
     type Value = Cow<'static, str>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        crate::value::parse_str(deserializer, |text| {
-            if let Some(known) = Message::TYPES.iter().find(|known| **known == text) {
-                return Ok(Cow::Borrowed(*known));
-            }
-            crate::value::check_token("type", text, MAX_TOKEN_LEN, |b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
-            })
-            .map(|()| Cow::Owned(text.to_owned()))
-        })
+        crate::value::parse_str(deserializer, type_name)
     }
+}
+
+/// A `type` as [`TypeName`] reads it, shared with the codec's fast path.
+pub(crate) fn type_name(text: &str) -> Result<Cow<'static, str>, ValueError> {
+    if let Some(known) = Message::TYPES.iter().find(|known| **known == text) {
+        return Ok(Cow::Borrowed(*known));
+    }
+    crate::value::check_token("type", text, MAX_TOKEN_LEN, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+    })
+    .map(|()| Cow::Owned(text.to_owned()))
 }
 
 enum BodySlot {

@@ -1,5 +1,8 @@
-//! The two JSON jobs of the hot path that `serde_json` does byte by byte: escaping a long string
-//! (an SDP: a line ending every ~35 bytes) and finding where a frame's body is.
+//! The JSON jobs of the hot path that `serde_json` does byte by byte: escaping a long string
+//! (an SDP: a line ending every ~35 bytes), finding where a frame's body is, and reading the
+//! frames of a call ([`read`]).
+
+pub(crate) mod read;
 
 use std::ops::Range;
 
@@ -63,13 +66,18 @@ pub(crate) fn write_str(out: &mut impl BufMut, text: &str) {
 /// The first byte at or after `from` that a JSON string escapes (`"`, `\`, a control
 /// character), or `bytes.len()`. Eight bytes at a time: a byte is flagged when subtracting
 /// borrows through its top bit (only bytes above the first flagged one can be flagged wrongly).
+#[inline]
 fn find_escape(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = u64::MAX / 255;
     const TOP: u64 = ONES << 7;
     let below = |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word;
     let equal = |word: u64, byte: u8| below(word ^ (ONES * u64::from(byte)), 1);
+    let Some(rest) = bytes.get(from..) else {
+        return bytes.len();
+    };
+    let (words, tail) = rest.as_chunks::<8>();
     let mut at = from;
-    while let Some(Ok(chunk)) = bytes.get(at..at.saturating_add(8)).map(<[u8; 8]>::try_from) {
+    for &chunk in words {
         let word = u64::from_le_bytes(chunk);
         let found = (below(word, 0x20) | equal(word, b'"') | equal(word, b'\\')) & TOP;
         if found != 0 {
@@ -77,10 +85,7 @@ fn find_escape(bytes: &[u8], from: usize) -> usize {
         }
         at += 8;
     }
-    while bytes.get(at).is_some_and(|&byte| escape_of(byte) == 0) {
-        at += 1;
-    }
-    at.min(bytes.len())
+    at + tail.iter().position(|&byte| escape_of(byte) != 0).unwrap_or(tail.len())
 }
 
 /// Writes `value` in decimal.

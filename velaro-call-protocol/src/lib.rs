@@ -161,6 +161,8 @@ pub mod schema;
 pub mod sdp;
 mod value;
 
+#[doc(hidden)]
+pub use codec::differential;
 pub use codec::{
     DecodeError, Forwardable, decode, decode_forwardable, encode, encode_into, peek_type,
 };

@@ -49,6 +49,7 @@ pub enum ValueError {
 }
 
 /// Checks `text` against a length range and a per-byte grammar (ASCII grammars only).
+#[inline]
 pub(crate) fn check_token(
     what: &'static str,
     text: &str,
@@ -107,9 +108,25 @@ where
     deserializer.deserialize_str(StrVisitor(parse))
 }
 
-/// The id grammar: `[0-9A-Za-z._~-]` (the Matrix opaque-id grammar).
+/// The id grammar: `[0-9A-Za-z._~-]` (the Matrix opaque-id grammar). A table: ids are checked
+/// in every frame, three of them.
 fn is_id_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-')
+    #[allow(
+        clippy::indexing_slicing,
+        clippy::cast_possible_truncation,
+        reason = "evaluated at compile time: a bad index does not build, and `byte` is below 256"
+    )]
+    const ID_BYTES: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-');
+            byte += 1;
+        }
+        table
+    };
+    ID_BYTES.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 macro_rules! id_type {

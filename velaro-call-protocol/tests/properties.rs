@@ -1,4 +1,5 @@
-//! Properties of the codec: no input panics it, and whatever it accepts survives a round trip.
+//! Properties of the codec: no input panics it, whatever it accepts survives a round trip, and
+//! its hand-written fast path decodes what it decodes exactly as the `serde_json` path does.
 
 // Tests panic on purpose when an expectation fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -15,7 +16,7 @@ use velaro_call_protocol::message::invite::{InviteBody, MediaKinds, Prompt};
 use velaro_call_protocol::message::media::{QualityBody, QualityLevel};
 use velaro_call_protocol::{
     CallId, ConversationId, Envelope, Forwardable, Message, NegotiationId, PartyId, Reason, Role,
-    decode, decode_forwardable, encode,
+    decode, decode_forwardable, differential, encode,
 };
 
 fn fixture_frames() -> Vec<Vec<u8>> {
@@ -33,11 +34,24 @@ fn fixture_frames() -> Vec<Vec<u8>> {
     frames
 }
 
+/// Whenever the fast path decodes a frame, the `serde_json` path decodes it to the same envelope
+/// and `body_last`, and the body is found at the same place; returns whether the fast path took
+/// it.
+fn assert_paths_agree(frame: &[u8]) -> Result<bool, TestCaseError> {
+    let Some(fast) = differential::fast(frame) else {
+        return Ok(false);
+    };
+    let text = String::from_utf8_lossy(frame);
+    prop_assert_eq!(differential::serde(frame), Ok(fast), "fast path on {}", text);
+    Ok(true)
+}
+
 /// Accepted frames re-encode to frames that decode to the same value, and encoding is stable.
 /// Decoded for forwarding, a frame gives the same envelope or the same error, and written
 /// again around its body as received (restamped, as a relay does) it decodes to the same
 /// message with the stamped identity.
 fn assert_round_trip(frame: &[u8]) -> Result<(), TestCaseError> {
+    assert_paths_agree(frame)?;
     let envelope = match (decode(frame), decode_forwardable(frame)) {
         (Err(error), Err(forwarding_error)) => {
             prop_assert_eq!(error, forwarding_error);
@@ -97,6 +111,22 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         Just("18446744073709551616"),
         Just(" "),
         Just("\u{feff}"),
+        // What the fast path reads or must give up on.
+        Just("\\r\\n"),
+        Just("\\\""),
+        Just("\\/"),
+        Just("\\u00e9"),
+        Just("\\ud83d\\udc4d"),
+        Just("\\udc4d"),
+        Just("null"),
+        Just("true"),
+        Just("0"),
+        Just("65536"),
+        Just("1.5"),
+        Just("\"sdpMid\":null,"),
+        Just("\"x\":[1,{\"y\":-0.5e3,\"z\":\"\\u0041\"}],"),
+        Just("\"type\":\"call.media\","),
+        Just("\"version\":1,"),
     ];
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Insert(at, b)),
@@ -226,6 +256,7 @@ proptest! {
     fn generated_envelopes_round_trip(envelope in envelope()) {
         let frame = encode(&envelope);
         prop_assert_eq!(&frame, &serde_json::to_vec(&envelope).unwrap(), "encode is `Serialize`");
+        prop_assert!(assert_paths_agree(&frame)?, "the fast path gave up on {}", String::from_utf8_lossy(&frame));
         assert_round_trip(&frame)?;
         prop_assert_eq!(decode(&frame), Ok(envelope));
     }
@@ -334,6 +365,8 @@ impl Rewriter<'_> {
 #[test]
 fn every_fixture_round_trips() {
     for frame in fixture_frames() {
+        let text = String::from_utf8_lossy(&frame).into_owned();
+        assert!(assert_paths_agree(&frame).unwrap(), "the fast path gave up on {text}");
         let envelope = decode(&frame).unwrap();
         assert_eq!(decode(&encode(&envelope)).unwrap(), envelope);
         assert_round_trip(&frame).unwrap();
@@ -342,5 +375,80 @@ fn every_fixture_round_trips() {
             serde_json::to_vec(&envelope).unwrap(),
             "encode is `Serialize`"
         );
+    }
+}
+
+/// Frames at the edges of what the fast path reads, made from the fixtures: each decodes alike
+/// on both paths, and the fast path takes exactly the ones marked.
+#[test]
+fn edge_frames_decode_alike_and_the_fast_path_takes_what_it_reads() {
+    let dir = format!("{}/../tests/fixtures/v1", env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+    let (offer, candidates, media) = (
+        read("description-offer-chromium.json"),
+        read("candidates-chromium.json"),
+        read("media.json"),
+    );
+    let edit = |frame: &str, from: &str, to: &str| {
+        assert!(frame.contains(from), "{from}");
+        frame.replacen(from, to, 1)
+    };
+    let sdp = r"v=0\r\n";
+    let mid = r#""sdpMid":"0""#;
+    let index = r#""sdpMLineIndex":0"#;
+    let cases: Vec<(String, bool)> = vec![
+        (edit(&offer, sdp, r#"v=0\r\n\u00e9\/\"\\\t\b\f\n\r\ud83d\udc4d\u0041\r\n"#), true),
+        (edit(&offer, sdp, r"v=0\r\\n\r"), true),
+        (edit(&offer, sdp, r"v=0\udc4d\r\n"), false),
+        (edit(&offer, sdp, r"v=0\ud83d\r\n"), false),
+        (edit(&offer, sdp, r"v=0\ud83d\u0041\r\n"), false),
+        (edit(&offer, sdp, r"v=0\u00\r\n"), false),
+        (edit(&offer, sdp, r"v=0\x\r\n"), false),
+        (edit(&offer, sdp, "v=0\t"), false),
+        (edit(&offer, r#""type":"offer""#, r#""type":"pranswer""#), false),
+        (edit(&offer, r#""type":"offer""#, r#""type":"\u006fffer""#), true),
+        (edit(&candidates, mid, r#""sdpMid":null"#), true),
+        (edit(&candidates, mid, r#""sdpMid":"0","sdpMid":"0""#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":null"#), true),
+        (edit(&candidates, index, r#""sdpMLineIndex":15"#), true),
+        (edit(&candidates, index, r#""sdpMLineIndex":16"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":65536"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":-1"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":0.0"#), false),
+        (edit(&candidates, index, r#""sdpMLineIndex":00"#), false),
+        (
+            edit(&candidates, mid, r#""x":{"y":[1,-0.5e3,true,null,{"z":"\udc4d"}]},"sdpMid":"0""#),
+            true,
+        ),
+        (edit(&candidates, mid, r#""x":[1,]"#), false),
+        (edit(&candidates, r#"{"candidates":["#, r#"{"candidates":[{"candidate":""},"#), true),
+        (edit(&candidates, r#""seq":4"#, r#""seq":04"#), false),
+        (edit(&candidates, r#""seq":4"#, r#""seq":9007199254740991"#), true),
+        (edit(&candidates, r#""seq":4"#, r#""seq":9007199254740992"#), false),
+        (edit(&candidates, r#""seq":4"#, r#""seq":0"#), false),
+        (edit(&candidates, r#""seq":4"#, r#""seq":4,"seq":4"#), false),
+        (edit(&candidates, r#""version":1"#, r#""version":2"#), false),
+        (edit(&candidates, r#""version":1"#, r#""version":1.0"#), false),
+        (edit(&candidates, r#""role":"agent""#, r#""role":"ag\u0065nt""#), true),
+        (edit(&candidates, r#""role":"agent""#, r#""r\u006fle":"agent""#), false),
+        (edit(&candidates, r#""call_id":"#, r#""call_id" : "#), true),
+        (format!(" \r\n{candidates}\n\t"), true),
+        (format!("{candidates}x"), false),
+        (edit(&media, r#""display_surface":"window""#, r#""display_surface":null"#), true),
+        (edit(&media, r#""display_surface":"window""#, r#""display_surface":"tab""#), true),
+        (edit(&media, r#""display_surface":"window""#, r#""display_surface":"t b""#), false),
+        (edit(&media, r#"{"streams":"#, r#"{"audio_only":null,"streams":"#), true),
+        (
+            edit(
+                &media,
+                r#""8a6f3512"#,
+                r#""165f7925-080e-49d7-873f-b58872ee6326":{"purpose":"camera"},"8a6f3512"#,
+            ),
+            false,
+        ),
+    ];
+    for (frame, taken) in cases {
+        let fast_taken = assert_paths_agree(frame.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fast_taken, taken, "{frame}");
     }
 }
