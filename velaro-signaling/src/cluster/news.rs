@@ -170,7 +170,7 @@ async fn resync(inner: &Arc<Inner>, conn: &mut ConnectionManager) {
 /// Keeps the node's heartbeat key and its news stream alive, trims the notices read, and asks
 /// for a resync when notices may have been lost.
 pub(super) async fn heartbeat(inner: Arc<Inner>, key: String) {
-    let mut conn = inner.conn.clone();
+    let mut conn = inner.control.clone();
     let lost_key = super::keys::news_lost(&inner.config.prefix, &inner.name);
     loop {
         let read_up_to = lock(&inner.state).news_cursor.clone();

@@ -164,7 +164,11 @@ pub(super) struct State {
 pub(super) struct Inner {
     pub(super) name: String,
     pub(super) config: ClusterConfig,
+    /// The data connection: appends, commits, loads, acquires at connect, releases.
     pub(super) conn: ConnectionManager,
+    /// The liveness connection: heartbeats, the renewal round, sweeps. Its commands never wait
+    /// behind a loaded node's data, so a busy node is not taken for dead.
+    pub(super) control: ConnectionManager,
     pub(super) events_key: String,
     /// `P:node:`: the scripts name a node's news stream after it.
     pub(super) node_prefix: String,
@@ -214,19 +218,19 @@ pub(super) fn stream_id(id: &str) -> (u64, u64) {
     (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
-async fn new_connection(client: &redis::Client) -> Result<ConnectionManager, ClusterError> {
-    ConnectionManager::new(client.clone()).await.map_err(|e| ClusterError::redis("connect", &e))
-}
-
-/// A reader's connection: its blocking read waits up to [`NEWS_BLOCK`], longer than the
-/// command connection's response timeout allows.
-async fn reader_connection(client: &redis::Client) -> Result<ConnectionManager, ClusterError> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(Some(NEWS_BLOCK + Duration::from_secs(2)));
+/// A connection whose commands count as failed after `timeout` without an answer.
+async fn new_connection(
+    client: &redis::Client,
+    timeout: Duration,
+) -> Result<ConnectionManager, ClusterError> {
+    let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(timeout));
     ConnectionManager::new_with_config(client.clone(), config)
         .await
         .map_err(|e| ClusterError::redis("connect", &e))
 }
+
+/// How long a liveness command may take (a third of the default lease's renewal period).
+const CONTROL_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl ClusterNode {
     /// Starts a node named `node_name` (1 to 64 characters of `[0-9A-Za-z._-]`, unique in the
@@ -250,7 +254,8 @@ impl ClusterNode {
             ClusterError::Redis { category, .. } => ClusterError::Connect(category),
             other => other,
         };
-        let mut conn = new_connection(&client).await.map_err(connect)?;
+        let mut conn = new_connection(&client, config.redis_timeout).await.map_err(connect)?;
+        let control = new_connection(&client, CONTROL_TIMEOUT).await.map_err(connect)?;
         let heartbeat_key = keys::node(&config.prefix, node_name);
         if !store::claim_name(&mut conn, &heartbeat_key, config.node_ttl).await.map_err(connect)? {
             return Err(ClusterError::NodeNameTaken(node_name.to_owned()));
@@ -262,8 +267,10 @@ impl ClusterNode {
         let news_cursor = store::open_news(&mut conn, &news_key, &lost_key, config.node_ttl * 2)
             .await
             .map_err(connect)?;
-        let news_reader = reader_connection(&client).await.map_err(connect)?;
-        let events_reader = new_connection(&client).await.map_err(connect)?;
+        // A reader's blocking read waits up to its block, longer than a command may.
+        let news_reader = new_connection(&client, NEWS_BLOCK + Duration::from_secs(2));
+        let news_reader = news_reader.await.map_err(connect)?;
+        let events_reader = new_connection(&client, CONTROL_TIMEOUT).await.map_err(connect)?;
         #[allow(clippy::disallowed_methods)] // the IO edge reads the wall clock, once
         let wall = unix_ms(SystemTime::now());
         let inner = Arc::new(Inner {
@@ -271,6 +278,7 @@ impl ClusterNode {
             node_prefix: keys::node_prefix(&config.prefix),
             config,
             conn,
+            control,
             events_key,
             news_key,
             state: Mutex::new(State { news_cursor, ..State::default() }),
@@ -591,6 +599,8 @@ impl Inner {
             reading.sessions = reading.sessions.saturating_sub(1);
             if reading.sessions == 0 {
                 state.reading.remove(conversation);
+                // Its steward waits for the lease no more.
+                state.waiting.remove(conversation);
             }
         }
     }
@@ -654,7 +664,7 @@ impl Drop for Inbox {
 /// for longer than a lease) and starts a steward to take each over, unless this node has one.
 async fn sweep(inner: Arc<Inner>) {
     let live = keys::live(&inner.config.prefix);
-    let mut conn = inner.conn.clone();
+    let mut conn = inner.control.clone();
     loop {
         sleep(inner.config.lease).await;
         let Ok(stale) = store::stale(&mut conn, &live, inner.config.lease).await else {

@@ -117,17 +117,18 @@ impl Steward {
             // owner is replaced within a third of a lease after its lease expired.
             Ok(None) => {
                 let (taken, epoch) = oneshot::channel();
-                lock(&self.inner.state).waiting.insert(self.conversation.clone(), taken);
-                let timer = std::pin::pin!(sleep(config.lease * 2));
-                let epoch = match select(epoch, timer).await {
-                    Either::Left((Ok(epoch), _)) => epoch,
-                    // Drained, or the round did not take it: look again (and end if no
-                    // session of it is left here).
-                    Either::Left((Err(_), _)) | Either::Right(_) => {
-                        lock(&self.inner.state).waiting.remove(&self.conversation);
+                {
+                    // Only while a session of it is here: the last one to leave drops the
+                    // wait (and a sweeping steward without one does not wait).
+                    let mut state = lock(&self.inner.state);
+                    if !state.reading.contains_key(&self.conversation) {
                         return None;
                     }
-                };
+                    state.waiting.insert(self.conversation.clone(), taken);
+                }
+                // Handed over by the round once it took the lease; dropped when drained or
+                // when the node has no session of it any more (then the loop ends the steward).
+                let Ok(epoch) = epoch.await else { return None };
                 bump(&self.inner.counters.acquisitions);
                 let lease = store::lease_value(epoch, &self.inner.name);
                 let rebuilt = self.take_over(lease.clone()).await;
@@ -337,10 +338,14 @@ impl Steward {
 /// at the heartbeats of the nodes its owners' sessions are on (an owner with sessions on a
 /// node gone hears `NodesGone`). Every owner hears `Tick`, to give an idle conversation up.
 pub(super) async fn renewals(inner: Arc<Inner>) {
-    let mut conn = inner.conn.clone();
+    let mut conn = inner.control.clone();
     let live = keys::live(&inner.config.prefix);
+    let period = inner.config.lease / 3;
+    let mut next = TokioClock.now();
     loop {
-        sleep(inner.config.lease / 3).await;
+        // On a fixed schedule: a round that took long does not push the next one back.
+        next = (next + period).max(TokioClock.now());
+        TokioClock.sleep_until(next).await;
         // A paused process renews nothing (and its next commit waits, in `judge`).
         let Ok(running) = inner.gate.try_read() else { continue };
         let held: Vec<(ConversationId, u64, String, String)> = {
@@ -350,13 +355,22 @@ pub(super) async fn renewals(inner: Arc<Inner>) {
                 .map(|(c, l)| (c.clone(), l.generation, l.lease_key.clone(), l.lease.clone()))
                 .collect()
         };
+        // Every chunk at once (pipelined on the one connection): a loaded node's round takes
+        // one round trip, not one per chunk.
+        let rounds = held.chunks(store::RENEWALS_PER_CALL).map(|chunk| {
+            let mut conn = inner.control.clone();
+            let (live, lease) = (&live, inner.config.lease);
+            async move {
+                let leases: Vec<Renewal<'_>> = chunk
+                    .iter()
+                    .map(|(c, _, key, value)| Renewal { key, value, member: c.as_str() })
+                    .collect();
+                (chunk, store::renew(&mut conn, live, &leases, lease).await)
+            }
+        });
         let mut lost = Vec::new();
-        for chunk in held.chunks(store::RENEWALS_PER_CALL) {
-            let leases: Vec<Renewal<'_>> = chunk
-                .iter()
-                .map(|(c, _, key, value)| Renewal { key, value, member: c.as_str() })
-                .collect();
-            match store::renew(&mut conn, &live, &leases, inner.config.lease).await {
+        for (chunk, renewed) in futures::future::join_all(rounds).await {
+            match renewed {
                 Ok(renewed) => lost.extend(
                     chunk.iter().zip(renewed).filter(|(_, ok)| !ok).map(|((c, g, ..), _)| (c, *g)),
                 ),
@@ -420,10 +434,15 @@ async fn take_waiting(inner: &Arc<Inner>, conn: &mut ConnectionManager) {
         state.waiting.keys().map(|c| (c.clone(), Keys::new(prefix, c))).collect()
     };
     let config = &inner.config;
-    for chunk in waiting.chunks(store::RENEWALS_PER_CALL) {
-        let leases: Vec<&Keys> = chunk.iter().map(|(_, keys)| keys).collect();
-        let taken =
-            store::acquire_many(conn, &leases, &inner.name, config.lease, config.retention).await;
+    let tries = waiting.chunks(store::RENEWALS_PER_CALL).map(|chunk| {
+        let mut conn = inner.control.clone();
+        async move {
+            let leases: Vec<&Keys> = chunk.iter().map(|(_, keys)| keys).collect();
+            let (lease, retention) = (config.lease, config.retention);
+            (chunk, store::acquire_many(&mut conn, &leases, &inner.name, lease, retention).await)
+        }
+    });
+    for (chunk, taken) in futures::future::join_all(tries).await {
         let Ok(taken) = taken else {
             bump(&inner.counters.redis_errors);
             continue;
