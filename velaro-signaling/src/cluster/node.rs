@@ -75,14 +75,14 @@ pub(super) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// What the outbound reader hands a local session.
+/// What the news reader hands a local session.
 #[derive(Debug)]
 pub(super) enum Deliver {
     Frame(Bytes),
     Close,
 }
 
-/// A local session as the outbound reader sees it: where its frames go, and how many wait.
+/// A local session as the news reader sees it: where its frames go, and how many wait.
 #[derive(Debug)]
 struct Local {
     deliver: UnboundedSender<Deliver>,
@@ -99,7 +99,7 @@ struct Queue {
     close: Notify,
 }
 
-/// A conversation this node holds sessions of: where its outbound reader is.
+/// A conversation this node holds sessions of: how far its outbound stream was handled.
 #[derive(Debug)]
 pub(super) struct Reading {
     pub(super) outbound: String,
