@@ -754,3 +754,70 @@ async fn a_frame_redis_cannot_take_is_refused_as_unavailable_and_the_session_clo
     assert_eq!(closed.expect("closed in time").unwrap(), None, "the session closed");
     assert_eq!(a.stats().unavailable_notices, 1);
 }
+
+/// A node's news stream (the notices of its owners' inputs and of its sessions' frames) is
+/// gone for a while (deleted here, as an expired or lost key would be): the notices written
+/// meanwhile are dropped, the hangup's among them. Each node's heartbeat finds the stream gone,
+/// creates it again, and the node reads the conversations' streams themselves: the call ends,
+/// every frame once. Without that fallback the hangup would never be judged.
+#[tokio::test]
+async fn notices_lost_with_a_news_stream_are_read_from_the_streams() {
+    let began = Instant::now();
+    let redis = RedisServer::start();
+    let (a, a_events) = node(&redis, "node-a").await;
+    let (b, b_events) = node(&redis, "node-b").await;
+    let (agent_link, agent_at_a) = memory_pair();
+    let (visitor_link, visitor_at_b) = memory_pair();
+    let agent = PartyId::new("agent-1").unwrap();
+    let visitor = PartyId::new("visitor-1").unwrap();
+    a.connect(agent_at_a, &conversation(), Role::Agent, agent, None).await.unwrap();
+    b.connect(visitor_at_b, &conversation(), Role::Visitor, visitor, None).await.unwrap();
+    let (agent_sent, agent_received) = (Received::default(), Received::default());
+    let (visitor_sent, visitor_received) = (Received::default(), Received::default());
+    let agent_link =
+        Counting { inner: agent_link, received: agent_received.clone(), sent: agent_sent.clone() };
+    let visitor_link = Counting {
+        inner: visitor_link,
+        received: visitor_received.clone(),
+        sent: visitor_sent.clone(),
+    };
+    // The agent hangs up 1 s after media opened: while the news streams are gone.
+    let call = tokio::spawn(whole_call(agent_link, visitor_link, Duration::from_secs(1)));
+    let waited = Instant::now();
+    let has_media = |list: &Received, from: &str| {
+        frames_of(list, from).iter().any(|(_, kind, _)| kind == "call.media")
+    };
+    while !(has_media(&agent_received, "visitor-1") && has_media(&visitor_received, "agent-1")) {
+        assert!(waited.elapsed() < Duration::from_secs(10), "media never connected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let resyncs_before = a.stats().resyncs + b.stats().resyncs;
+    // Both news streams are deleted every 5 ms for 1.6 s: past the hangup.
+    let mut conn = redis.connection().await;
+    let gone = Instant::now();
+    while gone.elapsed() < Duration::from_millis(1600) {
+        let _: () = redis::cmd("DEL")
+            .arg(&["velaro:node:node-a:news", "velaro:node:node-b:news"][..])
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let hangup_sent = agent_sent.lock().unwrap().iter().any(|f| f.3 == "call.hangup");
+    assert!(hangup_sent, "the agent hung up while the news streams were gone");
+
+    let call = tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call ends in time")
+        .unwrap();
+    assert_answered_and_hung_up(&call);
+    assert_each_frame_once("the agent", &agent_received);
+    assert_each_frame_once("the visitor", &visitor_received);
+    assert_eq!(frames_of(&visitor_received, "agent-1"), frames_of(&agent_sent, "agent-1"));
+    assert_eq!(frames_of(&agent_received, "visitor-1"), frames_of(&visitor_sent, "visitor-1"));
+    let (events, written) = host_events(&redis, vec![a_events, b_events]).await;
+    assert_one_call(&events, written);
+    let (a, b) = (a.stats(), b.stats());
+    assert!(a.resyncs + b.resyncs > resyncs_before, "the nodes read the streams: {a:?} {b:?}");
+    println!("news streams gone for 1.6 s mid-call: {:?}", began.elapsed());
+}

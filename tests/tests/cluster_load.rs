@@ -1,14 +1,18 @@
 //! Load across a cluster (issue 12, test 5): N concurrent calls over three `ClusterNode`s in this
 //! process and one `redis-server` the test starts, each call's agent on one node and its visitor
-//! on another. Each call does a full set-up (invite, ringing, accept, select, offer, answer,
+//! on another. Every call's two sessions are connected first (64 connects at a time), then every
+//! call starts at once, so that N calls are live together. Each call does a full set-up (invite, ringing, accept, select, offer, answer,
 //! candidates both ways, media) and a hangup, each receiver acknowledging (`call.ack`) what it
 //! took. Every frame is counted: each one arrives once, from the right sender with the right
 //! `seq`, and nothing else arrives (0 lost, 0 duplicated); each call starts and ends once among
 //! the host events. The same work then runs through the single-process `RelayServer`, and both
-//! print frames/s and the p50/p99 latency of a frame from its sender to its receiver.
+//! print how long the connects took, frames/s from the start of the calls to their last frame,
+//! the p50/p99 latency of a frame from its sender to its receiver, and the process's peak RSS.
 //!
 //! `VELARO_CLUSTER_LOAD_CALLS` sets the number of calls (200 by default, a few seconds in a
-//! debug build). Needs `/usr/bin/redis-server`.
+//! debug build; 10,000 needs `cargo test --release`, about 35 s). The nodes and the clients
+//! share one runtime with two worker threads, as a server's would. Needs
+//! `/usr/bin/redis-server`.
 
 // Tests panic on purpose when an expectation fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -170,20 +174,34 @@ async fn run_call(
 
 /// What a whole run measured.
 struct Report {
+    /// How long connecting every session took.
+    connected: Duration,
     frames: usize,
     elapsed: Duration,
     p50: Duration,
     p99: Duration,
+    /// The process's resident set at its peak so far, in MiB (Linux), after the run.
+    peak_rss_mib: Option<u64>,
+}
+
+/// The process's peak resident set (`VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 impl Report {
-    /// From `began` (before the first connect) to the last frame of the last call.
-    fn of(runs: Vec<CallRun>, began: Instant) -> Report {
+    /// From `began` (every session connected, every call started at once) to the last frame of
+    /// the last call.
+    fn of(runs: Vec<CallRun>, connected: Duration, began: Instant) -> Report {
         let elapsed = runs.iter().map(|r| r.last).max().unwrap().duration_since(began);
         let mut all: Vec<Duration> = runs.into_iter().flat_map(|r| r.latencies).collect();
         all.sort_unstable();
         let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
-        Report { frames: all.len(), elapsed, p50: at(0.50), p99: at(0.99) }
+        let (p50, p99) = (at(0.50), at(0.99));
+        Report { connected, frames: all.len(), elapsed, p50, p99, peak_rss_mib: peak_rss_mib() }
     }
 
     fn frames_per_second(&self) -> f64 {
@@ -227,25 +245,39 @@ async fn across_the_cluster(calls: usize) -> Report {
         nodes.push(node);
         events.push(node_events);
     }
+    // Every call's two sessions connected first (64 connects at a time), then every call at
+    // once: `calls` calls live together.
+    let connecting = Instant::now();
+    let links: Vec<(usize, MemoryTransport, MemoryTransport)> = futures::stream::iter(0..calls)
+        .map(|i| {
+            let (agent_node, visitor_node) = (nodes[i % 3].clone(), nodes[(i + 1) % 3].clone());
+            async move {
+                for node in [&agent_node, &visitor_node] {
+                    node.open_conversation(conversation(i), true);
+                }
+                let (agent, agent_at_node) = memory_pair();
+                let (visitor, visitor_at_node) = memory_pair();
+                let party = |name: &str| PartyId::new(name).unwrap();
+                agent_node
+                    .connect(agent_at_node, &conversation(i), Role::Agent, party("agent"), None)
+                    .await
+                    .unwrap();
+                let visitor_party = party("visitor");
+                visitor_node
+                    .connect(visitor_at_node, &conversation(i), Role::Visitor, visitor_party, None)
+                    .await
+                    .unwrap();
+                (i, agent, visitor)
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let connected = connecting.elapsed();
     let began = Instant::now();
     let script = script();
     let mut runs = Vec::with_capacity(calls);
-    for i in 0..calls {
-        let (agent_node, visitor_node) = (&nodes[i % 3], &nodes[(i + 1) % 3]);
-        for node in [agent_node, visitor_node] {
-            node.open_conversation(conversation(i), true);
-        }
-        let (agent, agent_at_node) = memory_pair();
-        let (visitor, visitor_at_node) = memory_pair();
-        let party = |name: &str| PartyId::new(name).unwrap();
-        agent_node
-            .connect(agent_at_node, &conversation(i), Role::Agent, party("agent"), None)
-            .await
-            .unwrap();
-        visitor_node
-            .connect(visitor_at_node, &conversation(i), Role::Visitor, party("visitor"), None)
-            .await
-            .unwrap();
+    for (i, agent, visitor) in links {
         runs.push(tokio::spawn(run_call(i, agent, visitor, script.clone())));
     }
     let mut done = Vec::with_capacity(calls);
@@ -259,22 +291,22 @@ async fn across_the_cluster(calls: usize) -> Report {
     let frames_per_call = script.len() as u64;
     assert_eq!(delivered, calls as u64 * frames_per_call, "each frame delivered once: {stats:?}");
     assert_eq!(stats.iter().map(|s| s.fenced_commits).sum::<u64>(), 0, "{stats:?}");
-    // Redis's clients: each node's command connection and its three readers, however many
-    // calls (one per owned conversation would be `calls` more), and the count's own.
+    // Redis's clients: each node's data and liveness connections and its two readers (news,
+    // events), however many calls (one per owned conversation would be `calls` more), and the
+    // count's own.
     let clients = clients(&redis).await;
     assert!(clients <= 3 * 4 + 1, "{clients} Redis clients for {calls} calls on 3 nodes");
     eprintln!("cluster load: {clients} Redis clients for {calls} calls on 3 nodes, {stats:?}");
     for node in &nodes {
         node.dangerous_crash();
     }
-    Report::of(done, began)
+    Report::of(done, connected, began)
 }
 
 async fn through_one_relay(calls: usize) -> Report {
     let (server, mut events) = serve(Relay::new(RelayConfig::default()));
-    let began = Instant::now();
-    let script = script();
-    let mut runs = Vec::with_capacity(calls);
+    let connecting = Instant::now();
+    let mut links = Vec::with_capacity(calls);
     for i in 0..calls {
         server.open_conversation(conversation(i), true);
         let (agent, agent_at_server) = memory_pair();
@@ -286,6 +318,13 @@ async fn through_one_relay(calls: usize) -> Report {
         server
             .connect(visitor_at_server, &conversation(i), Role::Visitor, party("visitor"), None)
             .unwrap();
+        links.push((i, agent, visitor));
+    }
+    let connected = connecting.elapsed();
+    let began = Instant::now();
+    let script = script();
+    let mut runs = Vec::with_capacity(calls);
+    for (i, agent, visitor) in links {
         runs.push(tokio::spawn(run_call(i, agent, visitor, script.clone())));
     }
     let mut done = Vec::with_capacity(calls);
@@ -301,23 +340,27 @@ async fn through_one_relay(calls: usize) -> Report {
         }
     }
     assert_eq!((started, ended), (calls, calls));
-    Report::of(done, began)
+    Report::of(done, connected, began)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_across_three_nodes_lose_and_repeat_no_frame() {
     let calls = calls();
     let cluster = across_the_cluster(calls).await;
     let single = through_one_relay(calls).await;
     for (what, report) in [("3 nodes over redis", &cluster), ("one relay in-process", &single)] {
         eprintln!(
-            "{what}: {calls} concurrent calls, {} frames in {:.2} s ({:.0} frames/s), \
-             latency sender to receiver p50 {:?} p99 {:?}",
+            "{what}: {calls} concurrent calls ({} sessions connected in {:.2} s), {} frames in \
+             {:.2} s ({:.0} frames/s), latency sender to receiver p50 {:?} p99 {:?}, peak RSS \
+             of the process so far {:?} MiB",
+            calls * 2,
+            report.connected.as_secs_f64(),
             report.frames,
             report.elapsed.as_secs_f64(),
             report.frames_per_second(),
             report.p50,
             report.p99,
+            report.peak_rss_mib,
         );
     }
     eprintln!(

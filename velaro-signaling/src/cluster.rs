@@ -35,8 +35,10 @@ mod error;
 mod event;
 mod input;
 mod keys;
+mod news;
 mod node;
 mod owner;
+mod steward;
 mod store;
 
 pub use config::ClusterConfig;

@@ -51,8 +51,8 @@ open_enum! {
         /// The message type is not known to the relay.
         UnknownType = "unknown_type",
         /// The relay cannot take frames now (a cluster node's Redis stayed out of reach): this
-        /// frame went nowhere and the connection closes after this notice. Reconnect and
-        /// resume within the grace; what the relay sent is replayed, this frame is not.
+        /// frame may not have reached the call, and the connection closes after this notice.
+        /// Reconnect and resume within the grace; what the relay sent is replayed.
         Unavailable = "unavailable",
     }
 }

@@ -24,6 +24,11 @@ pub struct ClusterConfig {
     /// How long a session's node keeps retrying to hand a frame to Redis before it closes the
     /// session (20 s, the relay's default grace).
     pub redis_patience: Duration,
+    /// How long a command on a node's data connection (appends, commits, loads) may wait for
+    /// its answer before it counts as failed (5 s): longer than commands queue on a loaded
+    /// node, since a failed commit costs a rebuild and a failed append a retry. Liveness
+    /// (heartbeats, lease rounds) has a connection of its own, which gives up after 500 ms.
+    pub redis_timeout: Duration,
 }
 
 impl ClusterConfig {
@@ -36,6 +41,7 @@ impl ClusterConfig {
             node_ttl: Duration::from_secs(5),
             retention: Duration::from_secs(24 * 3600),
             redis_patience: Duration::from_secs(20),
+            redis_timeout: Duration::from_secs(5),
         }
     }
 
@@ -64,6 +70,14 @@ impl ClusterConfig {
     #[must_use]
     pub fn with_node_ttl(mut self, node_ttl: Duration) -> Self {
         self.node_ttl = node_ttl.max(Duration::from_millis(30));
+        self
+    }
+
+    /// Sets how long a command on the data connection may wait for its answer (at least
+    /// 100 ms).
+    #[must_use]
+    pub fn with_redis_timeout(mut self, timeout: Duration) -> Self {
+        self.redis_timeout = timeout.max(Duration::from_millis(100));
         self
     }
 

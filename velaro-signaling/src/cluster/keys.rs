@@ -12,6 +12,9 @@ pub(super) struct Keys {
     pub(super) done: String,
     pub(super) outbound: String,
     pub(super) commits: String,
+    /// The last outbound id addressed to each node (a hash, node to id): the `prev` of the
+    /// next notice to that node, so that a receiver sees a notice it missed.
+    pub(super) outlast: String,
     /// The cluster's set of live conversations (outside the conversation's slot).
     pub(super) live: String,
     /// The conversation's member in it: its id.
@@ -29,6 +32,7 @@ impl Keys {
             done: key("done"),
             outbound: key("out"),
             commits: key("commits"),
+            outlast: key("outlast"),
             live: live(prefix),
             member: conversation.as_str().to_owned(),
         }
@@ -53,6 +57,28 @@ pub(super) const EVENTS_GROUP: &str = "velaro-hosts";
 pub(super) fn node(prefix: &str, name: &str) -> String {
     format!("{prefix}:node:{name}")
 }
+
+/// The prefix of every node's keys: `P:node:` (the heartbeat is `P:node:NAME`, its news
+/// stream `P:node:NAME:news`; the scripts build a node's news key from the lease's node).
+pub(super) fn node_prefix(prefix: &str) -> String {
+    format!("{prefix}:node:")
+}
+
+/// A node's news stream: the notices of inputs for the conversations it owns and of frames
+/// for its sessions, so that its one reader blocks on one key whatever its calls.
+pub(super) fn news(prefix: &str, name: &str) -> String {
+    format!("{prefix}:node:{name}:news")
+}
+
+/// Set when a notice for the node was dropped because its news stream was full: the node
+/// reads every stream it serves again.
+pub(super) fn news_lost(prefix: &str, name: &str) -> String {
+    format!("{prefix}:node:{name}:news:lost")
+}
+
+/// The most unread notices a news stream holds: a writer that finds it full drops the
+/// notice and sets the node's `lost` flag instead (the streams stay the truth).
+pub(super) const NEWS_MAXLEN: usize = 50_000;
 
 /// The most entries kept in a conversation's inbound and outbound streams (approximately).
 pub(super) const STREAM_MAXLEN: usize = 10_000;

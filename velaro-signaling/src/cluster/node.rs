@@ -1,7 +1,7 @@
 //! `ClusterNode`: one relay node of a cluster. Its sessions' IO, the conversations it owns,
-//! and its three readers (one connection each, however many calls it serves): the inbound
-//! streams of the conversations it owns, the outbound streams of those it holds sessions of,
-//! and the events stream.
+//! and its two readers (one connection each, however many calls it serves): its news stream
+//! (`news`: the inputs for the conversations it owns, the frames for its sessions) and the
+//! events stream. Its stewards (`steward`) judge the conversations it owns.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::channel::oneshot;
 use futures::future::{Either, select};
 use redis::aio::ConnectionManager;
 use tokio::sync::{Notify, RwLock};
@@ -24,8 +25,10 @@ use super::error::ClusterError;
 use super::event::ClusterEvent;
 use super::input::Input;
 use super::keys::{self, Keys};
-use super::owner::{Effects, Owner, unix_ms};
-use super::store::{self, Commit, Committed, Lease};
+use super::news::{self, Announced, NEWS_BLOCK};
+use super::owner::{Owner, unix_ms};
+use super::steward;
+use super::store;
 use crate::clock::{Clock as _, TokioClock};
 use crate::relay::rejection;
 use crate::transport::Transport;
@@ -59,30 +62,34 @@ pub struct ClusterStats {
     /// [`ClusterConfig::redis_patience`] with one of their frames, each told so first
     /// (`call.rejected`, code `unavailable`).
     pub unavailable_notices: u64,
+    /// Times the node read every stream it serves again because notices for it may have been
+    /// lost (its news stream was gone or full, or a read of it failed).
+    pub resyncs: u64,
 }
 
 #[derive(Debug, Default)]
-struct Counters {
-    commits: AtomicU64,
-    fenced_commits: AtomicU64,
-    acquisitions: AtomicU64,
-    frames_delivered: AtomicU64,
-    redis_errors: AtomicU64,
-    unavailable_notices: AtomicU64,
+pub(super) struct Counters {
+    pub(super) commits: AtomicU64,
+    pub(super) fenced_commits: AtomicU64,
+    pub(super) acquisitions: AtomicU64,
+    pub(super) frames_delivered: AtomicU64,
+    pub(super) redis_errors: AtomicU64,
+    pub(super) unavailable_notices: AtomicU64,
+    pub(super) resyncs: AtomicU64,
 }
 
-fn bump(counter: &AtomicU64) {
+pub(super) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// What the outbound reader hands a local session.
+/// What the news reader hands a local session.
 #[derive(Debug)]
-enum Deliver {
+pub(super) enum Deliver {
     Frame(Bytes),
     Close,
 }
 
-/// A local session as the outbound reader sees it: where its frames go, and how many wait.
+/// A local session as the news reader sees it: where its frames go, and how many wait.
 #[derive(Debug)]
 struct Local {
     deliver: UnboundedSender<Deliver>,
@@ -99,56 +106,90 @@ struct Queue {
     close: Notify,
 }
 
-/// A conversation this node holds sessions of: where its outbound reader is.
+/// A conversation this node holds sessions of: how far its outbound stream was handled.
 #[derive(Debug)]
-struct Reading {
-    outbound: String,
-    cursor: String,
+pub(super) struct Reading {
+    pub(super) outbound: String,
+    /// The last outbound id handled (delivered if it was for this node): each once.
+    pub(super) cursor: String,
     sessions: usize,
 }
 
-/// Inbound entries read for an owner, in stream order: each entry's id and input.
-type Entries = Vec<(String, Result<Input, ClusterError>)>;
-
-/// A conversation this node owns, as the inbound reader sees it: where it read up to, and
-/// where it hands the entries.
+/// What an owner hears, in its inbox.
 #[derive(Debug)]
-struct Listener {
-    inbound: String,
-    cursor: String,
-    /// Which registration this is: a steward that rebuilds registers again, from its consumed
-    /// id, and what was read for an earlier one is dropped.
-    generation: u64,
-    to: UnboundedSender<Entries>,
+pub(super) enum Notice {
+    /// Inputs its news stream announced, in stream order.
+    Inputs(Vec<Announced>),
+    /// Notices may have been lost: read the inbound stream after what was consumed.
+    Fill,
+    /// The renewal round found the lease taken: this node owns the conversation no more.
+    Lost,
+    /// These nodes' heartbeats expired: their sessions are gone.
+    NodesGone(Vec<String>),
+    /// A renewal round went by: an idle conversation is given up.
+    Tick,
+}
+
+/// A conversation this node owns, as the news reader and the renewal round see it.
+#[derive(Debug)]
+pub(super) struct Listener {
+    /// Which registration this is: a steward that rebuilds registers again, and what was
+    /// announced for an earlier one is dropped.
+    pub(super) generation: u64,
+    pub(super) to: UnboundedSender<Notice>,
+    pub(super) lease_key: String,
+    /// The lease's value, `epoch:node`.
+    pub(super) lease: String,
+    /// The other nodes its sessions are on (the renewal round watches their heartbeats).
+    pub(super) nodes: Vec<String>,
+    /// Nothing is left to judge: the renewal round wakes it to give the lease up.
+    pub(super) idle: bool,
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     stopped: bool,
     next_session: u64,
     video: HashMap<ConversationId, bool>,
     sessions: HashMap<u64, Local>,
-    reading: HashMap<ConversationId, Reading>,
-    /// The conversations this node owns, read by its one inbound reader.
-    listening: HashMap<ConversationId, Listener>,
+    pub(super) reading: HashMap<ConversationId, Reading>,
+    /// The conversations this node owns.
+    pub(super) listening: HashMap<ConversationId, Listener>,
     next_listener: u64,
-    stewards: HashSet<ConversationId>,
+    pub(super) stewards: HashSet<ConversationId>,
+    /// Stewards waiting for a lease another node holds: the renewal round tries to take them
+    /// all at once, and hands each one taken its epoch.
+    pub(super) waiting: HashMap<ConversationId, oneshot::Sender<u64>>,
     tasks: Vec<AbortHandle>,
+    /// How many tasks were running at the last sweep of finished ones.
+    tasks_kept: usize,
+    /// The last notice the news reader handled (the heartbeat trims the stream up to it).
+    pub(super) news_cursor: String,
 }
 
 #[derive(Debug)]
-struct Inner {
-    name: String,
-    config: ClusterConfig,
-    conn: ConnectionManager,
-    events_key: String,
-    state: Mutex<State>,
+pub(super) struct Inner {
+    pub(super) name: String,
+    pub(super) config: ClusterConfig,
+    /// The data connection: appends, commits, loads, acquires at connect, releases.
+    pub(super) conn: ConnectionManager,
+    /// The liveness connection: heartbeats, the renewal round, sweeps. Its commands never wait
+    /// behind a loaded node's data, so a busy node is not taken for dead.
+    pub(super) control: ConnectionManager,
+    pub(super) events_key: String,
+    /// `P:node:`: the scripts name a node's news stream after it.
+    pub(super) node_prefix: String,
+    /// This node's news stream.
+    pub(super) news_key: String,
+    pub(super) state: Mutex<State>,
     /// Held for writing by [`ClusterNode::dangerous_stall`]: an owner waits on it before each
     /// commit, and renews no lease while it is held, as a paused process would.
-    gate: Arc<RwLock<()>>,
-    counters: Counters,
+    pub(super) gate: Arc<RwLock<()>>,
+    pub(super) counters: Counters,
     /// The node is draining: its stewards give their leases up and end.
-    draining: AtomicBool,
+    pub(super) draining: AtomicBool,
+    /// Notices may have been lost: the news reader reads every stream it serves again.
+    pub(super) resync: AtomicBool,
     /// The same moment on the runtime's clock and the wall clock (Unix ms).
     start: (Instant, u64),
 }
@@ -168,7 +209,7 @@ pub struct ClusterNode {
     inner: Arc<Inner>,
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+pub(super) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // Every update of the state is a single step: a panic cannot leave it half done.
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -179,14 +220,24 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// `ms-seq` stream ids, compared as numbers.
-fn stream_id(id: &str) -> (u64, u64) {
+pub(super) fn stream_id(id: &str) -> (u64, u64) {
     let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
     (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
-async fn new_connection(client: &redis::Client) -> Result<ConnectionManager, ClusterError> {
-    ConnectionManager::new(client.clone()).await.map_err(|e| ClusterError::redis("connect", &e))
+/// A connection whose commands count as failed after `timeout` without an answer.
+async fn new_connection(
+    client: &redis::Client,
+    timeout: Duration,
+) -> Result<ConnectionManager, ClusterError> {
+    let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(timeout));
+    ConnectionManager::new_with_config(client.clone(), config)
+        .await
+        .map_err(|e| ClusterError::redis("connect", &e))
 }
+
+/// How long a liveness command may take (a third of the default lease's renewal period).
+const CONTROL_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl ClusterNode {
     /// Starts a node named `node_name` (1 to 64 characters of `[0-9A-Za-z._-]`, unique in the
@@ -210,33 +261,44 @@ impl ClusterNode {
             ClusterError::Redis { category, .. } => ClusterError::Connect(category),
             other => other,
         };
-        let mut conn = new_connection(&client).await.map_err(connect)?;
+        let mut conn = new_connection(&client, config.redis_timeout).await.map_err(connect)?;
+        let control = new_connection(&client, CONTROL_TIMEOUT).await.map_err(connect)?;
         let heartbeat_key = keys::node(&config.prefix, node_name);
         if !store::claim_name(&mut conn, &heartbeat_key, config.node_ttl).await.map_err(connect)? {
             return Err(ClusterError::NodeNameTaken(node_name.to_owned()));
         }
         let events_key = keys::events(&config.prefix);
         store::events_group(&mut conn, &events_key, keys::EVENTS_GROUP).await.map_err(connect)?;
-        let outbound_reader = new_connection(&client).await.map_err(connect)?;
-        let inbound_reader = new_connection(&client).await.map_err(connect)?;
-        let events_reader = new_connection(&client).await.map_err(connect)?;
+        let news_key = keys::news(&config.prefix, node_name);
+        let lost_key = keys::news_lost(&config.prefix, node_name);
+        let news_cursor = store::open_news(&mut conn, &news_key, &lost_key, config.node_ttl * 2)
+            .await
+            .map_err(connect)?;
+        // A reader's blocking read waits up to its block, longer than a command may.
+        let news_reader = new_connection(&client, NEWS_BLOCK + Duration::from_secs(2));
+        let news_reader = news_reader.await.map_err(connect)?;
+        let events_reader = new_connection(&client, CONTROL_TIMEOUT).await.map_err(connect)?;
         #[allow(clippy::disallowed_methods)] // the IO edge reads the wall clock, once
         let wall = unix_ms(SystemTime::now());
         let inner = Arc::new(Inner {
             name: node_name.to_owned(),
+            node_prefix: keys::node_prefix(&config.prefix),
             config,
             conn,
+            control,
             events_key,
-            state: Mutex::new(State::default()),
+            news_key,
+            state: Mutex::new(State { news_cursor, ..State::default() }),
             gate: Arc::new(RwLock::new(())),
             counters: Counters::default(),
             draining: AtomicBool::new(false),
+            resync: AtomicBool::new(false),
             start: (TokioClock.now(), wall),
         });
         let (events, events_rx) = unbounded();
-        inner.spawn(heartbeat(Arc::clone(&inner), heartbeat_key));
-        inner.spawn(read_outbound(Arc::clone(&inner), outbound_reader));
-        inner.spawn(read_inbound(Arc::clone(&inner), inbound_reader));
+        inner.spawn(news::heartbeat(Arc::clone(&inner), heartbeat_key));
+        inner.spawn(news::read_news(Arc::clone(&inner), news_reader));
+        inner.spawn(steward::renewals(Arc::clone(&inner)));
         inner.spawn(read_events(Arc::clone(&inner), events_reader, events));
         inner.spawn(sweep(Arc::clone(&inner)));
         Ok((ClusterNode { inner }, events_rx))
@@ -283,8 +345,6 @@ impl ClusterNode {
         };
         let keys = Keys::new(&inner.config.prefix, conversation_id);
         let mut conn = inner.conn.clone();
-        // Read from here on: the owner writes nothing for this session before its connect.
-        let cursor = store::last_outbound(&mut conn, &keys).await?;
         let (deliver, delivered) = unbounded();
         let queue = Arc::new(Queue::default());
         let (session, steward) = {
@@ -295,16 +355,20 @@ impl ClusterNode {
             state.next_session += 1;
             let session = state.next_session;
             state.sessions.insert(session, Local { deliver, queue: Arc::clone(&queue) });
+            // A conversation read afresh is read from the outbound stream's last id before the
+            // connect (the append answers it): nothing for this session can come earlier. Until
+            // then from the start: entries for this node's earlier sessions go nowhere.
             let reading = state.reading.entry(conversation_id.clone()).or_insert(Reading {
                 outbound: keys.outbound.clone(),
-                cursor,
+                cursor: "0-0".to_owned(),
                 sessions: 0,
             });
             reading.sessions += 1;
             (session, state.stewards.insert(conversation_id.clone()))
         };
         if steward {
-            inner.spawn(steward_conversation(Arc::clone(inner), conversation_id.clone(), false));
+            let conversation = conversation_id.clone();
+            inner.spawn(steward::steward_conversation(Arc::clone(inner), conversation, false));
         }
         let input = Input::Connect {
             node: inner.name.clone(),
@@ -315,7 +379,17 @@ impl ClusterNode {
             video,
             seen: resume,
         };
-        if let Err(error) = store::append(&mut conn, &keys, &input, inner.config.retention).await {
+        let names = (inner.node_prefix.as_str(), true);
+        let appended = store::append(&mut conn, &keys, names, &input, inner.config.retention);
+        let appended = appended.await.map(|(_, outbound)| {
+            let mut state = lock(&inner.state);
+            if let Some(reading) = state.reading.get_mut(conversation_id)
+                && stream_id(&outbound) > stream_id(&reading.cursor)
+            {
+                reading.cursor = outbound;
+            }
+        });
+        if let Err(error) = appended {
             bump(&inner.counters.redis_errors);
             inner.forget_session(conversation_id, session);
             // The connect may reach Redis after all: its disconnect follows it there.
@@ -348,6 +422,7 @@ impl ClusterNode {
             frames_delivered: get(&c.frames_delivered),
             redis_errors: get(&c.redis_errors),
             unavailable_notices: get(&c.unavailable_notices),
+            resyncs: get(&c.resyncs),
         }
     }
 
@@ -377,6 +452,11 @@ impl ClusterNode {
             for local in state.sessions.values() {
                 let _ = local.deliver.unbounded_send(Deliver::Close);
             }
+            // Owners wake up to give their leases up, and waiting stewards to end.
+            for listener in state.listening.values() {
+                let _ = listener.to.unbounded_send(Notice::Tick);
+            }
+            state.waiting.clear();
         }
         let give_up = TokioClock.now() + timeout;
         loop {
@@ -415,17 +495,77 @@ impl Inner {
         }
     }
 
-    /// Registers an owned conversation with the inbound reader, which reads its inbound stream
-    /// after `cursor` from now on (a registration of it before is replaced).
-    fn listen(self: &Arc<Self>, conversation: &ConversationId, keys: &Keys, cursor: &str) -> Inbox {
-        let (to, entries) = unbounded();
+    /// Registers a conversation this node owns with lease `lease`: the news reader hands its
+    /// inputs to the inbox from now on, and the renewal round renews its lease (a registration
+    /// of it before is replaced).
+    pub(super) fn listen(
+        self: &Arc<Self>,
+        conversation: &ConversationId,
+        keys: &Keys,
+        lease: &str,
+    ) -> Inbox {
+        let (to, notices) = unbounded();
         let mut state = lock(&self.state);
         state.next_listener += 1;
         let generation = state.next_listener;
-        let listener =
-            Listener { inbound: keys.inbound.clone(), cursor: cursor.to_owned(), generation, to };
+        let listener = Listener {
+            generation,
+            to,
+            lease_key: keys.lease.clone(),
+            lease: lease.to_owned(),
+            nodes: Vec::new(),
+            idle: false,
+        };
         state.listening.insert(conversation.clone(), listener);
-        Inbox { inner: Arc::clone(self), conversation: conversation.clone(), generation, entries }
+        Inbox { inner: Arc::clone(self), conversation: conversation.clone(), generation, notices }
+    }
+
+    /// Tells the renewal round which other nodes the owner's sessions are on, and whether
+    /// it is idle.
+    pub(super) fn publish(&self, conversation: &ConversationId, generation: u64, owner: &Owner) {
+        let nodes: Vec<String> = owner.nodes(&self.name).into_iter().collect();
+        let mut state = lock(&self.state);
+        if let Some(listener) = state.listening.get_mut(conversation)
+            && listener.generation == generation
+        {
+            listener.idle = owner.is_idle();
+            if listener.nodes != nodes {
+                listener.nodes = nodes;
+            }
+        }
+    }
+
+    /// Hands an outbound entry of `conversation` to its local session (`delivery`: it is for
+    /// this node), once per id: one at or before the last one handled is dropped.
+    pub(super) fn handle_outbound(
+        &self,
+        conversation: &ConversationId,
+        id: &str,
+        delivery: Option<(u64, Deliver)>,
+    ) {
+        let mut state = lock(&self.state);
+        match state.reading.get_mut(conversation) {
+            Some(reading) if stream_id(id) > stream_id(&reading.cursor) => {
+                id.clone_into(&mut reading.cursor);
+            }
+            // Handled already, or nobody here reads it any more.
+            _ => return,
+        }
+        let Some((session, deliver)) = delivery else { return };
+        let Some(to) = state.sessions.get(&session) else { return };
+        let frame = matches!(deliver, Deliver::Frame(_));
+        if frame && to.queue.frames.load(Ordering::Acquire) >= self.config.relay.max_queued {
+            // A slow consumer: closed, even while a send waits.
+            to.queue.closed.store(true, Ordering::Release);
+            to.queue.close.notify_one();
+            state.sessions.remove(&session);
+            return;
+        }
+        if frame {
+            to.queue.frames.fetch_add(1, Ordering::AcqRel);
+            bump(&self.counters.frames_delivered);
+        }
+        let _ = to.deliver.unbounded_send(deliver);
     }
 
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
@@ -435,18 +575,28 @@ impl Inner {
         }
         #[allow(clippy::disallowed_methods)] // the IO edge owns the tasks
         let handle = tokio::spawn(task).abort_handle();
-        state.tasks.retain(|task| !task.is_finished());
+        // Finished tasks are swept once the list doubled: linear in all, whatever the calls.
+        if state.tasks.len() >= 2 * state.tasks_kept.max(64) {
+            state.tasks.retain(|task| !task.is_finished());
+            state.tasks_kept = state.tasks.len();
+        }
         state.tasks.push(handle);
     }
 
+    /// The runtime's `Instant` at Unix milliseconds `ms` (see [`now_ms`](Self::now_ms)).
+    pub(super) fn instant_of(&self, ms: u64) -> Instant {
+        let (at, wall) = self.start;
+        at + Duration::from_millis(ms.saturating_sub(wall))
+    }
+
     /// Unix milliseconds now (the runtime's clock, placed on the wall clock at start).
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         let (at, wall) = self.start;
         let since = TokioClock.now().saturating_duration_since(at);
         wall.saturating_add(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
     }
 
-    fn has_local(&self, conversation: &ConversationId) -> bool {
+    pub(super) fn has_local(&self, conversation: &ConversationId) -> bool {
         lock(&self.state).reading.contains_key(conversation)
     }
 
@@ -457,12 +607,14 @@ impl Inner {
             reading.sessions = reading.sessions.saturating_sub(1);
             if reading.sessions == 0 {
                 state.reading.remove(conversation);
+                // Its steward waits for the lease no more.
+                state.waiting.remove(conversation);
             }
         }
     }
 
     /// The steward of `conversation` ends unless a session connected meanwhile.
-    fn retire_steward(&self, conversation: &ConversationId) -> bool {
+    pub(super) fn retire_steward(&self, conversation: &ConversationId) -> bool {
         let mut state = lock(&self.state);
         if state.reading.contains_key(conversation) {
             return false;
@@ -478,9 +630,14 @@ impl Inner {
         let mut backoff = Duration::from_millis(20);
         let mut conn = self.conn.clone();
         loop {
-            match store::append(&mut conn, keys, input, self.config.retention).await {
-                Ok(()) => return true,
-                Err(_) => bump(&self.counters.redis_errors),
+            let names = (self.node_prefix.as_str(), false);
+            let append = store::append(&mut conn, keys, names, input, self.config.retention);
+            // Patience bounds the wait for an answer too, not only the retries: a command
+            // stuck on a silent Redis waits for the connection's timeout (seconds) otherwise.
+            let deadline = std::pin::pin!(TokioClock.sleep_until(give_up));
+            match select(std::pin::pin!(append), deadline).await {
+                Either::Left((Ok(_), _)) => return true,
+                Either::Left((Err(_), _)) | Either::Right(_) => bump(&self.counters.redis_errors),
             }
             let now = TokioClock.now();
             if now >= give_up {
@@ -492,142 +649,17 @@ impl Inner {
     }
 }
 
-async fn sleep(duration: Duration) {
+pub(super) async fn sleep(duration: Duration) {
     TokioClock.sleep_until(TokioClock.now() + duration).await;
 }
 
-/// Keeps the node's heartbeat key alive.
-async fn heartbeat(inner: Arc<Inner>, key: String) {
-    let mut conn = inner.conn.clone();
-    loop {
-        if store::heartbeat(&mut conn, &key, inner.config.node_ttl).await.is_err() {
-            bump(&inner.counters.redis_errors);
-        }
-        sleep(inner.config.node_ttl / 3).await;
-    }
-}
-
-/// Reads the outbound streams of the conversations this node holds sessions of, and hands
-/// each frame addressed to one of its sessions to it: once per stream id.
-async fn read_outbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
-    loop {
-        let streams: HashMap<String, (ConversationId, String)> = {
-            let state = lock(&inner.state);
-            let streams = state.reading.iter();
-            streams.map(|(id, r)| (r.outbound.clone(), (id.clone(), r.cursor.clone()))).collect()
-        };
-        if streams.is_empty() {
-            sleep(Duration::from_millis(10)).await;
-            continue;
-        }
-        let keys = streams.iter().map(|(key, (_, cursor))| (key.as_str(), cursor.as_str()));
-        let block = Duration::from_millis(50);
-        let read = store::read_streams(&mut conn, "read outbound", keys, 512, block).await;
-        let Ok(read) = read else {
-            bump(&inner.counters.redis_errors);
-            sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        for (key, entries) in read {
-            let Some((conversation, _)) = streams.get(&key) else { continue };
-            for entry in entries {
-                let addressed =
-                    store::field_bytes(&entry, "n").is_some_and(|n| n == inner.name.as_bytes());
-                let session = store::field_u64(&entry, "s");
-                let deliver = match store::field_bytes(&entry, "k").as_deref() {
-                    Some(b"f") => {
-                        store::field_bytes(&entry, "b").map(|b| Deliver::Frame(Bytes::from(b)))
-                    }
-                    Some(b"x") => Some(Deliver::Close),
-                    _ => None,
-                };
-                let mut state = lock(&inner.state);
-                if let Some(reading) = state.reading.get_mut(conversation)
-                    && stream_id(&entry.id) > stream_id(&reading.cursor)
-                {
-                    reading.cursor.clone_from(&entry.id);
-                } else {
-                    // Read already (the cursor moved on), or nobody here reads it any more.
-                    continue;
-                }
-                if let (true, Some(session), Some(deliver)) = (addressed, session, deliver)
-                    && let Some(to) = state.sessions.get(&session)
-                {
-                    let queued = to.queue.frames.load(Ordering::Acquire);
-                    if matches!(deliver, Deliver::Frame(_))
-                        && queued >= inner.config.relay.max_queued
-                    {
-                        // A slow consumer: closed, even while a send waits.
-                        to.queue.closed.store(true, Ordering::Release);
-                        to.queue.close.notify_one();
-                        state.sessions.remove(&session);
-                        continue;
-                    }
-                    if matches!(deliver, Deliver::Frame(_)) {
-                        to.queue.frames.fetch_add(1, Ordering::AcqRel);
-                        bump(&inner.counters.frames_delivered);
-                    }
-                    let _ = to.deliver.unbounded_send(deliver);
-                }
-            }
-        }
-    }
-}
-
-/// Reads the inbound streams of the conversations this node owns, all in one blocking `XREAD`
-/// on one connection, and hands each owner its entries in order, each once per registration.
-async fn read_inbound(inner: Arc<Inner>, mut conn: ConnectionManager) {
-    loop {
-        let streams: HashMap<String, (ConversationId, String, u64)> = {
-            let state = lock(&inner.state);
-            let listening = state.listening.iter();
-            listening
-                .map(|(id, l)| (l.inbound.clone(), (id.clone(), l.cursor.clone(), l.generation)))
-                .collect()
-        };
-        if streams.is_empty() {
-            sleep(Duration::from_millis(5)).await;
-            continue;
-        }
-        let keys = streams.iter().map(|(key, (_, cursor, _))| (key.as_str(), cursor.as_str()));
-        let block = Duration::from_millis(50);
-        let read = store::read_streams(&mut conn, "read inbound", keys, 64, block).await;
-        let Ok(read) = read else {
-            bump(&inner.counters.redis_errors);
-            sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let mut state = lock(&inner.state);
-        for (key, entries) in read {
-            let Some((conversation, _, generation)) = streams.get(&key) else { continue };
-            // Registered again meanwhile (from an earlier cursor) or gone: read it again, or not.
-            let Some(listener) = state.listening.get_mut(conversation) else { continue };
-            if listener.generation != *generation {
-                continue;
-            }
-            let Some(last) = entries.last() else { continue };
-            listener.cursor.clone_from(&last.id);
-            let entries: Entries = entries
-                .into_iter()
-                .map(|entry| {
-                    let input = Input::from_fields(&entry.map, "inbound", &entry.id);
-                    (entry.id, input)
-                })
-                .collect();
-            if listener.to.unbounded_send(entries).is_err() {
-                state.listening.remove(conversation);
-            }
-        }
-    }
-}
-
-/// An owner's share of the inbound reader: the entries read for it. Dropped, it leaves the
-/// reader (unless it was registered again since).
-struct Inbox {
+/// An owner's inbox: what the news reader and the renewal round tell it. Dropped, it leaves
+/// them (unless it was registered again since).
+pub(super) struct Inbox {
     inner: Arc<Inner>,
     conversation: ConversationId,
-    generation: u64,
-    entries: UnboundedReceiver<Entries>,
+    pub(super) generation: u64,
+    pub(super) notices: UnboundedReceiver<Notice>,
 }
 
 impl Drop for Inbox {
@@ -644,7 +676,7 @@ impl Drop for Inbox {
 /// for longer than a lease) and starts a steward to take each over, unless this node has one.
 async fn sweep(inner: Arc<Inner>) {
     let live = keys::live(&inner.config.prefix);
-    let mut conn = inner.conn.clone();
+    let mut conn = inner.control.clone();
     loop {
         sleep(inner.config.lease).await;
         let Ok(stale) = store::stale(&mut conn, &live, inner.config.lease).await else {
@@ -654,7 +686,7 @@ async fn sweep(inner: Arc<Inner>) {
         for conversation in stale.into_iter().filter_map(|id| ConversationId::new(id).ok()) {
             let start = lock(&inner.state).stewards.insert(conversation.clone());
             if start {
-                inner.spawn(steward_conversation(Arc::clone(&inner), conversation, true));
+                inner.spawn(steward::steward_conversation(Arc::clone(&inner), conversation, true));
             }
         }
     }
@@ -757,9 +789,10 @@ async fn run_session<T: Transport>(
 /// How long a session that is closing waits to hand its client the `unavailable` notice.
 const NOTICE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The `call.rejected` (`unavailable`) that tells a client its `frame` went nowhere because
-/// Redis stayed out of reach for `patience`, just before its session closes: the loss is never
-/// silent, and the client reconnects and resumes.
+/// The `call.rejected` (`unavailable`) that tells a client its `frame` may have gone nowhere
+/// (Redis stayed out of reach for `patience`; a command sent before it went silent may still
+/// run), just before its session closes: a loss is never silent, and the client reconnects
+/// and resumes.
 fn unavailable(
     conversation: &ConversationId,
     role: Role,
@@ -767,277 +800,14 @@ fn unavailable(
     patience: Duration,
 ) -> Bytes {
     let refused = decode(frame).ok();
-    let detail =
-        format!("redis was out of reach for {} ms: frame not stored", patience.as_millis());
+    let detail = format!(
+        "redis was out of reach for {} ms: the frame may not have reached the call",
+        patience.as_millis()
+    );
     let notice =
         rejection(conversation.clone(), role, 1, refused.as_ref(), RejectCode::Unavailable, detail);
     Bytes::from(encode(&notice))
 }
-
-/// A conversation this node owns: the lease's value, the judge, and where it read up to.
-struct Owned {
-    lease: String,
-    owner: Owner,
-    /// The last inbound entry consumed.
-    cursor: String,
-    /// The entries the inbound reader reads after it.
-    inbox: Inbox,
-    renewed: Instant,
-    /// The conversation's commit count, as of the last commit.
-    count: u64,
-}
-
-/// Runs on every node that holds sessions of `conversation`: takes its lease when nobody
-/// holds it, and while it does, judges its inputs, fires its timers and watches the nodes of
-/// its sessions. Ends when the node has no session of it and does not own it (an owner gives
-/// the lease up once nothing is left to judge).
-///
-/// `sweeping`: started by the sweeper for a conversation whose owner went silent, the steward
-/// tries once to take it over even though this node has no session of it (so that a call whose
-/// owner died with all its sessions still ends, once, when its parties' grace is over).
-async fn steward_conversation(inner: Arc<Inner>, conversation: ConversationId, sweeping: bool) {
-    let mut sweeping = sweeping;
-    let keys = Keys::new(&inner.config.prefix, &conversation);
-    let conn = inner.conn.clone();
-    let mut steward = Steward { inner, keys, conversation, conn };
-    let mut owned: Option<Owned> = None;
-    loop {
-        if steward.inner.draining.load(Ordering::Acquire) {
-            if let Some(held) = owned.take() {
-                let idle = held.owner.is_idle();
-                let _ = store::release(&mut steward.conn, &steward.keys, &held.lease, idle).await;
-            }
-            lock(&steward.inner.state).stewards.remove(&steward.conversation);
-            return;
-        }
-        owned = match owned.take() {
-            None => {
-                if !std::mem::take(&mut sweeping)
-                    && !steward.inner.has_local(&steward.conversation)
-                    && steward.inner.retire_steward(&steward.conversation)
-                {
-                    return;
-                }
-                steward.try_acquire().await
-            }
-            Some(held) => steward.serve(held).await,
-        };
-    }
-}
-
-/// A conversation's steward on this node.
-struct Steward {
-    inner: Arc<Inner>,
-    keys: Keys,
-    conversation: ConversationId,
-    conn: ConnectionManager,
-}
-
-impl Steward {
-    /// Takes the lease if nobody holds it, and rebuilds the conversation.
-    async fn try_acquire(&mut self) -> Option<Owned> {
-        let config = &self.inner.config;
-        let acquired = store::acquire(
-            &mut self.conn,
-            &self.keys,
-            &self.inner.name,
-            config.lease,
-            config.retention,
-        )
-        .await;
-        match acquired {
-            Ok(Lease::Taken(epoch)) => {
-                bump(&self.inner.counters.acquisitions);
-                let lease = store::lease_value(epoch, &self.inner.name);
-                let rebuilt = self.take_over(lease.clone()).await;
-                if rebuilt.is_none() {
-                    let _ = store::release(&mut self.conn, &self.keys, &lease, false).await;
-                }
-                rebuilt
-            }
-            // Another node owns it: try again when its lease would run out (it is renewed every
-            // third of it), so a dead owner is replaced as soon as its lease expires.
-            Ok(Lease::Held(left)) => {
-                sleep(left.min(config.lease) + Duration::from_millis(1)).await;
-                None
-            }
-            Err(_) => {
-                bump(&self.inner.counters.redis_errors);
-                sleep(Duration::from_millis(100)).await;
-                None
-            }
-        }
-    }
-
-    /// Rebuilds the conversation from Redis, for the lease `lease`.
-    async fn take_over(&mut self, lease: String) -> Option<Owned> {
-        let Ok(store::Loaded { done, journal, count }) =
-            store::load(&mut self.conn, &self.keys).await
-        else {
-            bump(&self.inner.counters.redis_errors);
-            return None;
-        };
-        let relay = self.inner.config.relay;
-        let owner = Owner::rebuild(self.conversation.clone(), relay, TokioClock.now(), journal);
-        let cursor = done.unwrap_or_else(|| "0-0".to_owned());
-        let inbox = self.inner.listen(&self.conversation, &self.keys, &cursor);
-        Some(Owned { lease, owner, cursor, inbox, renewed: TokioClock.now(), count })
-    }
-
-    /// One round as the owner: renew and watch, fire what is due, judge what arrives. `None`
-    /// once it is not the owner any more (or gave the lease up).
-    async fn serve(&mut self, mut held: Owned) -> Option<Owned> {
-        if held.renewed.elapsed() >= self.inner.config.lease / 3 && !self.renew(&mut held).await {
-            return None;
-        }
-        let now = self.inner.now_ms();
-        if held.owner.next_due().is_some_and(|due| due <= now) {
-            held = self.judge_all(held, vec![(None, Ok(Input::Timeout))]).await?;
-        }
-        if held.owner.is_idle() && !self.inner.has_local(&self.conversation) {
-            let _ = store::release(&mut self.conn, &self.keys, &held.lease, true).await;
-            return None;
-        }
-        self.read_and_judge(held).await
-    }
-
-    /// Renews the lease and disconnects the sessions of nodes whose heartbeat expired;
-    /// `false` when the lease is lost.
-    async fn renew(&mut self, held: &mut Owned) -> bool {
-        let config = &self.inner.config;
-        // A paused process renews nothing (and its next commit waits, in `judge`).
-        let renewed = {
-            let Ok(_running) = self.inner.gate.try_read() else { return true };
-            store::renew(&mut self.conn, &self.keys, &held.lease, config.lease).await
-        };
-        match renewed {
-            Ok(true) => held.renewed = TokioClock.now(),
-            Ok(false) => return false, // taken over: forget what was judged
-            Err(_) => {
-                bump(&self.inner.counters.redis_errors);
-                if held.renewed.elapsed() >= config.lease {
-                    return false; // it has expired by now
-                }
-            }
-        }
-        let nodes: Vec<String> = held.owner.nodes(&self.inner.name).into_iter().collect();
-        let heartbeats: Vec<String> = nodes.iter().map(|n| keys::node(&config.prefix, n)).collect();
-        let Ok(alive) = store::alive(&mut self.conn, &heartbeats).await else { return true };
-        for (node, up) in nodes.into_iter().zip(alive) {
-            if !up {
-                let input = Ok(Input::NodeGone { node });
-                let committed = self.judge(held, None, input).await;
-                if !matches!(committed, Ok(Committed::Yes)) {
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    /// Waits for inputs (until the next renewal or deadline at the latest) and judges them.
-    async fn read_and_judge(&mut self, mut held: Owned) -> Option<Owned> {
-        let third = self.inner.config.lease / 3;
-        let until_renewal = third.saturating_sub(held.renewed.elapsed());
-        let until_due = held.owner.next_due().map_or(Duration::MAX, |due| {
-            Duration::from_millis(due.saturating_sub(self.inner.now_ms()))
-        });
-        let wait = until_renewal
-            .min(until_due)
-            .clamp(Duration::from_millis(2), Duration::from_millis(100));
-        let first = {
-            let timer = std::pin::pin!(sleep(wait));
-            match select(held.inbox.entries.next(), timer).await {
-                Either::Left((Some(entries), _)) => entries,
-                // The reader let it go (the node stops): nothing more to read.
-                Either::Left((None, _)) => {
-                    sleep(wait).await;
-                    return Some(held);
-                }
-                Either::Right(((), _)) => return Some(held),
-            }
-        };
-        let mut batch = first;
-        while let Ok(more) = held.inbox.entries.try_recv() {
-            batch.extend(more);
-        }
-        // Consumed already: read before a rebuild that started from an earlier cursor.
-        let after = stream_id(&held.cursor);
-        let inputs = batch
-            .into_iter()
-            .filter(|(id, _)| stream_id(id) > after)
-            .map(|(id, input)| (Some(id), input))
-            .collect();
-        self.judge_all(held, inputs).await
-    }
-
-    /// Judges inputs in order; `None` once the lease is lost, a rebuilt owner when Redis
-    /// failed mid-commit.
-    async fn judge_all(
-        &mut self,
-        mut held: Owned,
-        inputs: Vec<(Option<String>, Result<Input, ClusterError>)>,
-    ) -> Option<Owned> {
-        for (id, input) in inputs {
-            match self.judge(&mut held, id.as_deref(), input).await {
-                Ok(Committed::Yes) => {}
-                Ok(Committed::Fenced) => return None,
-                // Written or not, or written late: Redis knows, so start again from what it
-                // holds (the commit count refuses a late or repeated commit).
-                Ok(Committed::OutOfStep) | Err(_) => return self.take_over(held.lease).await,
-            }
-        }
-        Some(held)
-    }
-
-    /// Judges one input and commits it, fenced by the lease.
-    async fn judge(
-        &mut self,
-        owned: &mut Owned,
-        consumed: Option<&str>,
-        input: Result<Input, ClusterError>,
-    ) -> Result<Committed, ClusterError> {
-        let inner = &self.inner;
-        let t = owned.owner.time_for(inner.now_ms());
-        let (effects, journaled) = match &input {
-            Ok(input) => (owned.owner.apply(t, input), Some((t, input))),
-            Err(_) => (Effects::default(), None),
-        };
-        // A paused process stops here: judged, not yet committed (the worst moment).
-        let _running = inner.gate.read().await;
-        let commit = Commit {
-            lease_value: &owned.lease,
-            consumed,
-            input: journaled,
-            effects: &effects,
-            count: owned.count,
-        };
-        let committed = store::commit(
-            &mut self.conn,
-            &self.keys,
-            &inner.events_key,
-            self.conversation.as_str(),
-            &commit,
-            inner.config.lease,
-            inner.config.retention,
-        )
-        .await;
-        match committed {
-            Ok(Committed::Yes) => {
-                bump(&inner.counters.commits);
-                if let Some(id) = consumed {
-                    id.clone_into(&mut owned.cursor);
-                }
-                owned.renewed = TokioClock.now();
-                owned.count += 1;
-            }
-            Ok(Committed::Fenced) => bump(&inner.counters.fenced_commits),
-            Ok(Committed::OutOfStep) | Err(_) => bump(&inner.counters.redis_errors),
-        }
-        committed
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,18 +10,26 @@ use redis::{Script, Value};
 use super::error::ClusterError;
 use super::event::ClusterEvent;
 use super::input::Input;
-use super::keys::{EVENTS_MAXLEN, Keys, STREAM_MAXLEN};
+use super::keys::{EVENTS_MAXLEN, Keys, NEWS_MAXLEN, STREAM_MAXLEN};
 use super::owner::Effects;
 
-/// Takes the lease when nobody holds it, with the next epoch: returns the epoch; else minus
-/// the milliseconds the lease has left (at least 1).
-const ACQUIRE: &str = r"
-local left = redis.call('PTTL', KEYS[1])
-if left ~= -2 then return -math.max(left, 1) end
-local epoch = redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('SET', KEYS[1], epoch .. ':' .. ARGV[1], 'PX', ARGV[2])
-return epoch
+/// Takes each lease nobody holds, in one call for many conversations (the renewal round's,
+/// for the stewards waiting for one): for each, its new epoch, or 0 when it is held.
+/// KEYS: each conversation's lease and epoch. ARGV: node, lease ms, retention ms.
+const ACQUIRE_MANY: &str = r"
+local taken = {}
+for j = 1, #KEYS / 2 do
+  local lease, epochs = KEYS[2 * j - 1], KEYS[2 * j]
+  if redis.call('EXISTS', lease) == 1 then
+    taken[j] = 0
+  else
+    local epoch = redis.call('INCR', epochs)
+    redis.call('PEXPIRE', epochs, ARGV[3])
+    redis.call('SET', lease, epoch .. ':' .. ARGV[1], 'PX', ARGV[2])
+    taken[j] = epoch
+  end
+end
+return taken
 ";
 
 /// Redis's own clock in milliseconds (one clock for the whole cluster's liveness scores).
@@ -30,13 +38,86 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 ";
 
-/// Renews the lease if it is still ours (1), else 0; a live conversation's score says its
-/// owner was heard from now. KEYS: lease, live. ARGV: lease value, lease ms, member.
-const RENEW: &str = r"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+/// Writes a notice into a node's news stream (`node` is its key prefix `P:node:NAME`), if
+/// the stream is there (a node that died and let it expire gets none); a full one gets none
+/// either, and the node's `lost` flag is set instead (it then reads its streams again).
+const NOTIFY: &str = r"
+local function notify(node, cap, notice)
+  local news = node .. ':news'
+  if redis.call('EXISTS', news) == 0 then return end
+  if redis.call('XLEN', news) >= tonumber(cap) then
+    redis.call('SET', news .. ':lost', '1', 'PX', math.max(redis.call('PTTL', news), 1))
+    return
+  end
+  redis.call('XADD', news, '*', unpack(notice))
+end
+";
+
+/// Appends an input to the inbound stream and sends its owner (the lease's node, if any) a
+/// notice carrying it, its id and `prev`: the id of the last unconsumed entry before it (''
+/// when every earlier entry was consumed), so that an owner that missed a notice sees the gap.
+/// Without an owner, whoever takes the lease reads the stream from `done`. Returns the id.
+///
+/// With a third key, the outbound stream, it also answers that stream's last id before the
+/// input (a connect: where its node starts reading, since nothing for it can come earlier).
+///
+/// KEYS: inbound, lease[, outbound]. ARGV: maxlen, retention ms, node prefix (`P:node:`),
+/// news cap, conversation, then the input's field/value items. Answers the id and the
+/// outbound stream's last id ('' without the third key, `0-0` when it is empty).
+const APPEND: &str = r"
+local out = ''
+if KEYS[3] then
+  local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+  out = newest[1] and newest[1][1] or '0-0'
+end
+local prev = ''
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] then prev = last[1][1] end
+local fields = {}
+for j = 6, #ARGV do fields[#fields + 1] = ARGV[j] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], 'XX', now, ARGV[3])
-return 1
+local lease = redis.call('GET', KEYS[2])
+local node = lease and string.match(lease, '^%d+:(.+)$')
+if node then
+  notify(ARGV[3] .. node, ARGV[4], {'_t', 'i', '_c', ARGV[5], '_i', id, '_p', prev, unpack(fields)})
+end
+return {id, out}
+";
+
+/// Renews every lease that is still ours, in one call for many conversations (a node's
+/// renewal round): for each, 1 if renewed (its live score says its owner was heard from now),
+/// else 0. KEYS: live, then the leases. ARGV: lease ms, then each lease's value and member.
+const RENEW: &str = r"
+local renewed = {}
+for j = 2, #KEYS do
+  if redis.call('GET', KEYS[j]) == ARGV[2 * j - 2] then
+    redis.call('PEXPIRE', KEYS[j], ARGV[1])
+    redis.call('ZADD', KEYS[1], 'XX', now, ARGV[2 * j - 1])
+    renewed[j - 1] = 1
+  else
+    renewed[j - 1] = 0
+  end
+end
+return renewed
+";
+
+/// A node's heartbeat: sets its key, keeps its news stream (re-creating it if it is gone),
+/// trims the notices it read (before ARGV[2], if not ''), and answers 1 when notices may
+/// have been lost (the stream was gone, or full: its `lost` flag was set), else 0.
+/// KEYS: heartbeat, news, lost. ARGV: TTL ms, the reader's last id, the news TTL ms.
+const HEARTBEAT: &str = r"
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+local lost = 0
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('XADD', KEYS[2], '*', '_t', 'h')
+  lost = 1
+elseif ARGV[2] ~= '' then
+  redis.call('XTRIM', KEYS[2], 'MINID', ARGV[2])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('DEL', KEYS[3]) == 1 then lost = 1 end
+return lost
 ";
 
 /// Gives the lease up if it is still ours; `forget` ('1'): the conversation is idle, it leaves
@@ -60,10 +141,13 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LI
 /// (or the journal's reset), the deliveries, the events, the consumed inbound id, the count
 /// and the renewals, all at once (1).
 ///
-/// KEYS: lease, journal, outbound, events, done, inbound, epoch, live, commits.
+/// Each delivery also goes, as a notice with its outbound id and `prev` (the last outbound id
+/// addressed to that node before it, kept in `outlast`), to its node's news stream.
+///
+/// KEYS: lease, journal, outbound, events, done, inbound, epoch, live, commits, outlast.
 /// ARGV: lease value, consumed inbound id or '', reset '1'/'0', retention ms, lease ms,
 /// outbound maxlen, events maxlen, the conversation (its member in the live set), the commit
-/// count expected, then a count
+/// count expected, the node prefix (`P:node:`), the news cap, then a count
 /// and that many journal field/value items, a count and that many deliveries (node, session,
 /// kind, frame), a count and that many events (conversation, JSON). The conversation stays in
 /// the live set (scored now) until a reset.
@@ -73,7 +157,7 @@ local count = tonumber(redis.call('GET', KEYS[9]) or '0')
 if count ~= tonumber(ARGV[9]) then return 2 end
 local retention = ARGV[4]
 redis.call('SET', KEYS[9], count + 1, 'PX', retention)
-local i = 10
+local i = 12
 local nj = tonumber(ARGV[i])
 i = i + 1
 if ARGV[3] == '1' then
@@ -87,12 +171,22 @@ end
 i = i + nj
 local nd = tonumber(ARGV[i])
 i = i + 1
+local last = {}
 for j = 1, nd do
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*',
-    'n', ARGV[i], 's', ARGV[i + 1], 'k', ARGV[i + 2], 'b', ARGV[i + 3])
+  local node = ARGV[i]
+  local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*',
+    'n', node, 's', ARGV[i + 1], 'k', ARGV[i + 2], 'b', ARGV[i + 3])
+  local prev = last[node] or redis.call('HGET', KEYS[10], node) or ''
+  last[node] = id
+  notify(ARGV[10] .. node, ARGV[11], {'_t', 'o', '_c', ARGV[8], '_i', id, '_p', prev,
+    's', ARGV[i + 1], 'k', ARGV[i + 2], 'b', ARGV[i + 3]})
   i = i + 4
 end
-if nd > 0 then redis.call('PEXPIRE', KEYS[3], retention) end
+for node, id in pairs(last) do redis.call('HSET', KEYS[10], node, id) end
+if nd > 0 then
+  redis.call('PEXPIRE', KEYS[3], retention)
+  redis.call('PEXPIRE', KEYS[10], retention)
+end
 local ne = tonumber(ARGV[i])
 i = i + 1
 for j = 1, ne do
@@ -115,11 +209,14 @@ return 1
 ";
 
 /// The scripts, hashed once (run with `EVALSHA`, loaded on first use).
-static ACQUIRE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE));
+static ACQUIRE_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ACQUIRE_MANY));
 static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{NOW_MS}{RENEW}")));
+static APPEND_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{NOTIFY}{APPEND}")));
+static HEARTBEAT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(HEARTBEAT));
 static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
 static COMMIT_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{NOW_MS}{COMMIT}")));
+    LazyLock::new(|| Script::new(&format!("{NOW_MS}{NOTIFY}{COMMIT}")));
 static STALE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(&format!("{NOW_MS}{STALE}")));
 
 fn ms(duration: Duration) -> u64 {
@@ -131,54 +228,69 @@ pub(super) fn lease_value(epoch: u64, node: &str) -> String {
     format!("{epoch}:{node}")
 }
 
-/// A try for a conversation's lease.
-pub(super) enum Lease {
-    /// Taken, with this epoch.
-    Taken(u64),
-    /// Another node holds it for this long yet (unless it renews it).
-    Held(Duration),
-}
-
-/// Takes the conversation's lease if nobody holds it.
+/// Takes the conversation's lease if nobody holds it: the epoch it was taken with.
 pub(super) async fn acquire(
     conn: &mut ConnectionManager,
     keys: &Keys,
     node: &str,
     lease: Duration,
     retention: Duration,
-) -> Result<Lease, ClusterError> {
-    let answer: i64 = ACQUIRE_SCRIPT
-        .key(&keys.lease)
-        .key(&keys.epoch)
-        .arg(node)
-        .arg(ms(lease))
-        .arg(ms(retention))
-        .invoke_async(conn)
-        .await
-        .map_err(|e| ClusterError::redis("acquire", &e))?;
-    Ok(match u64::try_from(answer) {
-        Ok(epoch) => Lease::Taken(epoch),
-        Err(_) => Lease::Held(Duration::from_millis(answer.unsigned_abs())),
-    })
+) -> Result<Option<u64>, ClusterError> {
+    let taken = acquire_many(conn, &[keys], node, lease, retention).await?;
+    Ok(taken.into_iter().next().flatten())
 }
 
-/// Renews the lease; `false` when it is not ours any more.
+/// One lease a node renews: its key, its value (`epoch:node`) and its conversation.
+pub(super) struct Renewal<'a> {
+    pub(super) key: &'a str,
+    pub(super) value: &'a str,
+    pub(super) member: &'a str,
+}
+
+/// The most leases one renewal script covers (a node with more sends several).
+pub(super) const RENEWALS_PER_CALL: usize = 512;
+
+/// Renews many leases in one script call (at most [`RENEWALS_PER_CALL`] each): for each, in
+/// order, whether it is still ours.
 pub(super) async fn renew(
     conn: &mut ConnectionManager,
-    keys: &Keys,
-    value: &str,
+    live: &str,
+    leases: &[Renewal<'_>],
     lease: Duration,
-) -> Result<bool, ClusterError> {
-    let renewed: u8 = RENEW_SCRIPT
-        .key(&keys.lease)
-        .key(&keys.live)
-        .arg(value)
-        .arg(ms(lease))
-        .arg(&keys.member)
-        .invoke_async(conn)
-        .await
-        .map_err(|e| ClusterError::redis("renew", &e))?;
-    Ok(renewed == 1)
+) -> Result<Vec<bool>, ClusterError> {
+    let mut invocation = RENEW_SCRIPT.prepare_invoke();
+    invocation.key(live).arg(ms(lease));
+    for renewal in leases {
+        invocation.key(renewal.key).arg(renewal.value).arg(renewal.member);
+    }
+    let renewed: Vec<u8> =
+        invocation.invoke_async(conn).await.map_err(|e| ClusterError::redis("renew", &e))?;
+    if renewed.len() != leases.len() {
+        return Err(ClusterError::Redis { operation: "renew", category: "short answer".into() });
+    }
+    Ok(renewed.into_iter().map(|r| r == 1).collect())
+}
+
+/// Takes each of these conversations' leases that nobody holds (at most
+/// [`RENEWALS_PER_CALL`] a call): for each, in order, the epoch it was taken with.
+pub(super) async fn acquire_many(
+    conn: &mut ConnectionManager,
+    leases: &[&Keys],
+    node: &str,
+    lease: Duration,
+    retention: Duration,
+) -> Result<Vec<Option<u64>>, ClusterError> {
+    let mut invocation = ACQUIRE_MANY_SCRIPT.prepare_invoke();
+    invocation.arg(node).arg(ms(lease)).arg(ms(retention));
+    for keys in leases {
+        invocation.key(&keys.lease).key(&keys.epoch);
+    }
+    let taken: Vec<u64> =
+        invocation.invoke_async(conn).await.map_err(|e| ClusterError::redis("acquire", &e))?;
+    if taken.len() != leases.len() {
+        return Err(ClusterError::Redis { operation: "acquire", category: "short answer".into() });
+    }
+    Ok(taken.into_iter().map(|epoch| (epoch > 0).then_some(epoch)).collect())
 }
 
 /// Gives the lease up, if it is still ours; `idle`: the conversation leaves the live set.
@@ -228,7 +340,7 @@ pub(super) enum Committed {
 pub(super) async fn commit(
     conn: &mut ConnectionManager,
     keys: &Keys,
-    events_key: &str,
+    (events_key, node_prefix): (&str, &str),
     conversation: &str,
     commit: &Commit<'_>,
     lease: Duration,
@@ -245,6 +357,7 @@ pub(super) async fn commit(
         &keys.epoch,
         &keys.live,
         &keys.commits,
+        &keys.outlast,
     ] {
         invocation.key(key);
     }
@@ -257,7 +370,9 @@ pub(super) async fn commit(
         .arg(STREAM_MAXLEN)
         .arg(EVENTS_MAXLEN)
         .arg(&keys.member)
-        .arg(commit.count);
+        .arg(commit.count)
+        .arg(node_prefix)
+        .arg(NEWS_MAXLEN);
     match commit.input {
         Some((t, input)) => {
             let fields = input.to_fields();
@@ -366,61 +481,92 @@ async fn load_once(
     Ok((done, journal))
 }
 
-/// Appends an input to a conversation's inbound stream.
+/// Appends an input to a conversation's inbound stream, with a notice to its owner's news
+/// stream (`node_prefix`: `P:node:`); returns the entry's id, and with `connect`, the
+/// outbound stream's last id before it (`0-0` for none).
 pub(super) async fn append(
     conn: &mut ConnectionManager,
     keys: &Keys,
+    (node_prefix, connect): (&str, bool),
     input: &Input,
     retention: Duration,
-) -> Result<(), ClusterError> {
-    let mut xadd = redis::cmd("XADD");
-    xadd.arg(&keys.inbound).arg("MAXLEN").arg("~").arg(STREAM_MAXLEN).arg("*");
-    for (name, value) in input.to_fields() {
-        xadd.arg(name).arg(value);
+) -> Result<(String, String), ClusterError> {
+    let mut invocation = APPEND_SCRIPT.prepare_invoke();
+    invocation.key(&keys.inbound).key(&keys.lease);
+    if connect {
+        invocation.key(&keys.outbound);
     }
-    let mut pipe = redis::pipe();
-    pipe.add_command(xadd).ignore();
-    pipe.cmd("PEXPIRE").arg(&keys.inbound).arg(ms(retention)).ignore();
-    pipe.query_async::<()>(conn).await.map_err(|e| ClusterError::redis("append", &e))
+    invocation
+        .arg(STREAM_MAXLEN)
+        .arg(ms(retention))
+        .arg(node_prefix)
+        .arg(NEWS_MAXLEN)
+        .arg(&keys.member);
+    for (name, value) in input.to_fields() {
+        invocation.arg(name).arg(value);
+    }
+    invocation.invoke_async(conn).await.map_err(|e| ClusterError::redis("append", &e))
 }
 
-/// The outbound stream's last id (`0-0` when it is empty): where a new reader starts.
-pub(super) async fn last_outbound(
-    conn: &mut ConnectionManager,
-    keys: &Keys,
-) -> Result<String, ClusterError> {
-    let last: StreamRangeReply = redis::cmd("XREVRANGE")
-        .arg(&keys.outbound)
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(conn)
-        .await
-        .map_err(|e| ClusterError::redis("read outbound", &e))?;
-    Ok(last.ids.first().map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()))
-}
-
-/// Reads several streams after their ids (at most `count` entries of each), waiting up to
-/// `block` for an entry: one `XREAD` for all of a node's streams of a kind, on one connection.
-pub(super) async fn read_streams<'a>(
+/// The entries of a stream after `after` (at most `count`), in order: how a node reads what
+/// a notice it missed announced.
+pub(super) async fn read_after(
     conn: &mut ConnectionManager,
     operation: &'static str,
-    streams: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    key: &str,
+    after: &str,
+    count: usize,
+) -> Result<Vec<StreamId>, ClusterError> {
+    let page: StreamRangeReply = redis::cmd("XRANGE")
+        .arg(key)
+        .arg(format!("({after}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(count)
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis(operation, &e))?;
+    Ok(page.ids)
+}
+
+/// A new node's news stream, empty but for a first entry: its id, where the reader starts
+/// (the name is the node's own: anything an earlier node of that name left is dropped).
+pub(super) async fn open_news(
+    conn: &mut ConnectionManager,
+    news: &str,
+    lost: &str,
+    ttl: Duration,
+) -> Result<String, ClusterError> {
+    let mut pipe = redis::pipe();
+    pipe.atomic().cmd("DEL").arg(news).arg(lost).ignore();
+    pipe.cmd("XADD").arg(news).arg("*").arg("_t").arg("h");
+    pipe.cmd("PEXPIRE").arg(news).arg(ms(ttl)).ignore();
+    let (id,): (String,) =
+        pipe.query_async(conn).await.map_err(|e| ClusterError::redis("open news", &e))?;
+    Ok(id)
+}
+
+/// Reads a node's news stream after `after` (at most `count` notices), waiting up to `block`
+/// for one: the node's one blocking read, whatever the number of its calls.
+pub(super) async fn read_news(
+    conn: &mut ConnectionManager,
+    key: &str,
+    after: &str,
     count: usize,
     block: Duration,
-) -> Result<Vec<(String, Vec<StreamId>)>, ClusterError> {
-    let mut xread = redis::cmd("XREAD");
-    xread.arg("COUNT").arg(count).arg("BLOCK").arg(ms(block).max(1)).arg("STREAMS");
-    for (key, _) in streams.clone() {
-        xread.arg(key);
-    }
-    for (_, id) in streams {
-        xread.arg(id);
-    }
-    let reply: Option<StreamReadReply> =
-        xread.query_async(conn).await.map_err(|e| ClusterError::redis(operation, &e))?;
-    Ok(reply.into_iter().flat_map(|r| r.keys).map(|k| (k.key, k.ids)).collect())
+) -> Result<Vec<StreamId>, ClusterError> {
+    let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+        .arg("COUNT")
+        .arg(count)
+        .arg("BLOCK")
+        .arg(ms(block).max(1))
+        .arg("STREAMS")
+        .arg(key)
+        .arg(after)
+        .query_async(conn)
+        .await
+        .map_err(|e| ClusterError::redis("read news", &e))?;
+    Ok(reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids).collect())
 }
 
 /// The live conversations whose owner was last heard from longer than `silence` ago.
@@ -437,7 +583,6 @@ pub(super) async fn stale(
         .map_err(|e| ClusterError::redis("sweep", &e))
 }
 
-/// Sets a node's heartbeat.
 /// Claims a node name for a new node: its heartbeat key, set only if no node holds it (a live
 /// one, or one dead for less than the key's TTL). `false` when it is held.
 pub(super) async fn claim_name(
@@ -457,19 +602,24 @@ pub(super) async fn claim_name(
     Ok(set.is_some())
 }
 
+/// The node's heartbeat (see `HEARTBEAT`): `true` when notices for it may have been lost.
 pub(super) async fn heartbeat(
     conn: &mut ConnectionManager,
-    key: &str,
+    (key, news, lost): (&str, &str, &str),
+    read_up_to: &str,
     ttl: Duration,
-) -> Result<(), ClusterError> {
-    redis::cmd("SET")
-        .arg(key)
-        .arg(1)
-        .arg("PX")
+) -> Result<bool, ClusterError> {
+    let lost: u8 = HEARTBEAT_SCRIPT
+        .key(key)
+        .key(news)
+        .key(lost)
         .arg(ms(ttl))
-        .query_async::<()>(conn)
+        .arg(read_up_to)
+        .arg(ms(ttl * 2))
+        .invoke_async(conn)
         .await
-        .map_err(|e| ClusterError::redis("heartbeat", &e))
+        .map_err(|e| ClusterError::redis("heartbeat", &e))?;
+    Ok(lost == 1)
 }
 
 /// Which of these heartbeat keys exist.
