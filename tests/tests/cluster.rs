@@ -100,10 +100,35 @@ fn assert_each_frame_once(who: &str, received: &Received) {
     assert!(received.len() >= 5, "{who} received a whole call's frames: {received:?}");
 }
 
+/// The cap on a journal: a call's set-up is some 20 inputs, so every test's owners compact
+/// their journals several times a call, and every failover rebuilds from a snapshot.
+const JOURNAL_CAP: usize = 4;
+
 fn config() -> ClusterConfig {
     ClusterConfig::new(RelayConfig::default())
         .with_lease(Duration::from_millis(600))
         .with_node_ttl(Duration::from_millis(900))
+        .with_journal_cap(JOURNAL_CAP)
+}
+
+/// The journal's entries: how many, and whether it starts with a snapshot (it was compacted).
+async fn journal(redis: &RedisServer) -> (usize, bool) {
+    let mut conn = redis.connection().await;
+    let key = "velaro:{conv-1}:journal";
+    let len: usize = redis::cmd("XLEN").arg(key).query_async(&mut conn).await.unwrap();
+    let first: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let compacted = first.ids.first().is_some_and(|entry| {
+        matches!(entry.map.get("k"), Some(redis::Value::BulkString(k)) if k.as_slice() == b"s")
+    });
+    (len, compacted)
 }
 
 fn conversation() -> ConversationId {
@@ -209,6 +234,9 @@ async fn a_whole_call_with_the_agent_on_node_a_and_the_visitor_on_node_b() {
     assert_eq!(a.acquisitions + b.acquisitions, 1, "one owner, no failover: {a:?} {b:?}");
     assert_eq!(a.fenced_commits + b.fenced_commits, 0);
     assert!(a.frames_delivered > 0 && b.frames_delivered > 0, "both nodes delivered frames");
+    let (entries, compacted) = journal(&redis).await;
+    assert!(compacted, "a call's some 20 inputs passed the cap: the journal was compacted");
+    assert!(entries <= JOURNAL_CAP + 1, "a snapshot and at most the cap's inputs: {entries}");
     println!("a call across two nodes: {:?}", began.elapsed());
 }
 

@@ -29,6 +29,11 @@ pub struct ClusterConfig {
     /// node, since a failed commit costs a rebuild and a failed append a retry. Liveness
     /// (heartbeats, lease rounds) has a connection of its own, which gives up after 500 ms.
     pub redis_timeout: Duration,
+    /// How many inputs a conversation's journal holds before its owner compacts it (1,000):
+    /// the commit that would pass it writes the owner's snapshot (its relay's whole state,
+    /// tens of KiB for a live call) in place of the journal, so a rebuild restores it and
+    /// replays at most this many inputs.
+    pub journal_cap: usize,
 }
 
 impl ClusterConfig {
@@ -42,6 +47,7 @@ impl ClusterConfig {
             retention: Duration::from_secs(24 * 3600),
             redis_patience: Duration::from_secs(20),
             redis_timeout: Duration::from_secs(5),
+            journal_cap: 1_000,
         }
     }
 
@@ -85,6 +91,13 @@ impl ClusterConfig {
     #[must_use]
     pub fn with_redis_patience(mut self, patience: Duration) -> Self {
         self.redis_patience = patience;
+        self
+    }
+
+    /// Sets how many inputs a journal holds before it is compacted (at least 1).
+    #[must_use]
+    pub fn with_journal_cap(mut self, cap: usize) -> Self {
+        self.journal_cap = cap.max(1);
         self
     }
 }

@@ -5,12 +5,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use velaro_call_state::CallRecord;
+use serde::{Deserialize, Serialize};
 use velaro_call_state::velaro_call_protocol::ConversationId;
+use velaro_call_state::{CallRecord, SnapshotError};
 
 use super::event::ClusterEvent;
 use super::input::Input;
-use crate::relay::{Relay, RelayConfig, RelayEvent, RelayOutput, SessionId};
+use crate::relay::{Relay, RelayConfig, RelayEvent, RelayOutput, RelaySnapshot, SessionId};
 
 /// A session of the conversation, wherever it is: its node, and its number there.
 pub(super) type Remote = (String, u64);
@@ -24,6 +25,22 @@ pub(super) struct Effects {
     pub(super) events: Vec<ClusterEvent>,
     /// The relay freed the conversation: its journal starts afresh.
     pub(super) reset: bool,
+}
+
+/// An owner as of its last judged input, to compact the journal: a new owner restores it and
+/// judges only the inputs journaled after it, reaching the state the old owner had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct OwnerSnapshot {
+    /// The time of the last input judged (Unix ms); the relay's times are offsets from it.
+    t: u64,
+    relay: RelaySnapshot,
+    /// Each remote session (node, number there) and its relay session's number.
+    sessions: Vec<(String, u64, u64)>,
+    /// Each relay session's remote one: also a session whose remote connected again (the
+    /// relay still holds it until it is disconnected).
+    remotes: Vec<(u64, String, u64)>,
+    /// The last input number judged from each session, also of those that left.
+    numbered: Vec<(String, u64, u64)>,
 }
 
 /// One conversation's judge on its owner.
@@ -62,19 +79,74 @@ impl Owner {
         }
     }
 
-    /// Rebuilds the state the journal's inputs made, discarding what they asked for (it was
-    /// committed when they were judged).
+    /// Rebuilds the state the journal made: its snapshot (a compacted journal starts with
+    /// one), then its inputs, discarding what they asked for (it was committed when they were
+    /// judged). Fails only on a snapshot that does not restore.
     pub(super) fn rebuild(
         conversation: ConversationId,
         config: RelayConfig,
         anchor: Instant,
-        journal: impl IntoIterator<Item = (u64, Input)>,
-    ) -> Owner {
-        let mut owner = Owner::new(conversation, config, anchor);
+        (snapshot, journal): (Option<OwnerSnapshot>, impl IntoIterator<Item = (u64, Input)>),
+    ) -> Result<Owner, SnapshotError> {
+        let mut owner = match snapshot {
+            Some(snapshot) => Owner::restore(conversation, config, anchor, snapshot)?,
+            None => Owner::new(conversation, config, anchor),
+        };
         for (t, input) in journal {
             let _ = owner.apply(t, &input);
         }
-        owner
+        Ok(owner)
+    }
+
+    /// The owner as of now (its last judged input), or `None` before any input.
+    pub(super) fn snapshot(&self) -> Option<OwnerSnapshot> {
+        let t0 = self.t0?;
+        let now = self.anchor + Duration::from_millis(self.last_t.saturating_sub(t0));
+        let mut sessions: Vec<(String, u64, u64)> = self
+            .sessions
+            .iter()
+            .map(|((node, session), id)| (node.clone(), *session, id.number()))
+            .collect();
+        sessions.sort();
+        let mut remotes: Vec<(u64, String, u64)> = self
+            .remotes
+            .iter()
+            .map(|(id, (node, session))| (id.number(), node.clone(), *session))
+            .collect();
+        remotes.sort();
+        let mut numbered: Vec<(String, u64, u64)> =
+            self.numbered.iter().map(|((node, session), q)| (node.clone(), *session, *q)).collect();
+        numbered.sort();
+        let relay = self.relay.snapshot(now);
+        Some(OwnerSnapshot { t: self.last_t, relay, sessions, remotes, numbered })
+    }
+
+    /// The owner a [`snapshot`](Self::snapshot) was taken of, on any `anchor`: its relay is
+    /// restored at `anchor`, which stands for the snapshot's time from then on.
+    pub(super) fn restore(
+        conversation: ConversationId,
+        config: RelayConfig,
+        anchor: Instant,
+        snapshot: OwnerSnapshot,
+    ) -> Result<Owner, SnapshotError> {
+        let relay = Relay::restore(config, snapshot.relay, anchor)?;
+        let mut owner = Owner::new(conversation, config, anchor);
+        owner.relay = relay;
+        owner.t0 = Some(snapshot.t);
+        owner.last_t = snapshot.t;
+        owner.sessions = snapshot
+            .sessions
+            .into_iter()
+            .map(|(node, session, id)| ((node, session), SessionId::from_number(id)))
+            .collect();
+        owner.remotes = snapshot
+            .remotes
+            .into_iter()
+            .map(|(id, node, session)| (SessionId::from_number(id), (node, session)))
+            .collect();
+        owner.numbered =
+            snapshot.numbered.into_iter().map(|(node, session, q)| ((node, session), q)).collect();
+        Ok(owner)
     }
 
     /// The time to judge an input read at `now_ms` at: never before the last one.
@@ -82,13 +154,15 @@ impl Owner {
         now_ms.max(self.last_t)
     }
 
-    /// When the relay's next timer is due (Unix ms, rounded up).
+    /// When the relay's next timer is due (Unix ms, rounded up); never before the last time
+    /// judged, as no input can be judged before it (an input judged after a deadline it did
+    /// not fire leaves that deadline overdue: due now).
     pub(super) fn next_due(&self) -> Option<u64> {
         let due = self.relay.poll_timeout()?;
         let t0 = self.t0?;
         let offset = due.saturating_duration_since(self.anchor);
         let ms = offset.as_millis() + u128::from(offset.subsec_nanos() % 1_000_000 != 0);
-        Some(t0.saturating_add(u64::try_from(ms).unwrap_or(u64::MAX)))
+        Some(t0.saturating_add(u64::try_from(ms).unwrap_or(u64::MAX)).max(self.last_t))
     }
 
     /// The nodes (other than `me`) that hold sessions of the conversation.
@@ -282,8 +356,8 @@ mod tests {
             delivered.iter().any(|((node, _), frame)| node == "b" && frame.is_some()),
             "the invite reached the visitor: {delivered:?}"
         );
-        let rebuilt =
-            Owner::rebuild(conversation, config, base + Duration::from_secs(3600), journal.clone());
+        let later = base + Duration::from_secs(3600);
+        let rebuilt = Owner::rebuild(conversation, config, later, (None, journal.clone())).unwrap();
         let due = judged.next_due().unwrap();
         assert_eq!(rebuilt.next_due(), Some(due), "the invite expires at the same time");
         assert_eq!(due, 1_000_020 + 10_000);
@@ -372,8 +446,60 @@ mod tests {
                     journal.push((*t, input.clone()));
                 }
             }
+            let later = base + Duration::from_secs(7_777);
+            let mut rebuilt = Owner::rebuild(conversation, config, later, (None, journal)).unwrap();
+            prop_assert_eq!(rebuilt.next_due(), judged.next_due());
+            for (t, input) in &timed[cut..] {
+                let t = judged.time_for(*t);
+                prop_assert_eq!(rebuilt.time_for(t), t);
+                prop_assert_eq!(rebuilt.apply(t, input), judged.apply(t, input));
+                prop_assert_eq!(rebuilt.next_due(), judged.next_due());
+            }
+        }
+    }
+
+    proptest! {
+        /// A journal compacted at any point (the owner's snapshot, through its JSON, replaces
+        /// what came before) rebuilds, on any `Instant` base, an owner that answers the rest
+        /// exactly as the one that judged them all.
+        #[test]
+        fn a_rebuild_from_a_compacted_journal_carries_on_identically(
+            steps in proptest::collection::vec(step(), 1..40),
+            compact_at in 0..40usize,
+            cut in 0..40usize,
+        ) {
+            #[allow(clippy::disallowed_methods)]
+            let base = Instant::now();
+            let conversation = ConversationId::new("conv-1").unwrap();
+            let config = RelayConfig::default();
+            let mut t = 1_000_000u64;
+            let timed: Vec<(u64, Input)> = steps
+                .into_iter()
+                .map(|(gap, input)| {
+                    t += gap;
+                    (t, input)
+                })
+                .collect();
+            let cut = cut.min(timed.len());
+            let mut judged = Owner::new(conversation.clone(), config, base);
+            // The journal as Redis holds it: a snapshot, then inputs.
+            let mut snapshot: Option<Vec<u8>> = None;
+            let mut journal = Vec::new();
+            for (i, (t, input)) in timed[..cut].iter().enumerate() {
+                let reset = judged.apply(*t, input).reset;
+                if reset {
+                    (snapshot, journal) = (None, Vec::new());
+                } else if i == compact_at {
+                    let taken = judged.snapshot().expect("an owner that judged has a snapshot");
+                    (snapshot, journal) = (Some(serde_json::to_vec(&taken).unwrap()), Vec::new());
+                } else {
+                    journal.push((*t, input.clone()));
+                }
+            }
+            let snapshot = snapshot.map(|json| serde_json::from_slice(&json).unwrap());
+            let later = base + Duration::from_secs(9_999);
             let mut rebuilt =
-                Owner::rebuild(conversation, config, base + Duration::from_secs(7_777), journal);
+                Owner::rebuild(conversation, config, later, (snapshot, journal)).unwrap();
             prop_assert_eq!(rebuilt.next_due(), judged.next_due());
             for (t, input) in &timed[cut..] {
                 let t = judged.time_for(*t);

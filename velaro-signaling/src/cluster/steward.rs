@@ -32,6 +32,9 @@ struct Owned {
     inbox: Inbox,
     /// The conversation's commit count, as of the last commit.
     count: u64,
+    /// The inputs in the journal after its snapshot (or since it was last freed): past
+    /// `ClusterConfig::journal_cap`, the next commit compacts it.
+    journaled: usize,
     /// The inbound stream must be read after `cursor`: a notice may be missing (after a
     /// rebuild, a gap, or a resync).
     fill: bool,
@@ -151,16 +154,24 @@ impl Steward {
         // Registered first: a notice from now on reaches the new inbox, and what came before
         // is read from the stream.
         let inbox = self.inner.listen(&self.conversation, &self.keys, &lease);
-        let Ok(store::Loaded { done, journal, count }) =
+        let Ok(store::Loaded { done, snapshot, journal, count }) =
             store::load(&mut self.conn, &self.keys).await
         else {
             bump(&self.inner.counters.redis_errors);
             return None;
         };
         let relay = self.inner.config.relay;
-        let owner = Owner::rebuild(self.conversation.clone(), relay, TokioClock.now(), journal);
+        let journaled = journal.len();
+        let conversation = self.conversation.clone();
+        let rebuilt = Owner::rebuild(conversation, relay, TokioClock.now(), (snapshot, journal));
+        // A snapshot that does not restore (written by a newer version, say): not ours to
+        // judge; another node may be able to.
+        let Ok(owner) = rebuilt else {
+            bump(&self.inner.counters.redis_errors);
+            return None;
+        };
         let cursor = done.unwrap_or_else(|| "0-0".to_owned());
-        Some(Owned { lease, owner, cursor, inbox, count, fill: true })
+        Some(Owned { lease, owner, cursor, inbox, count, journaled, fill: true })
     }
 
     /// One round as the owner: read what a notice may have missed, fire what is due, wait for
@@ -299,14 +310,28 @@ impl Steward {
             Ok(input) => (owned.owner.apply(t, input), Some((t, input))),
             Err(_) => (Effects::default(), None),
         };
+        // The journal would pass its cap with this input: the owner's state after it replaces
+        // the journal instead (a rebuild then restores it and replays what follows).
+        let compact =
+            journaled.is_some() && !effects.reset && owned.journaled >= inner.config.journal_cap;
+        let snapshot = compact
+            .then(|| owned.owner.snapshot())
+            .flatten()
+            .and_then(|snapshot| serde_json::to_vec(&snapshot).ok());
         // A paused process stops here: judged, not yet committed (the worst moment).
         let _running = inner.gate.read().await;
+        let journal_after = if effects.reset || snapshot.is_some() {
+            0
+        } else {
+            owned.journaled + usize::from(journaled.is_some())
+        };
         let commit = Commit {
             lease_value: &owned.lease,
             consumed,
             input: journaled,
             effects: &effects,
             count: owned.count,
+            snapshot,
         };
         let committed = store::commit(
             &mut self.conn,
@@ -325,6 +350,7 @@ impl Steward {
                     id.clone_into(&mut owned.cursor);
                 }
                 owned.count += 1;
+                owned.journaled = journal_after;
             }
             Ok(Committed::Fenced) => bump(&inner.counters.fenced_commits),
             Ok(Committed::OutOfStep) | Err(_) => bump(&inner.counters.redis_errors),

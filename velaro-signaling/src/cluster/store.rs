@@ -11,7 +11,7 @@ use super::error::ClusterError;
 use super::event::ClusterEvent;
 use super::input::Input;
 use super::keys::{EVENTS_MAXLEN, Keys, NEWS_MAXLEN, STREAM_MAXLEN};
-use super::owner::Effects;
+use super::owner::{Effects, OwnerSnapshot};
 
 /// Takes each lease nobody holds, in one call for many conversations (the renewal round's,
 /// for the stewards waiting for one): for each, its new epoch, or 0 when it is held.
@@ -144,10 +144,14 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LI
 /// Each delivery also goes, as a notice with its outbound id and `prev` (the last outbound id
 /// addressed to that node before it, kept in `outlast`), to its node's news stream.
 ///
+/// With a snapshot (the owner's state after this input), the journal is replaced by it: one
+/// entry `k`=`s`, `t`, `b` the snapshot's JSON (the compaction).
+///
 /// KEYS: lease, journal, outbound, events, done, inbound, epoch, live, commits, outlast.
 /// ARGV: lease value, consumed inbound id or '', reset '1'/'0', retention ms, lease ms,
 /// outbound maxlen, events maxlen, the conversation (its member in the live set), the commit
-/// count expected, the node prefix (`P:node:`), the news cap, then a count
+/// count expected, the node prefix (`P:node:`), the news cap, the snapshot's JSON or '', its
+/// time, then a count
 /// and that many journal field/value items, a count and that many deliveries (node, session,
 /// kind, frame), a count and that many events (conversation, JSON). The conversation stays in
 /// the live set (scored now) until a reset.
@@ -157,11 +161,15 @@ local count = tonumber(redis.call('GET', KEYS[9]) or '0')
 if count ~= tonumber(ARGV[9]) then return 2 end
 local retention = ARGV[4]
 redis.call('SET', KEYS[9], count + 1, 'PX', retention)
-local i = 12
+local i = 14
 local nj = tonumber(ARGV[i])
 i = i + 1
 if ARGV[3] == '1' then
   redis.call('DEL', KEYS[2])
+elseif ARGV[12] ~= '' then
+  redis.call('DEL', KEYS[2])
+  redis.call('XADD', KEYS[2], '*', 'k', 's', 't', ARGV[13], 'b', ARGV[12])
+  redis.call('PEXPIRE', KEYS[2], retention)
 elseif nj > 0 then
   local fields = {}
   for j = 1, nj do fields[j] = ARGV[i + j - 1] end
@@ -322,6 +330,8 @@ pub(super) struct Commit<'a> {
     pub(super) effects: &'a Effects,
     /// How many commits the conversation has had (the owner's count).
     pub(super) count: u64,
+    /// The owner's snapshot (JSON) after this input, to replace the journal with.
+    pub(super) snapshot: Option<Vec<u8>>,
 }
 
 /// How a commit went.
@@ -372,7 +382,9 @@ pub(super) async fn commit(
         .arg(&keys.member)
         .arg(commit.count)
         .arg(node_prefix)
-        .arg(NEWS_MAXLEN);
+        .arg(NEWS_MAXLEN)
+        .arg(commit.snapshot.as_deref().unwrap_or_default())
+        .arg(commit.input.map_or(0, |(t, _)| t));
     match commit.input {
         Some((t, input)) => {
             let fields = input.to_fields();
@@ -411,10 +423,12 @@ pub(super) async fn commit(
     })
 }
 
-/// A conversation as Redis holds it: the consumed inbound id, the journal with each input's
-/// time, and the commit count they add up to.
+/// A conversation as Redis holds it: the consumed inbound id, the journal (the snapshot it
+/// starts with, if it was compacted, and each input after it with its time), and the commit
+/// count they add up to.
 pub(super) struct Loaded {
     pub(super) done: Option<String>,
+    pub(super) snapshot: Option<OwnerSnapshot>,
     pub(super) journal: Vec<(u64, Input)>,
     pub(super) count: u64,
 }
@@ -429,9 +443,9 @@ pub(super) async fn load(
     // Read between two reads of the commit count: equal, nothing was committed in between.
     for _ in 0..8 {
         let before = commit_count(conn, keys).await?;
-        let (done, journal) = load_once(conn, keys).await?;
+        let (done, (snapshot, journal)) = load_once(conn, keys).await?;
         if commit_count(conn, keys).await? == before {
-            return Ok(Loaded { done, journal, count: before });
+            return Ok(Loaded { done, snapshot, journal, count: before });
         }
     }
     Err(ClusterError::Redis { operation: "load", category: "kept changing".to_owned() })
@@ -446,15 +460,19 @@ async fn commit_count(conn: &mut ConnectionManager, keys: &Keys) -> Result<u64, 
     Ok(count.unwrap_or(0))
 }
 
+/// The journal: its snapshot, if it starts with one, and the inputs after it.
+type Journal = (Option<OwnerSnapshot>, Vec<(u64, Input)>);
+
 async fn load_once(
     conn: &mut ConnectionManager,
     keys: &Keys,
-) -> Result<(Option<String>, Vec<(u64, Input)>), ClusterError> {
+) -> Result<(Option<String>, Journal), ClusterError> {
     let done: Option<String> = redis::cmd("GET")
         .arg(&keys.done)
         .query_async(conn)
         .await
         .map_err(|e| ClusterError::redis("load", &e))?;
+    let mut snapshot = None;
     let mut journal = Vec::new();
     let mut from = "-".to_owned();
     loop {
@@ -469,16 +487,23 @@ async fn load_once(
             .map_err(|e| ClusterError::redis("load", &e))?;
         let Some(last) = page.ids.last().map(|entry| entry.id.clone()) else { break };
         for entry in page.ids {
-            let t = field_u64(&entry, "t").ok_or(ClusterError::Malformed {
-                stream: "journal",
-                id: entry.id.clone(),
-                field: "t",
-            })?;
+            let malformed =
+                |field| ClusterError::Malformed { stream: "journal", id: entry.id.clone(), field };
+            // Only a compaction writes a snapshot, and it writes it first.
+            if field_bytes(&entry, "k").as_deref() == Some(b"s") {
+                if snapshot.is_some() || !journal.is_empty() {
+                    return Err(malformed("k"));
+                }
+                let json = field_bytes(&entry, "b").ok_or_else(|| malformed("b"))?;
+                snapshot = Some(serde_json::from_slice(&json).map_err(|_| malformed("b"))?);
+                continue;
+            }
+            let t = field_u64(&entry, "t").ok_or_else(|| malformed("t"))?;
             journal.push((t, Input::from_fields(&entry.map, "journal", &entry.id)?));
         }
         from = format!("({last}");
     }
-    Ok((done, journal))
+    Ok((done, (snapshot, journal)))
 }
 
 /// Appends an input to a conversation's inbound stream, with a notice to its owner's news

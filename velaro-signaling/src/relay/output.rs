@@ -12,6 +12,20 @@ use velaro_call_state::velaro_call_protocol::{CallId, ConversationId, PartyId, R
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub(super) u64);
 
+impl SessionId {
+    /// The relay's number for the session, for a snapshot of whoever maps sessions to theirs.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn number(self) -> u64 {
+        self.0
+    }
+
+    /// The session a snapshot's number names (a restored relay numbers sessions the same).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn from_number(number: u64) -> SessionId {
+        SessionId(number)
+    }
+}
+
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "session-{}", self.0)
