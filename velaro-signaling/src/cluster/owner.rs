@@ -393,6 +393,18 @@ mod tests {
         .prop_flat_map(|input| (0..30_000u64, Just(input)))
     }
 
+    /// The steps at their times (Unix ms), each its gap after the one before.
+    fn at_times(steps: Vec<(u64, Input)>) -> Vec<(u64, Input)> {
+        let mut t = 1_000_000u64;
+        steps
+            .into_iter()
+            .map(|(gap, input)| {
+                t += gap;
+                (t, input)
+            })
+            .collect()
+    }
+
     /// A frame of the call, from whoever may send it: invite, ringing, accept, hangup (either
     /// side), or garbage.
     fn wire(message: usize, seq: u64) -> String {
@@ -427,14 +439,7 @@ mod tests {
             let base = Instant::now();
             let conversation = ConversationId::new("conv-1").unwrap();
             let config = RelayConfig::default();
-            let mut t = 1_000_000u64;
-            let timed: Vec<(u64, Input)> = steps
-                .into_iter()
-                .map(|(gap, input)| {
-                    t += gap;
-                    (t, input)
-                })
-                .collect();
+            let timed = at_times(steps);
             let cut = cut.min(timed.len());
             let mut judged = Owner::new(conversation.clone(), config, base);
             let mut journal = Vec::new();
@@ -472,14 +477,7 @@ mod tests {
             let base = Instant::now();
             let conversation = ConversationId::new("conv-1").unwrap();
             let config = RelayConfig::default();
-            let mut t = 1_000_000u64;
-            let timed: Vec<(u64, Input)> = steps
-                .into_iter()
-                .map(|(gap, input)| {
-                    t += gap;
-                    (t, input)
-                })
-                .collect();
+            let timed = at_times(steps);
             let cut = cut.min(timed.len());
             let mut judged = Owner::new(conversation.clone(), config, base);
             // The journal as Redis holds it: a snapshot, then inputs.
