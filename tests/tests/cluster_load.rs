@@ -106,6 +106,23 @@ struct CallRun {
 
 /// Runs one call over its two client links: each frame of the script is sent, must arrive at
 /// the other party once, as sent, before the receiver acknowledges it and the next is sent.
+/// Every call at once, each with its own `script`: their runs, and when they began.
+async fn run_all(
+    links: Vec<(usize, MemoryTransport, MemoryTransport)>,
+    script: &[(Role, Message)],
+) -> (Vec<CallRun>, Instant) {
+    let began = Instant::now();
+    let runs: Vec<_> = links
+        .into_iter()
+        .map(|(i, agent, visitor)| tokio::spawn(run_call(i, agent, visitor, script.to_vec())))
+        .collect();
+    let mut done = Vec::with_capacity(runs.len());
+    for run in runs {
+        done.push(run.await.unwrap());
+    }
+    (done, began)
+}
+
 async fn run_call(
     i: usize,
     mut agent: MemoryTransport,
@@ -274,16 +291,8 @@ async fn across_the_cluster(calls: usize) -> Report {
         .collect()
         .await;
     let connected = connecting.elapsed();
-    let began = Instant::now();
     let script = script();
-    let mut runs = Vec::with_capacity(calls);
-    for (i, agent, visitor) in links {
-        runs.push(tokio::spawn(run_call(i, agent, visitor, script.clone())));
-    }
-    let mut done = Vec::with_capacity(calls);
-    for run in runs {
-        done.push(run.await.unwrap());
-    }
+    let (done, began) = run_all(links, &script).await;
     let (started, ended) = count_events(events, calls).await;
     assert_eq!((started, ended), (calls, calls), "each call started and ended once");
     let stats: Vec<_> = nodes.iter().map(ClusterNode::stats).collect();
@@ -325,16 +334,8 @@ async fn through_one_relay(calls: usize) -> Report {
         links.push((i, agent, visitor));
     }
     let connected = connecting.elapsed();
-    let began = Instant::now();
     let script = script();
-    let mut runs = Vec::with_capacity(calls);
-    for (i, agent, visitor) in links {
-        runs.push(tokio::spawn(run_call(i, agent, visitor, script.clone())));
-    }
-    let mut done = Vec::with_capacity(calls);
-    for run in runs {
-        done.push(run.await.unwrap());
-    }
+    let (done, began) = run_all(links, &script).await;
     let (mut started, mut ended) = (0, 0);
     while let Ok(event) = events.try_recv() {
         match event {

@@ -102,13 +102,8 @@ impl<'a> Reader<'a> {
             self.at = end + 1;
             self.eat(b':')?;
             field(self, key)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.comma_or_close(b'}')? {
+                return Some(());
             }
         }
     }
@@ -121,15 +116,21 @@ impl<'a> Reader<'a> {
         }
         loop {
             item(self)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.comma_or_close(b']')? {
+                return Some(());
             }
         }
+    }
+
+    /// Past the `,` after a member or item (`false`) or past the `close` that ends its object
+    /// or array (`true`); `None` on anything else.
+    fn comma_or_close(&mut self, close: u8) -> Option<bool> {
+        let next = self.peek()?;
+        if next != b',' && next != close {
+            return None;
+        }
+        self.at += 1;
+        Some(next == close)
     }
 
     /// Reads a string: borrowed when it has no escapes, unescaped otherwise.
@@ -298,13 +299,8 @@ impl<'a> Reader<'a> {
             self.skip_string()?;
             self.eat(b':')?;
             self.skip()?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.comma_or_close(b'}')? {
+                return Some(());
             }
         }
     }

@@ -393,6 +393,23 @@ mod tests {
         .prop_flat_map(|input| (0..30_000u64, Just(input)))
     }
 
+    /// A rebuilt owner and the one that judged everything answer the `rest` alike: the same
+    /// times, effects and deadlines.
+    fn carries_on_alike(
+        mut rebuilt: Owner,
+        mut judged: Owner,
+        rest: &[(u64, Input)],
+    ) -> Result<(), TestCaseError> {
+        prop_assert_eq!(rebuilt.next_due(), judged.next_due());
+        for (t, input) in rest {
+            let t = judged.time_for(*t);
+            prop_assert_eq!(rebuilt.time_for(t), t);
+            prop_assert_eq!(rebuilt.apply(t, input), judged.apply(t, input));
+            prop_assert_eq!(rebuilt.next_due(), judged.next_due());
+        }
+        Ok(())
+    }
+
     /// The steps at their times (Unix ms), each its gap after the one before.
     fn at_times(steps: Vec<(u64, Input)>) -> Vec<(u64, Input)> {
         let mut t = 1_000_000u64;
@@ -452,14 +469,8 @@ mod tests {
                 }
             }
             let later = base + Duration::from_secs(7_777);
-            let mut rebuilt = Owner::rebuild(conversation, config, later, (None, journal)).unwrap();
-            prop_assert_eq!(rebuilt.next_due(), judged.next_due());
-            for (t, input) in &timed[cut..] {
-                let t = judged.time_for(*t);
-                prop_assert_eq!(rebuilt.time_for(t), t);
-                prop_assert_eq!(rebuilt.apply(t, input), judged.apply(t, input));
-                prop_assert_eq!(rebuilt.next_due(), judged.next_due());
-            }
+            let rebuilt = Owner::rebuild(conversation, config, later, (None, journal)).unwrap();
+            carries_on_alike(rebuilt, judged, &timed[cut..])?;
         }
     }
 
@@ -496,15 +507,8 @@ mod tests {
             }
             let snapshot = snapshot.map(|json| serde_json::from_slice(&json).unwrap());
             let later = base + Duration::from_secs(9_999);
-            let mut rebuilt =
-                Owner::rebuild(conversation, config, later, (snapshot, journal)).unwrap();
-            prop_assert_eq!(rebuilt.next_due(), judged.next_due());
-            for (t, input) in &timed[cut..] {
-                let t = judged.time_for(*t);
-                prop_assert_eq!(rebuilt.time_for(t), t);
-                prop_assert_eq!(rebuilt.apply(t, input), judged.apply(t, input));
-                prop_assert_eq!(rebuilt.next_due(), judged.next_due());
-            }
+            let rebuilt = Owner::rebuild(conversation, config, later, (snapshot, journal)).unwrap();
+            carries_on_alike(rebuilt, judged, &timed[cut..])?;
         }
     }
 

@@ -106,15 +106,7 @@ impl Steward {
         )
         .await;
         match acquired {
-            Ok(Some(epoch)) => {
-                bump(&self.inner.counters.acquisitions);
-                let lease = store::lease_value(epoch, &self.inner.name);
-                let rebuilt = self.take_over(lease.clone()).await;
-                if rebuilt.is_none() {
-                    let _ = store::release(&mut self.conn, &self.keys, &lease, false).await;
-                }
-                rebuilt
-            }
+            Ok(Some(epoch)) => self.own(epoch).await,
             // Another node owns it: the renewal round tries again (for every conversation
             // waiting, in one call) and hands over the epoch once it took the lease, so a dead
             // owner is replaced within a third of a lease after its lease expired.
@@ -132,13 +124,7 @@ impl Steward {
                 // Handed over by the round once it took the lease; dropped when drained or
                 // when the node has no session of it any more (then the loop ends the steward).
                 let Ok(epoch) = epoch.await else { return None };
-                bump(&self.inner.counters.acquisitions);
-                let lease = store::lease_value(epoch, &self.inner.name);
-                let rebuilt = self.take_over(lease.clone()).await;
-                if rebuilt.is_none() {
-                    let _ = store::release(&mut self.conn, &self.keys, &lease, false).await;
-                }
-                rebuilt
+                self.own(epoch).await
             }
             Err(_) => {
                 bump(&self.inner.counters.redis_errors);
@@ -146,6 +132,18 @@ impl Steward {
                 None
             }
         }
+    }
+
+    /// The lease is ours with `epoch`: rebuilds the conversation, or gives the lease up again
+    /// when that fails (another node may manage).
+    async fn own(&mut self, epoch: u64) -> Option<Owned> {
+        bump(&self.inner.counters.acquisitions);
+        let lease = store::lease_value(epoch, &self.inner.name);
+        let rebuilt = self.take_over(lease.clone()).await;
+        if rebuilt.is_none() {
+            let _ = store::release(&mut self.conn, &self.keys, &lease, false).await;
+        }
+        rebuilt
     }
 
     /// Rebuilds the conversation from Redis, for the lease `lease`, and registers it with the
