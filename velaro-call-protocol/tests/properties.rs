@@ -198,7 +198,7 @@ fn envelope() -> impl Strategy<Value = Envelope> {
                         Some(line) => IceCandidate::new(lines[line].parse().unwrap(), mid, index),
                         None => IceCandidate::end_of_candidates(None),
                     };
-                    init.username_fragment = ufrag;
+                    init.username_fragment = ufrag.map(Into::into);
                     init
                 })
                 .collect();
@@ -451,4 +451,48 @@ fn edge_frames_decode_alike_and_the_fast_path_takes_what_it_reads() {
         let fast_taken = assert_paths_agree(frame.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(fast_taken, taken, "{frame}");
     }
+}
+
+/// A small candidates frame is copied once: every candidate's line, `sdpMid` and
+/// `usernameFragment` is a slice of that copy (no allocation per candidate). A string with an
+/// escape, or any string of a frame over 4 KiB, is a copy of its own, so that no candidate
+/// keeps a large frame alive.
+#[test]
+fn candidates_of_a_small_frame_share_one_copy_of_it() {
+    let text = std::fs::read_to_string(format!(
+        "{}/../tests/fixtures/v1/candidates-chromium.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let strings = |frame: &str| {
+        let Message::Candidates(body) = decode(frame.as_bytes()).unwrap().message else {
+            panic!("not candidates")
+        };
+        assert!(body.candidates.len() >= 3, "{}", body.candidates.len());
+        body.candidates
+            .iter()
+            .flat_map(|c| {
+                let line = c.candidate.as_ref().map(|c| (c.as_str().len(), c.retained_len()));
+                let mid = c.sdp_mid.as_ref().map(|m| (m.len(), m.retained_len()));
+                let ufrag = c.username_fragment.as_ref().map(|u| (u.len(), u.retained_len()));
+                [line, mid, ufrag]
+            })
+            .flatten()
+            .collect::<Vec<_>>()
+    };
+    assert!(text.len() <= 4096, "{}", text.len());
+    let shared = strings(&text);
+    assert!(shared.iter().all(|&(_, retained)| retained == text.len()), "{shared:?}");
+
+    let escaped = text.replacen("lZ7j", r"lZ\u00377j", 1);
+    let first_line = strings(&escaped)[0];
+    assert_eq!(first_line.0, first_line.1, "the escaped line is a copy of its own");
+
+    let padded = text.replacen(
+        r#"{"candidates""#,
+        &format!(r#"{{"pad":"{}","candidates""#, "x".repeat(4096)),
+        1,
+    );
+    let own = strings(&padded);
+    assert!(own.iter().all(|&(len, retained)| len == retained), "{own:?}");
 }

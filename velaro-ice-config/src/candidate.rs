@@ -20,6 +20,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::SharedStr;
+
 pub use address::CandidateAddress;
 pub use class::{AddressClass, IpFamily};
 pub use error::CandidateError;
@@ -111,8 +113,9 @@ const PREFIX: &str = "candidate:";
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Candidate {
-    /// The printed form, `candidate:…`.
-    text: Box<str>,
+    /// The printed form, `candidate:…`: its own text, or a slice of the frame it came in
+    /// ([`Candidate::parse_in`]).
+    text: SharedStr,
     /// Where the foundation ends in `text` (it starts right after the prefix).
     foundation_end: u16,
     component: u16,
@@ -142,7 +145,13 @@ struct KnownExtensions {
 impl Candidate {
     /// The candidate as printed: `candidate:…`, what `Display` and serde write.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text.as_str()
+    }
+
+    /// How many bytes of text the candidate keeps alive: its printed form, or the whole frame
+    /// it was read from when it shares it ([`Candidate::parse_shared`]). For memory estimates.
+    pub fn retained_len(&self) -> usize {
+        self.text.retained_len()
     }
 
     /// The foundation: 1 to 32 ice-chars (`[A-Za-z0-9+/]`).
@@ -261,7 +270,7 @@ impl Candidate {
         let extensions = self.extension_text().len();
         self.extensions_at = u16::try_from(text.len().saturating_sub(extensions)).ok()?;
         (text.len() <= MAX_CANDIDATE_LEN).then_some(())?;
-        self.text = text.into_boxed_str();
+        self.text = SharedStr::from(text);
         Some(self)
     }
 }
@@ -269,7 +278,7 @@ impl Candidate {
 /// Serializes as the `candidate:…` string of `RTCIceCandidateInit`.
 impl Serialize for Candidate {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
+        serializer.serialize_str(self.text.as_str())
     }
 }
 

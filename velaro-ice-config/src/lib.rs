@@ -51,6 +51,7 @@ mod host;
 mod policy;
 mod serde_str;
 mod server;
+mod shared;
 mod turn;
 mod url;
 #[cfg(feature = "webrtc-ice")]
@@ -67,6 +68,7 @@ pub use server::{
     ConfigError, Credential, IceServer, IceTransportPolicy, MAX_CREDENTIAL_LEN, MAX_ICE_SERVERS,
     MAX_URLS_PER_SERVER, MAX_USERNAME_LEN, RtcConfiguration,
 };
+pub use shared::SharedStr;
 pub use turn::{
     CredentialError, MAX_TTL, MIN_SECRET_LEN, MIN_TTL, TurnCredentials, TurnSecret, turn_password,
 };

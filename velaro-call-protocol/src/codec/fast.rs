@@ -10,17 +10,20 @@
 //! frame by the same `check`. The other bodies (an invite, a reason, a quality report, an
 //! unknown type) are rarer: their text is found here and read by their `Deserialize`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::de::DeserializeSeed as _;
+use velaro_ice_config::Candidate;
 
 use crate::envelope::{Envelope, Role, type_name};
 use crate::json::read::Reader;
 use crate::limits::{MAX_CANDIDATES, MAX_STREAMS};
 use crate::message::ack::AckBody;
 use crate::message::answer::{AcceptBody, RingingBody};
-use crate::message::candidates::{CandidatesBody, IceCandidate};
+use crate::message::candidates::{CandidatesBody, IceCandidate, SharedStr};
 use crate::message::description::{DescriptionBody, SdpType, SessionDescription};
 use crate::message::invite::MediaKinds;
 use crate::message::media::{
@@ -134,15 +137,46 @@ fn serde_body(message_type: &str, text: &str) -> Option<Message> {
     Some(message)
 }
 
+/// Texts up to this size are copied once, and the strings of their candidates are slices of
+/// the copy (no allocation per candidate); a longer text's strings are copied one by one, so
+/// that no candidate keeps more than this alive.
+const SHARED_TEXT_MAX: usize = 4 * 1024;
+
+/// The text a reader reads, copied once into a shared text when a string is first taken.
+struct SharedText<'a> {
+    text: &'a str,
+    copy: Option<Arc<str>>,
+}
+
+impl<'a> SharedText<'a> {
+    fn new(reader: &Reader<'a>) -> Self {
+        SharedText { text: reader.text(), copy: None }
+    }
+
+    /// Reads a string: a slice of the shared copy when it has no escapes and the text is
+    /// small enough, its own copy otherwise.
+    fn string(&mut self, reader: &mut Reader<'a>) -> Option<SharedStr> {
+        let start = reader.value_start()? + 1;
+        match reader.string()? {
+            Cow::Borrowed(text) if self.text.len() <= SHARED_TEXT_MAX => {
+                let copy = self.copy.get_or_insert_with(|| Arc::from(self.text));
+                SharedStr::slice(copy, start..start + text.len())
+            }
+            text => Some(SharedStr::from(text.into_owned())),
+        }
+    }
+}
+
 fn candidates(reader: &mut Reader<'_>) -> Option<CandidatesBody> {
     let mut candidates = None;
+    let mut shared = SharedText::new(reader);
     reader.object(|reader, key| match key {
         "candidates" => {
             // More than the limit is the `serde` path's error.
             let mut list = Vec::new();
             reader.array(|reader| {
                 (list.len() < MAX_CANDIDATES).then_some(())?;
-                list.push(ice_candidate(reader)?);
+                list.push(ice_candidate(reader, &mut shared)?);
                 Some(())
             })?;
             set(&mut candidates, list)
@@ -153,22 +187,25 @@ fn candidates(reader: &mut Reader<'_>) -> Option<CandidatesBody> {
 }
 
 /// `RTCIceCandidateInit`, as [`IceCandidate`]'s `Deserialize` reads it.
-fn ice_candidate(reader: &mut Reader<'_>) -> Option<IceCandidate> {
+fn ice_candidate<'a>(reader: &mut Reader<'a>, shared: &mut SharedText<'a>) -> Option<IceCandidate> {
     let mut candidate = None;
     let mut sdp_mid = None;
     let mut sdp_m_line_index = None;
     let mut username_fragment = None;
     reader.object(|reader, key| match key {
         "candidate" => {
-            let text = reader.string()?;
-            let parsed = if text.is_empty() { None } else { Some(text.parse().ok()?) };
+            let text = shared.string(reader)?;
+            let parsed =
+                if text.is_empty() { None } else { Some(Candidate::parse_shared(&text).ok()?) };
             set(&mut candidate, parsed)
         }
-        "sdpMid" => set(&mut sdp_mid, reader.option(Reader::owned_string)?),
+        "sdpMid" => set(&mut sdp_mid, reader.option(|reader| shared.string(reader))?),
         "sdpMLineIndex" => {
             set(&mut sdp_m_line_index, reader.option(|reader| u16::try_from(reader.u64()?).ok())?)
         }
-        "usernameFragment" => set(&mut username_fragment, reader.option(Reader::owned_string)?),
+        "usernameFragment" => {
+            set(&mut username_fragment, reader.option(|reader| shared.string(reader))?)
+        }
         _ => reader.skip().map(drop),
     })?;
     Some(IceCandidate {

@@ -26,6 +26,11 @@ impl<'a> Reader<'a> {
         Reader { text, at: 0, depth: 0 }
     }
 
+    /// The whole text being read.
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }

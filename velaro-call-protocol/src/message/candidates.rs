@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use velaro_ice_config::Candidate;
+/// The text of `sdpMid` and `usernameFragment`: a decoded frame's values share its text.
+pub use velaro_ice_config::SharedStr;
 
 use crate::limits::{MAX_CANDIDATES, MAX_M_SECTIONS, MAX_SHORT_TOKEN_LEN};
 use crate::value::{ValueError, check_token};
@@ -19,13 +21,13 @@ pub struct IceCandidate {
     pub candidate: Option<Candidate>,
     /// The media stream identification of the m-section; may be empty or absent (webrtc-rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sdp_mid: Option<String>,
+    pub sdp_mid: Option<SharedStr>,
     /// The index of the m-section.
     #[serde(default, rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
     pub sdp_m_line_index: Option<u16>,
     /// The ICE username fragment: which ICE generation the candidate belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username_fragment: Option<String>,
+    pub username_fragment: Option<SharedStr>,
 }
 
 impl IceCandidate {
@@ -37,7 +39,7 @@ impl IceCandidate {
     ) -> Self {
         IceCandidate {
             candidate: Some(candidate),
-            sdp_mid,
+            sdp_mid: sdp_mid.map(SharedStr::from),
             sdp_m_line_index,
             username_fragment: None,
         }
@@ -45,12 +47,17 @@ impl IceCandidate {
 
     /// End of candidates for the generation `username_fragment` (all m-sections when `None`).
     pub fn end_of_candidates(username_fragment: Option<String>) -> Self {
-        IceCandidate { candidate: None, sdp_mid: None, sdp_m_line_index: None, username_fragment }
+        IceCandidate {
+            candidate: None,
+            sdp_mid: None,
+            sdp_m_line_index: None,
+            username_fragment: username_fragment.map(SharedStr::from),
+        }
     }
 
     /// Sets the username fragment.
     #[must_use]
-    pub fn with_username_fragment(mut self, ufrag: impl Into<String>) -> Self {
+    pub fn with_username_fragment(mut self, ufrag: impl Into<SharedStr>) -> Self {
         self.username_fragment = Some(ufrag.into());
         self
     }

@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 
 use velaro_call_protocol::limits::MAX_CANDIDATES;
-use velaro_call_protocol::message::candidates::IceCandidate;
+use velaro_call_protocol::message::candidates::{IceCandidate, SharedStr};
+use velaro_call_protocol::velaro_ice_config::Candidate;
 
 pub(crate) use crate::tuning::MAX_HELD_CANDIDATES as MAX_BUFFERED;
 
@@ -120,11 +121,12 @@ impl RemoteCandidates {
     }
 }
 
-/// The heap a candidate holds, roughly: its printed form (which it keeps) and its strings.
+/// The heap a candidate holds, at most: the texts it keeps alive (a decoded candidate's
+/// strings may all be slices of its frame, which is then counted once per string).
 fn candidate_heap(candidate: &IceCandidate) -> usize {
-    candidate.candidate.as_ref().map_or(0, |c| c.as_str().len())
-        + candidate.sdp_mid.as_ref().map_or(0, String::capacity)
-        + candidate.username_fragment.as_ref().map_or(0, String::capacity)
+    candidate.candidate.as_ref().map_or(0, Candidate::retained_len)
+        + candidate.sdp_mid.as_ref().map_or(0, SharedStr::retained_len)
+        + candidate.username_fragment.as_ref().map_or(0, SharedStr::retained_len)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! or a name, and how `<uuid>.local` mDNS names are told from other names.
 
 use std::fmt::{self, Write as _};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::AddressClass;
 use crate::host::{is_dns_name, is_localhost};
@@ -21,6 +21,9 @@ pub enum CandidateAddress {
 
 impl CandidateAddress {
     pub(super) fn parse(text: &str) -> Option<Self> {
+        if let Some(ip) = dotted_quad(text.as_bytes()) {
+            return Some(CandidateAddress::Ip(IpAddr::V4(ip)));
+        }
         if let Ok(ip) = text.parse::<IpAddr>() {
             return Some(CandidateAddress::Ip(ip));
         }
@@ -70,6 +73,36 @@ impl fmt::Display for CandidateAddress {
             CandidateAddress::Mdns(name) | CandidateAddress::Fqdn(name) => f.write_str(name),
         }
     }
+}
+
+/// An IPv4 address as browsers write it (four octets of 1 to 3 digits, no leading zeros), read
+/// in one pass; `None` for anything else, which `IpAddr`'s parser then reads (it accepts exactly
+/// these and no other IPv4 text, so the two agree). Every host candidate has one.
+#[inline]
+fn dotted_quad(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut octet = 0;
+    // The current octet's value and digit count.
+    let (mut value, mut digits) = (0u16, 0u8);
+    for &byte in text {
+        match byte {
+            b'0'..=b'9' if digits < 3 && !(digits == 1 && value == 0) => {
+                value = value * 10 + u16::from(byte - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 => {
+                *octets.get_mut(octet)? = u8::try_from(value).ok()?;
+                octet += 1;
+                (value, digits) = (0, 0);
+            }
+            _ => return None,
+        }
+    }
+    if octet != 3 || digits == 0 {
+        return None;
+    }
+    *octets.get_mut(octet)? = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// `<uuid>.local` with a canonical 8-4-4-4-12 hex UUID, as browsers generate (RFC 8828 draft
@@ -129,5 +162,33 @@ mod tests {
         assert!(!is_mdns_name("9c2bcfc6-d912-448b-bb12-741511d3000c.example"));
         assert!(!is_mdns_name(".local"));
         assert!(!is_mdns_name(""));
+    }
+
+    proptest::proptest! {
+        /// The fast reading of IPv4 text accepts only what `Ipv4Addr`'s parser accepts, as
+        /// the same address, and every address it prints.
+        #[test]
+        fn dotted_quads_read_as_the_standard_parser_reads_them(
+            text in "[0-9.]{0,16}|0*[0-9]{1,4}(\\.0*[0-9]{1,4}){2,4}[. a]?",
+            ip in proptest::prelude::any::<[u8; 4]>(),
+        ) {
+            let fast = dotted_quad(text.as_bytes());
+            if let Some(fast) = fast {
+                proptest::prop_assert_eq!(Ok(fast), text.parse::<Ipv4Addr>());
+            }
+            let printed = Ipv4Addr::from(ip).to_string();
+            proptest::prop_assert_eq!(dotted_quad(printed.as_bytes()), Some(Ipv4Addr::from(ip)));
+        }
+    }
+
+    #[test]
+    fn dotted_quads_refuse_what_the_standard_parser_refuses() {
+        for text in ["01.2.3.4", "1.2.3", "1.2.3.4.", "1.2.3.256", "1..3.4", "+1.2.3.4", "1.2.3.4 "]
+        {
+            assert_eq!(dotted_quad(text.as_bytes()), None, "{text}");
+            assert!(text.parse::<Ipv4Addr>().is_err(), "{text}");
+        }
+        assert_eq!(dotted_quad(b"0.0.0.0"), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(dotted_quad(b"255.255.255.255"), Some(Ipv4Addr::BROADCAST));
     }
 }

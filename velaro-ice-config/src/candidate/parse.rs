@@ -14,6 +14,7 @@ use super::{
     Candidate, CandidateAddress, CandidateError, CandidateKind, CandidateTransport, Extension,
     KnownExtensions, MAX_CANDIDATE_LEN, MAX_EXTENSIONS, PREFIX,
 };
+use crate::SharedStr;
 use crate::host::excerpt;
 
 /// The fields of a candidate line, split at single spaces (two spaces make an empty field),
@@ -24,6 +25,7 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    #[inline]
     fn next(&mut self) -> Option<(usize, &'a str)> {
         let start = self.at;
         let rest = self.line.get(start..)?;
@@ -35,6 +37,7 @@ impl<'a> Fields<'a> {
 
 /// Where the first space is in `bytes`, or its length: eight bytes at a time, as a candidate
 /// (some twenty short fields) is split in every `call.candidates` a relay reads.
+#[inline]
 fn space_in(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::MAX / 255;
     const TOP: u64 = ONES << 7;
@@ -62,175 +65,201 @@ fn prints_as_number(text: &str) -> bool {
 impl FromStr for Candidate {
     type Err = CandidateError;
 
-    #[allow(clippy::too_many_lines)] // the grammar, field by field
     fn from_str(text: &str) -> Result<Self, CandidateError> {
-        if text.len() > MAX_CANDIDATE_LEN {
-            return Err(CandidateError::TooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
-        }
-        let line = text.strip_suffix('\n').unwrap_or(text);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let line = line.strip_prefix("a=").unwrap_or(line);
-        let line = line.strip_prefix(PREFIX).unwrap_or(line);
-        if line.is_empty() {
-            return Err(CandidateError::Empty);
-        }
-        let mut fields = Fields { line, at: 0 };
-        let mut next = |field| match fields.next() {
-            Some((_, "")) => Err(CandidateError::Invalid { field, value: String::new() }),
-            Some((_, value)) => Ok(value),
-            None => Err(CandidateError::Missing { field }),
-        };
-        let invalid = |field, value: &str| CandidateError::Invalid { field, value: excerpt(value) };
-        // Whether `line` is already the printed form (after the prefix).
-        let mut printed = true;
+        parse(text, None)
+    }
+}
 
-        let foundation = next("foundation")?;
-        if !is_ice_token(foundation, 1, 32) {
-            return Err(invalid("foundation", foundation));
-        }
-        let component_text = next("component-id")?;
-        let component = value_u32(component_text)
-            .filter(|c| (1..=256).contains(c))
-            .and_then(|c| u16::try_from(c).ok())
-            .ok_or_else(|| invalid("component-id", component_text))?;
-        printed &= prints_as_number(component_text);
-        let transport_text = next("transport")?;
-        let transport = if transport_text.eq_ignore_ascii_case("udp") {
-            CandidateTransport::Udp
-        } else if transport_text.eq_ignore_ascii_case("tcp") {
-            CandidateTransport::Tcp
-        } else if is_token(transport_text) {
-            CandidateTransport::Other(transport_text.to_owned())
-        } else {
-            return Err(invalid("transport", transport_text));
-        };
-        printed &= transport.as_str() == transport_text;
-        let priority_text = next("priority")?;
-        let priority = value_u32(priority_text)
-            .filter(|p| (1..=0x7fff_ffff).contains(p))
-            .ok_or_else(|| invalid("priority", priority_text))?;
-        printed &= prints_as_number(priority_text);
-        let address_text = next("connection-address")?;
-        let address = CandidateAddress::parse(address_text)
-            .ok_or_else(|| invalid("connection-address", address_text))?;
-        printed &= address.prints_as(address_text);
-        let port_text = next("port")?;
-        let port = value_u16(port_text).ok_or_else(|| invalid("port", port_text))?;
-        printed &= prints_as_number(port_text);
-        let typ = next("typ")?;
-        if typ != "typ" {
-            return Err(invalid("typ", typ));
-        }
-        let kind_text = next("cand-type")?;
-        let kind = match kind_text {
-            "host" => CandidateKind::Host,
-            "srflx" => CandidateKind::Srflx,
-            "prflx" => CandidateKind::Prflx,
-            "relay" => CandidateKind::Relay,
-            other => return Err(CandidateError::UnknownType(excerpt(other))),
-        };
+impl Candidate {
+    /// Parses `text` as [`FromStr`] does, but keeps `text` itself as the candidate's printed
+    /// form when it already is that form (as browsers write it), sharing its source instead of
+    /// copying it: a decoder that read many candidates out of one frame allocates nothing per
+    /// candidate.
+    ///
+    /// # Errors
+    /// As [`FromStr`]: what is wrong with the candidate.
+    pub fn parse_shared(text: &SharedStr) -> Result<Self, CandidateError> {
+        parse(text.as_str(), Some(text))
+    }
+}
 
-        // `raddr` and `rport` print first, then the other extensions as they came.
-        let mut related_address = None;
-        let mut related_port = None;
-        let mut known = KnownExtensions::default();
-        let mut ufrag = None;
-        let mut extensions = 0;
-        let mut extensions_at = None;
-        while let Some((at, name)) = fields.next() {
-            let (value_at, value) = match fields.next() {
-                Some((value_at, value)) if !value.is_empty() => (value_at, value),
-                _ => return Err(invalid("extension value", name)),
-            };
-            let duplicate = || CandidateError::DuplicateExtension(excerpt(name));
-            match name {
-                "raddr" => {
-                    if related_address.is_some() {
-                        return Err(duplicate());
-                    }
-                    let address =
-                        CandidateAddress::parse(value).ok_or_else(|| invalid("raddr", value))?;
-                    printed &= extensions_at.is_none()
-                        && related_port.is_none()
-                        && address.prints_as(value);
-                    related_address = Some(address);
+/// The grammar; `shared` is `text` as a [`SharedStr`] when the caller has one to share.
+#[allow(clippy::too_many_lines)] // the grammar, field by field
+fn parse(text: &str, shared: Option<&SharedStr>) -> Result<Candidate, CandidateError> {
+    if text.len() > MAX_CANDIDATE_LEN {
+        return Err(CandidateError::TooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
+    }
+    let line = text.strip_suffix('\n').unwrap_or(text);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let line = line.strip_prefix("a=").unwrap_or(line);
+    let line = line.strip_prefix(PREFIX).unwrap_or(line);
+    if line.is_empty() {
+        return Err(CandidateError::Empty);
+    }
+    let mut fields = Fields { line, at: 0 };
+    let mut next = |field| match fields.next() {
+        Some((_, "")) => Err(CandidateError::Invalid { field, value: String::new() }),
+        Some((_, value)) => Ok(value),
+        None => Err(CandidateError::Missing { field }),
+    };
+    let invalid = |field, value: &str| CandidateError::Invalid { field, value: excerpt(value) };
+    // Whether `line` is already the printed form (after the prefix).
+    let mut printed = true;
+
+    let foundation = next("foundation")?;
+    if !is_ice_token(foundation, 1, 32) {
+        return Err(invalid("foundation", foundation));
+    }
+    let component_text = next("component-id")?;
+    let component = value_u32(component_text)
+        .filter(|c| (1..=256).contains(c))
+        .and_then(|c| u16::try_from(c).ok())
+        .ok_or_else(|| invalid("component-id", component_text))?;
+    printed &= prints_as_number(component_text);
+    let transport_text = next("transport")?;
+    let transport = if transport_text.eq_ignore_ascii_case("udp") {
+        CandidateTransport::Udp
+    } else if transport_text.eq_ignore_ascii_case("tcp") {
+        CandidateTransport::Tcp
+    } else if is_token(transport_text) {
+        CandidateTransport::Other(transport_text.to_owned())
+    } else {
+        return Err(invalid("transport", transport_text));
+    };
+    printed &= transport.as_str() == transport_text;
+    let priority_text = next("priority")?;
+    let priority = value_u32(priority_text)
+        .filter(|p| (1..=0x7fff_ffff).contains(p))
+        .ok_or_else(|| invalid("priority", priority_text))?;
+    printed &= prints_as_number(priority_text);
+    let address_text = next("connection-address")?;
+    let address = CandidateAddress::parse(address_text)
+        .ok_or_else(|| invalid("connection-address", address_text))?;
+    printed &= address.prints_as(address_text);
+    let port_text = next("port")?;
+    let port = value_u16(port_text).ok_or_else(|| invalid("port", port_text))?;
+    printed &= prints_as_number(port_text);
+    let typ = next("typ")?;
+    if typ != "typ" {
+        return Err(invalid("typ", typ));
+    }
+    let kind_text = next("cand-type")?;
+    let kind = match kind_text {
+        "host" => CandidateKind::Host,
+        "srflx" => CandidateKind::Srflx,
+        "prflx" => CandidateKind::Prflx,
+        "relay" => CandidateKind::Relay,
+        other => return Err(CandidateError::UnknownType(excerpt(other))),
+    };
+
+    // `raddr` and `rport` print first, then the other extensions as they came.
+    let mut related_address = None;
+    let mut related_port = None;
+    let mut known = KnownExtensions::default();
+    let mut ufrag = None;
+    let mut extensions = 0;
+    let mut extensions_at = None;
+    while let Some((at, name)) = fields.next() {
+        let (value_at, value) = match fields.next() {
+            Some((value_at, value)) if !value.is_empty() => (value_at, value),
+            _ => return Err(invalid("extension value", name)),
+        };
+        let duplicate = || CandidateError::DuplicateExtension(excerpt(name));
+        match name {
+            "raddr" => {
+                if related_address.is_some() {
+                    return Err(duplicate());
                 }
-                "rport" => {
-                    if related_port.is_some() {
-                        return Err(duplicate());
-                    }
-                    related_port = Some(value_u16(value).ok_or_else(|| invalid("rport", value))?);
-                    printed &= extensions_at.is_none() && prints_as_number(value);
+                let address =
+                    CandidateAddress::parse(value).ok_or_else(|| invalid("raddr", value))?;
+                printed &=
+                    extensions_at.is_none() && related_port.is_none() && address.prints_as(value);
+                related_address = Some(address);
+            }
+            "rport" => {
+                if related_port.is_some() {
+                    return Err(duplicate());
                 }
-                _ => {
-                    let seen = match Extension::parse(name, value)? {
-                        Extension::TcpType(t) => known.tcp_type.replace(t).is_some(),
-                        Extension::Generation(n) => known.generation.replace(n).is_some(),
-                        Extension::NetworkId(n) => known.network_id.replace(n).is_some(),
-                        Extension::NetworkCost(n) => known.network_cost.replace(n).is_some(),
-                        Extension::Ufrag(v) => ufrag.replace((value_at, v.len())).is_some(),
-                        Extension::Other { .. } => false,
-                    };
-                    if seen {
-                        return Err(duplicate());
-                    }
-                    if extensions == MAX_EXTENSIONS {
-                        return Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS });
-                    }
-                    extensions += 1;
-                    printed &= !matches!(name, "generation" | "network-id" | "network-cost")
-                        || prints_as_number(value);
-                    extensions_at.get_or_insert(at);
+                related_port = Some(value_u16(value).ok_or_else(|| invalid("rport", value))?);
+                printed &= extensions_at.is_none() && prints_as_number(value);
+            }
+            _ => {
+                let seen = match Extension::parse(name, value)? {
+                    Extension::TcpType(t) => known.tcp_type.replace(t).is_some(),
+                    Extension::Generation(n) => known.generation.replace(n).is_some(),
+                    Extension::NetworkId(n) => known.network_id.replace(n).is_some(),
+                    Extension::NetworkCost(n) => known.network_cost.replace(n).is_some(),
+                    Extension::Ufrag(v) => ufrag.replace((value_at, v.len())).is_some(),
+                    Extension::Other { .. } => false,
+                };
+                if seen {
+                    return Err(duplicate());
                 }
+                if extensions == MAX_EXTENSIONS {
+                    return Err(CandidateError::TooManyExtensions { max: MAX_EXTENSIONS });
+                }
+                extensions += 1;
+                printed &= !matches!(name, "generation" | "network-id" | "network-cost")
+                    || prints_as_number(value);
+                extensions_at.get_or_insert(at);
             }
         }
-
-        let parts = Parts {
-            foundation,
-            component,
-            transport: &transport,
-            priority,
-            address: &address,
-            port,
-            kind,
-            related_address: related_address.as_ref(),
-            related_port,
-        };
-        let (text, extensions_at, ufrag_at) = if printed {
-            let mut text = String::with_capacity(PREFIX.len() + line.len());
-            text.push_str(PREFIX);
-            text.push_str(line);
-            let start = extensions_at.unwrap_or(line.len());
-            let ufrag_at = ufrag.map(|(at, _)| at.saturating_sub(start));
-            (text, PREFIX.len() + start, ufrag_at)
-        } else {
-            let tail = line.get(extensions_at.unwrap_or(line.len())..).unwrap_or_default();
-            let (tail, ufrag_at) = print_extensions(tail);
-            let text = parts.print(&tail);
-            let start = text.len().saturating_sub(tail.len());
-            (text, start, ufrag_at)
-        };
-        if text.len() > MAX_CANDIDATE_LEN {
-            return Err(CandidateError::PrintedTooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
-        }
-        // Offsets fit in `u16`: the text is at most `MAX_CANDIDATE_LEN` bytes.
-        let short = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
-        known.ufrag = ufrag_at.zip(ufrag).map(|(at, (_, len))| (short(at), short(len)));
-        Ok(Candidate {
-            foundation_end: short(PREFIX.len() + foundation.len()),
-            component,
-            transport,
-            priority,
-            address,
-            port,
-            kind,
-            related_address,
-            related_port,
-            extensions_at: short(extensions_at),
-            known,
-            text: text.into_boxed_str(),
-        })
     }
+
+    let parts = Parts {
+        foundation,
+        component,
+        transport: &transport,
+        priority,
+        address: &address,
+        port,
+        kind,
+        related_address: related_address.as_ref(),
+        related_port,
+    };
+    let (text, extensions_at, ufrag_at) = if printed {
+        // `text` is the printed form when nothing but the prefix was before `line`.
+        let text = match shared {
+            Some(shared) if text.len() == PREFIX.len() + line.len() && text.starts_with(PREFIX) => {
+                shared.clone()
+            }
+            _ => {
+                let mut text = String::with_capacity(PREFIX.len() + line.len());
+                text.push_str(PREFIX);
+                text.push_str(line);
+                SharedStr::from(text)
+            }
+        };
+        let start = extensions_at.unwrap_or(line.len());
+        let ufrag_at = ufrag.map(|(at, _)| at.saturating_sub(start));
+        (text, PREFIX.len() + start, ufrag_at)
+    } else {
+        let tail = line.get(extensions_at.unwrap_or(line.len())..).unwrap_or_default();
+        let (tail, ufrag_at) = print_extensions(tail);
+        let text = parts.print(&tail);
+        let start = text.len().saturating_sub(tail.len());
+        (SharedStr::from(text), start, ufrag_at)
+    };
+    if text.len() > MAX_CANDIDATE_LEN {
+        return Err(CandidateError::PrintedTooLong { len: text.len(), max: MAX_CANDIDATE_LEN });
+    }
+    // Offsets fit in `u16`: the text is at most `MAX_CANDIDATE_LEN` bytes.
+    let short = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    known.ufrag = ufrag_at.zip(ufrag).map(|(at, (_, len))| (short(at), short(len)));
+    Ok(Candidate {
+        foundation_end: short(PREFIX.len() + foundation.len()),
+        component,
+        transport,
+        priority,
+        address,
+        port,
+        kind,
+        related_address,
+        related_port,
+        extensions_at: short(extensions_at),
+        known,
+        text,
+    })
 }
 
 /// The extensions after `typ`, without `raddr` and `rport`, as they print (numbers without
@@ -304,6 +333,29 @@ mod tests {
             }
             assert_eq!(space_in(&vec![b'!'; len]), len);
         }
+    }
+
+    #[test]
+    fn a_shared_text_is_kept_only_when_already_printed() {
+        use std::sync::Arc;
+        let frame: Arc<str> = Arc::from(
+            "[candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host ufrag EsAw|\
+             a=candidate:1 1 UDP 2122260223 192.0.2.1 5000 typ host ufrag EsAw]",
+        );
+        let split = frame.find('|').unwrap();
+        let printed = SharedStr::slice(&frame, 1..split).unwrap();
+        let other = SharedStr::slice(&frame, split + 1..frame.len() - 1).unwrap();
+        let shared = Candidate::parse_shared(&printed).unwrap();
+        assert_eq!(shared, parse(&printed).unwrap());
+        assert_eq!(shared.retained_len(), frame.len(), "the frame's text is the candidate's");
+        assert_eq!(shared.ufrag(), Some("EsAw"));
+        let copied = Candidate::parse_shared(&other).unwrap();
+        assert_eq!(copied, shared, "`a=` and `UDP` print differently");
+        assert_eq!(copied.retained_len(), copied.as_str().len());
+        assert!(matches!(
+            Candidate::parse_shared(&SharedStr::from("candidate:1 1 udp 0 h 1 typ host")),
+            Err(CandidateError::Invalid { field: "priority", .. })
+        ));
     }
 
     #[test]
