@@ -9,14 +9,17 @@
 //! trickled candidate. Our decode validates every id and parses the candidate line; ruma keeps
 //! the candidate as a string. Our envelope carries more than Matrix's (conversation, role,
 //! seq), so the candidates groups also decode and encode our very frame as bare serde structs
-//! (`serde_bare_same_frame`): the cost of the same bytes with nothing checked. Fixtures are
-//! embedded at compile time.
+//! (`serde_bare_same_frame`): the cost of the same bytes with nothing checked. Matrix carries
+//! that envelope in the room event around the content, so `candidates_decode` also times ruma
+//! reading the whole event (`ruma_event_same_envelope`: room, sender and event ids checked, the
+//! candidate still not). Fixtures are embedded at compile time.
 
 use std::hint::black_box;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use ruma_events::call::candidates::CallCandidatesEventContent;
+use ruma_events::OriginalMessageLikeEvent;
 use ruma_events::call::invite::CallInviteEventContent;
 use serde_json::Value;
 use velaro_call_protocol::message::description::SessionDescription;
@@ -26,11 +29,18 @@ use velaro_call_protocol::{Envelope, Message};
 const INVITE_JSON: &[u8] = include_bytes!("fixtures/matrix-invite.json");
 /// `m.call.candidates` content, version `"1"`, carrying Chromium's first trickled candidate.
 const CANDIDATES_JSON: &[u8] = include_bytes!("fixtures/matrix-candidates.json");
+/// The same content in its whole room event, as a Matrix client reads it: what our envelope
+/// carries (type, conversation, sender, sequence) is there too, as `type`, `room_id`,
+/// `sender`, `event_id` and `origin_server_ts`.
+const CANDIDATES_EVENT_JSON: &[u8] = include_bytes!("fixtures/matrix-candidates-event.json");
 
 /// Our `call.description` carrying the same Chromium offer.
 const VELARO_OFFER: &[u8] = include_bytes!("../tests/fixtures/v1/description-offer-chromium.json");
 /// Our `call.candidates`, from which the bench keeps the first candidate.
 const VELARO_CANDIDATES: &[u8] = include_bytes!("../tests/fixtures/v1/candidates-chromium.json");
+
+/// The candidates content in its room event (ids checked, as ruma checks them).
+type CandidatesEvent = OriginalMessageLikeEvent<CallCandidatesEventContent>;
 
 fn velaro_frame(frame: &[u8]) -> Envelope {
     velaro_call_protocol::decode(frame).unwrap_or_else(|e| panic!("velaro fixture: {e}"))
@@ -116,6 +126,9 @@ fn candidates_decode(c: &mut Criterion) {
     group.bench_function("ruma", |b| {
         b.iter(|| serde_json::from_slice::<CallCandidatesEventContent>(black_box(CANDIDATES_JSON)));
     });
+    group.bench_function("ruma_event_same_envelope", |b| {
+        b.iter(|| serde_json::from_slice::<CandidatesEvent>(black_box(CANDIDATES_EVENT_JSON)));
+    });
     let velaro = velaro_candidates();
     group.bench_function("serde_bare_same_frame", |b| {
         b.iter(|| serde_json::from_slice::<bare::Frame>(black_box(&velaro)));
@@ -193,6 +206,9 @@ fn check_inputs() {
     }
     let reencoded: Value = decode(&serde_json::to_vec(&candidates).unwrap());
     assert_eq!(reencoded, expected);
+    let event: CandidatesEvent = decode(CANDIDATES_EVENT_JSON);
+    assert_eq!(serde_json::to_value(&event.content).unwrap(), expected);
+    assert_eq!(event.room_id.as_str(), "!conv-8f14e45f:example.org");
 
     let sdp = offer_sdp();
     if let Err(error) = sdp_types::Session::parse(sdp.as_bytes()) {
