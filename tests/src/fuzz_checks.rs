@@ -19,13 +19,13 @@ mod frames;
 mod input;
 mod relay;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use velaro_call_protocol::limits::MAX_FRAME_LEN;
 use velaro_call_protocol::message::description::{SdpType, SessionDescription};
 use velaro_call_protocol::velaro_ice_config::{
-    Candidate, CandidateFilter, CandidatePolicy, IceUrl,
+    Candidate, CandidateFilter, CandidatePolicy, IceUrl, SharedStr,
 };
 use velaro_call_protocol::{
     Forwardable, PartyId, decode, decode_forwardable, differential, encode, sdp,
@@ -126,7 +126,19 @@ pub fn sdp_check(data: &[u8]) {
 /// of it (the relay forwards those).
 pub fn candidate_round_trip(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(candidate) = text.parse::<Candidate>() else { return };
+    let parsed = text.parse::<Candidate>();
+    // The same text as a slice of a larger shared text (as a decoded frame holds it) parses
+    // alike, and a candidate that keeps the shared text keeps exactly its printed form.
+    let source: Arc<str> = Arc::from(format!("[{text}]"));
+    let shared = SharedStr::slice(&source, 1..source.len() - 1).expect("the text in brackets");
+    let from_shared = Candidate::parse_shared(&shared);
+    assert_eq!(from_shared, parsed, "`{text}` parses differently from a shared text");
+    if let Ok(kept) = &from_shared
+        && kept.retained_len() == source.len()
+    {
+        assert_eq!(kept.as_str(), text, "a shared text kept for `{text}` is not its printed form");
+    }
+    let Ok(candidate) = parsed else { return };
     let printed = reparse(&candidate, text, "the parser");
     assert_eq!(printed, candidate, "`{text}` prints as a different candidate");
     for policy in [CandidatePolicy::All, CandidatePolicy::RelayOnly] {
