@@ -18,8 +18,8 @@ use std::hint::black_box;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use ruma_events::call::candidates::CallCandidatesEventContent;
 use ruma_events::OriginalMessageLikeEvent;
+use ruma_events::call::candidates::CallCandidatesEventContent;
 use ruma_events::call::invite::CallInviteEventContent;
 use serde_json::Value;
 use velaro_call_protocol::message::description::SessionDescription;
