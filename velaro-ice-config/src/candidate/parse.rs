@@ -218,17 +218,12 @@ fn parse(text: &str, shared: Option<&SharedStr>) -> Result<Candidate, CandidateE
         related_port,
     };
     let (text, extensions_at, ufrag_at) = if printed {
-        // `text` is the printed form when nothing but the prefix was before `line`.
-        let text = match shared {
-            Some(shared) if text.len() == PREFIX.len() + line.len() && text.starts_with(PREFIX) => {
-                shared.clone()
-            }
-            _ => {
-                let mut text = String::with_capacity(PREFIX.len() + line.len());
-                text.push_str(PREFIX);
-                text.push_str(line);
-                SharedStr::from(text)
-            }
+        // `text` is the printed form when nothing but the prefix was before `line`: shared, or
+        // copied once. Otherwise the prefix goes in front of `line`.
+        let text = if text.len() == PREFIX.len() + line.len() && text.starts_with(PREFIX) {
+            shared.cloned().unwrap_or_else(|| SharedStr::from(text))
+        } else {
+            SharedStr::from([PREFIX, line].concat())
         };
         let start = extensions_at.unwrap_or(line.len());
         let ufrag_at = ufrag.map(|(at, _)| at.saturating_sub(start));
