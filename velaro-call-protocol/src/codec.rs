@@ -121,8 +121,8 @@ impl DecodeError {
 ///
 /// In order: the size limit, UTF-8, the JSON document (one object, nothing after it, no field
 /// of the protocol twice), the version, the ids and values, then every limit of the body. The SDP
-/// of a `call.description` is only size-checked here (32 KiB); [`crate::sdp::check`] counts
-/// its m-sections (at most 16) before parsing it. Unknown fields are ignored and an unknown `type`
+/// of a `call.description` is only size-checked here (32 KiB); [`crate::sdp::check`] refuses
+/// a 17th m-section as it reads it. Unknown fields are ignored and an unknown `type`
 /// decodes to [`Message::Unknown`].
 pub fn decode(frame: &[u8]) -> Result<Envelope, DecodeError> {
     decode_text(frame).map(|(envelope, _, _)| envelope)
