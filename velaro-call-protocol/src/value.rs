@@ -129,38 +129,107 @@ fn is_id_byte(b: u8) -> bool {
     ID_BYTES.get(usize::from(b)).copied().unwrap_or(false)
 }
 
+/// The longest id kept in place, so that an [`IdText`] is as large as a `String` (24 bytes).
+const INLINE_ID_LEN: usize = 22;
+
+/// The text of an id: up to [`INLINE_ID_LEN`] bytes in place (ids of that size are the rule:
+/// decoding one allocates nothing, cloning one copies 24 bytes), a longer one shared (cloning
+/// it counts a reference). One text has one form, so equal ids have equal forms.
+#[derive(Clone)]
+enum IdText {
+    Inline { len: u8, bytes: [u8; INLINE_ID_LEN] },
+    Shared(std::sync::Arc<str>),
+}
+
+impl IdText {
+    /// `text`, already checked against the id grammar (ASCII).
+    fn new(text: &str) -> IdText {
+        let mut bytes = [0; INLINE_ID_LEN];
+        match (bytes.get_mut(..text.len()), u8::try_from(text.len())) {
+            (Some(inline), Ok(len)) => {
+                inline.copy_from_slice(text.as_bytes());
+                IdText::Inline { len, bytes }
+            }
+            _ => IdText::Shared(text.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            IdText::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            IdText::Shared(text) => text.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // ASCII, as the grammar has it: valid, and checked quickly.
+            IdText::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            IdText::Shared(text) => text,
+        }
+    }
+}
+
+impl PartialEq for IdText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for IdText {}
+
+impl PartialOrd for IdText {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// As the texts order (byte order is `str` order).
+impl Ord for IdText {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for IdText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         ///
         /// 1 to 255 characters of `[0-9A-Za-z._~-]`, checked on construction and on deserialize.
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        /// Ids of up to 22 characters are kept in place (no allocation); longer ones are shared
+        /// between clones.
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(IdText);
 
         impl $name {
             /// Validates and wraps an id.
-            pub fn new(id: impl Into<String>) -> Result<Self, ValueError> {
-                let id = id.into();
-                check_token($what, &id, MAX_ID_LEN, is_id_byte)?;
-                Ok($name(id))
+            pub fn new(id: impl AsRef<str>) -> Result<Self, ValueError> {
+                let id = id.as_ref();
+                check_token($what, id, MAX_ID_LEN, is_id_byte)?;
+                Ok($name(IdText::new(id)))
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
             }
         }
 
@@ -172,10 +241,15 @@ macro_rules! id_type {
             }
         }
 
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let id = String::deserialize(deserializer)?;
-                $name::new(id).map_err(serde::de::Error::custom)
+                parse_str(deserializer, |id: &str| $name::new(id))
             }
         }
     };
@@ -201,7 +275,7 @@ impl PartyId {
     /// party that is not there). The relay stamps every client's frame with the client's own
     /// id, so no client can speak as `relay`.
     pub fn relay() -> PartyId {
-        PartyId(RELAY_PARTY_ID.to_owned())
+        PartyId(IdText::new(RELAY_PARTY_ID))
     }
 }
 
@@ -302,6 +376,39 @@ mod tests {
             Err(ValueError::TooLong { what: "negotiation_id", len: 256, max: 255 })
         );
         assert!(NegotiationId::new("x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn ids_kept_in_place_or_shared_behave_as_their_text() {
+        use std::collections::hash_map::DefaultHasher;
+        use std::hash::{Hash, Hasher};
+        let hash = |id: &CallId| {
+            let mut hasher = DefaultHasher::new();
+            id.hash(&mut hasher);
+            hasher.finish()
+        };
+        // Around the longest id kept in place, and the longest id.
+        let texts: Vec<String> = [1, 21, 22, 23, 255]
+            .iter()
+            .flat_map(|&len| ["a".repeat(len), format!("{}b", "a".repeat(len - 1))])
+            .collect();
+        for text in &texts {
+            let id = CallId::new(text).unwrap();
+            assert!(matches!(id.0, IdText::Inline { .. }) == (text.len() <= INLINE_ID_LEN));
+            assert_eq!(id.as_str(), text);
+            assert_eq!(id.to_string(), *text);
+            assert_eq!(format!("{id:?}"), format!("CallId({text:?})"));
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{text}\""));
+            let clone = id.clone();
+            assert_eq!(clone, id);
+            assert_eq!(hash(&clone), hash(&id));
+            for other in &texts {
+                let other_id = CallId::new(other).unwrap();
+                assert_eq!(id == other_id, text == other, "{text} = {other}");
+                assert_eq!(id.cmp(&other_id), text.cmp(other), "{text} ? {other}");
+            }
+        }
+        assert_eq!(size_of::<CallId>(), size_of::<String>());
     }
 
     #[test]

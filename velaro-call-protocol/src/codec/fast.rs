@@ -60,10 +60,10 @@ pub(super) fn frame(text: &str) -> Option<(Envelope, bool, Option<Range<usize>>)
             "type" => set(&mut message_type, type_name(&reader.string()?).ok()?),
             "version" => set(&mut version, reader.u64()?),
             "conversation_id" => {
-                set(&mut conversation_id, ConversationId::new(reader.owned_string()?).ok()?)
+                set(&mut conversation_id, ConversationId::new(reader.string()?).ok()?)
             }
-            "call_id" => set(&mut call_id, CallId::new(reader.owned_string()?).ok()?),
-            "party_id" => set(&mut party_id, PartyId::new(reader.owned_string()?).ok()?),
+            "call_id" => set(&mut call_id, CallId::new(reader.string()?).ok()?),
+            "party_id" => set(&mut party_id, PartyId::new(reader.string()?).ok()?),
             "role" => set(&mut role, self::role(&reader.string()?)?),
             "seq" => set(&mut seq, reader.u64()?),
             "body" => {
@@ -221,9 +221,7 @@ fn description(reader: &mut Reader<'_>) -> Option<DescriptionBody> {
     let mut negotiation_id = None;
     reader.object(|reader, key| match key {
         "description" => set(&mut description, session_description(reader)?),
-        "negotiation_id" => {
-            set(&mut negotiation_id, NegotiationId::new(reader.owned_string()?).ok()?)
-        }
+        "negotiation_id" => set(&mut negotiation_id, NegotiationId::new(reader.string()?).ok()?),
         _ => reader.skip().map(drop),
     })?;
     Some(DescriptionBody { description: description?, negotiation_id: negotiation_id? })
