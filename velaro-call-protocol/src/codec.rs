@@ -430,9 +430,9 @@ fn head_len(envelope: &Envelope) -> usize {
     const FIXED: usize = 94 + 1 + "visitor".len() + "9007199254740991".len();
     FIXED
         + envelope.message_type().len()
-        + envelope.conversation_id.as_str().len()
-        + envelope.call_id.as_str().len()
-        + envelope.party_id.as_str().len()
+        + envelope.conversation_id.as_bytes().len()
+        + envelope.call_id.as_bytes().len()
+        + envelope.party_id.as_bytes().len()
 }
 
 /// About how long the frame will be, so that a description's buffer is allocated once instead
@@ -466,7 +466,7 @@ fn write(envelope: &Envelope, out: &mut impl BufMut) {
             out.put_slice(b",\"sdp\":");
             json::write_str(out, &body.description.sdp);
             out.put_slice(b"},\"negotiation_id\":");
-            json::write_str(out, body.negotiation_id.as_str());
+            json::write_id(out, body.negotiation_id.as_bytes());
             out.put_u8(b'}');
         }
         Message::Candidates(body) => {
@@ -521,11 +521,11 @@ fn write_head(envelope: &Envelope, out: &mut impl BufMut) {
     out.put_slice(b",\"version\":");
     json::write_u64(out, crate::VERSION);
     out.put_slice(b",\"conversation_id\":");
-    json::write_str(out, envelope.conversation_id.as_str());
+    json::write_id(out, envelope.conversation_id.as_bytes());
     out.put_slice(b",\"call_id\":");
-    json::write_str(out, envelope.call_id.as_str());
+    json::write_id(out, envelope.call_id.as_bytes());
     out.put_slice(b",\"party_id\":");
-    json::write_str(out, envelope.party_id.as_str());
+    json::write_id(out, envelope.party_id.as_bytes());
     out.put_slice(b",\"role\":");
     json::write_str(out, envelope.role.as_str());
     out.put_slice(b",\"seq\":");

@@ -88,6 +88,13 @@ fn find_escape(bytes: &[u8], from: usize) -> usize {
     at + tail.iter().position(|&byte| escape_of(byte) != 0).unwrap_or(tail.len())
 }
 
+/// Writes an id as a JSON string: its grammar (`[0-9A-Za-z._~-]`) has nothing to escape.
+pub(crate) fn write_id(out: &mut impl BufMut, id: &[u8]) {
+    out.put_u8(b'"');
+    out.put_slice(id);
+    out.put_u8(b'"');
+}
+
 /// Writes `value` in decimal.
 pub(crate) fn write_u64(out: &mut impl BufMut, value: u64) {
     let mut digits = [0u8; 20];

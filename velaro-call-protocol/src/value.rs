@@ -219,6 +219,12 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 self.0.as_str()
             }
+
+            /// The id's bytes, without the check `as_str` makes of an id kept in place: what
+            /// the encoder writes (an id needs no JSON escape).
+            pub(crate) fn as_bytes(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
         }
 
         impl fmt::Display for $name {
