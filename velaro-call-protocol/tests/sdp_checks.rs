@@ -131,23 +131,25 @@ fn each_broken_offer_names_its_fault() {
     for (description, expected) in cases {
         assert_eq!(sdp::check(&description), Err(expected.clone()), "{expected}");
     }
-    let many = edited(offer, |s| {
-        let extra = (2..17).fold(String::new(), |mut extra, i| {
-            write!(extra, "m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:{i}\r\n").unwrap();
-            extra
-        });
-        format!("{s}{extra}")
-    });
-    assert_eq!(sdp::check(&many), Err(SdpError::TooManyMSections { count: 17, max: 16 }));
+    // The offer's two m-sections, then more up to `count`, then `tail`.
+    let sections = |count: usize, tail: &str| {
+        edited(offer, |s| {
+            let extra = (2..count).fold(String::new(), |mut extra, i| {
+                write!(extra, "m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:{i}\r\n").unwrap();
+                extra
+            });
+            format!("{s}{extra}{tail}")
+        })
+    };
+    assert_eq!(
+        sdp::check(&sections(17, "")),
+        Err(SdpError::TooManyMSections { count: 17, max: 16 })
+    );
     // Refused at the 17th m-line, whatever follows it, and with the whole count.
-    let more = edited(offer, |s| {
-        let extra = (2..20).fold(String::new(), |mut extra, i| {
-            write!(extra, "m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:{i}\r\n").unwrap();
-            extra
-        });
-        format!("{s}{extra}not a line\r\n")
-    });
-    assert_eq!(sdp::check(&more), Err(SdpError::TooManyMSections { count: 20, max: 16 }));
+    assert_eq!(
+        sdp::check(&sections(20, "not a line\r\n")),
+        Err(SdpError::TooManyMSections { count: 20, max: 16 })
+    );
     for garbage in ["", "hello", "v=0\r\nm=audio x\r\n"] {
         let error = sdp::check(&SessionDescription::new(SdpType::Offer, garbage)).unwrap_err();
         assert!(matches!(error, SdpError::Parse(_)), "{garbage:?}: {error:?}");
