@@ -54,30 +54,37 @@ pub(super) fn frame(text: &str) -> Option<(Envelope, bool, Option<Range<usize>>)
     let mut body_text = None;
     let mut body_span = None;
     let mut body_last = false;
+    // Keys are tested one after another in the order our writers put them, not by a `match`:
+    // that is a jump table on their lengths, an indirect jump the processor mispredicts as the
+    // length changes from key to key (about 5% of a one-candidate frame's decode).
     reader.object(|reader, key| {
         body_last = key == "body";
-        match key {
-            "type" => set(&mut message_type, type_name(&reader.string()?).ok()?),
-            "version" => set(&mut version, reader.u64()?),
-            "conversation_id" => {
-                set(&mut conversation_id, ConversationId::new(reader.string()?).ok()?)
-            }
-            "call_id" => set(&mut call_id, CallId::new(reader.string()?).ok()?),
-            "party_id" => set(&mut party_id, PartyId::new(reader.string()?).ok()?),
-            "role" => set(&mut role, self::role(&reader.string()?)?),
-            "seq" => set(&mut seq, reader.u64()?),
-            "body" => {
-                let start = reader.value_start()?;
-                match (&message_type, version) {
-                    (Some(message_type), Some(crate::VERSION)) => {
-                        message = Some(body(reader, message_type)?);
-                    }
-                    (_, None) | (None, _) => body_text = Some(reader.skip()?),
-                    (Some(_), Some(_)) => return None, // another version
+        if key == "type" {
+            set(&mut message_type, type_name(&reader.string()?).ok()?)
+        } else if key == "version" {
+            set(&mut version, reader.u64()?)
+        } else if key == "conversation_id" {
+            set(&mut conversation_id, ConversationId::new(reader.string()?).ok()?)
+        } else if key == "call_id" {
+            set(&mut call_id, CallId::new(reader.string()?).ok()?)
+        } else if key == "party_id" {
+            set(&mut party_id, PartyId::new(reader.string()?).ok()?)
+        } else if key == "role" {
+            set(&mut role, self::role(&reader.string()?)?)
+        } else if key == "seq" {
+            set(&mut seq, reader.u64()?)
+        } else if body_last {
+            let start = reader.value_start()?;
+            match (&message_type, version) {
+                (Some(message_type), Some(crate::VERSION)) => {
+                    message = Some(body(reader, message_type)?);
                 }
-                set(&mut body_span, start..reader.position())
+                (_, None) | (None, _) => body_text = Some(reader.skip()?),
+                (Some(_), Some(_)) => return None, // another version
             }
-            _ => reader.skip().map(drop),
+            set(&mut body_span, start..reader.position())
+        } else {
+            reader.skip().map(drop)
         }
     })?;
     if !reader.at_end() || version? != crate::VERSION {
@@ -192,21 +199,22 @@ fn ice_candidate<'a>(reader: &mut Reader<'a>, shared: &mut SharedText<'a>) -> Op
     let mut sdp_mid = None;
     let mut sdp_m_line_index = None;
     let mut username_fragment = None;
-    reader.object(|reader, key| match key {
-        "candidate" => {
+    // In the order browsers write them, as the envelope's keys (see `frame`).
+    reader.object(|reader, key| {
+        if key == "candidate" {
             let text = shared.string(reader)?;
             let parsed =
                 if text.is_empty() { None } else { Some(Candidate::parse_shared(&text).ok()?) };
             set(&mut candidate, parsed)
-        }
-        "sdpMid" => set(&mut sdp_mid, reader.option(|reader| shared.string(reader))?),
-        "sdpMLineIndex" => {
+        } else if key == "sdpMid" {
+            set(&mut sdp_mid, reader.option(|reader| shared.string(reader))?)
+        } else if key == "sdpMLineIndex" {
             set(&mut sdp_m_line_index, reader.option(|reader| u16::try_from(reader.u64()?).ok())?)
-        }
-        "usernameFragment" => {
+        } else if key == "usernameFragment" {
             set(&mut username_fragment, reader.option(|reader| shared.string(reader))?)
+        } else {
+            reader.skip().map(drop)
         }
-        _ => reader.skip().map(drop),
     })?;
     Some(IceCandidate {
         candidate: candidate?,
