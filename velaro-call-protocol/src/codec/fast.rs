@@ -55,8 +55,8 @@ pub(super) fn frame(text: &str) -> Option<(Envelope, bool, Option<Range<usize>>)
     let mut body_span = None;
     let mut body_last = false;
     // Keys are tested one after another in the order our writers put them, not by a `match`:
-    // that is a jump table on their lengths, an indirect jump the processor mispredicts as the
-    // length changes from key to key (about 5% of a one-candidate frame's decode).
+    // that is a jump table on their lengths, an indirect jump whose target changes from key to
+    // key. Tested in order, a one-candidate frame decodes about 5% faster (same instructions).
     reader.object(|reader, key| {
         body_last = key == "body";
         if key == "type" {
