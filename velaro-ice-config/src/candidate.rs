@@ -114,7 +114,7 @@ const PREFIX: &str = "candidate:";
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Candidate {
     /// The printed form, `candidate:…`: its own text, or a slice of the frame it came in
-    /// ([`Candidate::parse_in`]).
+    /// ([`Candidate::parse_shared`]).
     text: SharedStr,
     /// Where the foundation ends in `text` (it starts right after the prefix).
     foundation_end: u16,
